@@ -1,0 +1,1 @@
+//! Placeholder: the merge iterator (owned by the iterator work).

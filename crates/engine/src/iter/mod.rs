@@ -1,0 +1,36 @@
+//! The iterator trait every source of entries implements (memtable, block, table,
+//! concatenated level, merge), so that they compose.
+
+use crate::error::Result;
+
+pub mod db_iter;
+pub mod merge;
+
+/// A cursor over internal entries in internal-key order (see [`crate::key`]).
+///
+/// Positioning methods return `Err` on I/O or corruption; after an error the iterator is
+/// invalid. `key`/`value` may only be called while `valid()`; implementations return an
+/// empty slice otherwise (never panic).
+pub trait InternalIterator: Send {
+    /// True when positioned on an entry.
+    fn valid(&self) -> bool;
+    /// The encoded internal key of the current entry.
+    fn key(&self) -> &[u8];
+    /// The value of the current entry (empty for tombstones).
+    fn value(&self) -> &[u8];
+    /// Positions on the first entry.
+    fn seek_to_first(&mut self) -> Result<()>;
+    /// Positions on the last entry.
+    fn seek_to_last(&mut self) -> Result<()>;
+    /// Positions on the first entry whose key is `>= target` in internal order.
+    fn seek(&mut self, target: &[u8]) -> Result<()>;
+    /// Positions on the last entry whose key is `<= target` in internal order.
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()>;
+    /// Moves to the next entry (may become invalid).
+    fn next(&mut self) -> Result<()>;
+    /// Moves to the previous entry (may become invalid).
+    fn prev(&mut self) -> Result<()>;
+}
+
+/// Boxed iterator, the form merge iterators hold.
+pub type BoxedIter = Box<dyn InternalIterator>;

@@ -1,0 +1,39 @@
+//! # strata-engine
+//!
+//! The storage engine of StrataDB: an LSM tree with a write-ahead log, an in-memory
+//! memtable, block-based SSTables (LZ4, bloom filters, CRC32 per block), a manifest,
+//! background flush and compaction, merge iterators, snapshots and atomic write batches.
+//!
+//! It is a plain Rust library: it knows nothing of JavaScript. The napi binding at the
+//! repository root and the TypeScript API build on it.
+//!
+//! ## Limits
+//! Keys are 1 to 65,536 bytes; values up to 256 MiB. One `Db` owns a directory at a time
+//! (a second open fails with [`Error::Locked`]).
+//!
+//! The on-disk formats are written down in `docs/format.md`.
+#![deny(missing_docs)]
+#![deny(clippy::unwrap_used)]
+#![warn(clippy::indexing_slicing)]
+
+pub mod batch;
+pub mod cache;
+pub mod coding;
+pub mod compaction;
+pub mod error;
+pub mod file;
+pub mod iter;
+pub mod key;
+pub mod memtable;
+pub mod options;
+pub mod stats;
+pub mod table;
+pub mod version;
+pub mod wal;
+
+mod db;
+
+pub use batch::WriteBatch;
+pub use db::{Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot};
+pub use error::{Error, Result};
+pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions};

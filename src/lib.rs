@@ -1,0 +1,1 @@
+//! The napi binding (filled in next).
