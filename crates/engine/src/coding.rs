@@ -15,11 +15,11 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
 /// Appends `v` as a LEB128 varint (1 to 10 bytes).
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        #[expect(clippy::cast_possible_truncation, reason = "masked to 7 bits")]
+        #[allow(clippy::cast_possible_truncation, reason = "masked to 7 bits")]
         out.push((v as u8 & 0x7f) | 0x80);
         v >>= 7;
     }
-    #[expect(clippy::cast_possible_truncation, reason = "v < 0x80 here")]
+    #[allow(clippy::cast_possible_truncation, reason = "v < 0x80 here")]
     out.push(v as u8);
 }
 

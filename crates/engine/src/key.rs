@@ -107,7 +107,7 @@ pub fn parse_internal_key(ikey: &[u8]) -> Result<ParsedKey<'_>> {
         ));
     }
     let t = trailer(ikey);
-    #[expect(clippy::cast_possible_truncation, reason = "the low byte is the kind")]
+    #[allow(clippy::cast_possible_truncation, reason = "the low byte is the kind")]
     let kind = ValueKind::from_u8((t & 0xff) as u8)
         .ok_or_else(|| Error::corruption(None, None, format!("unknown value kind {}", t & 0xff)))?;
     Ok(ParsedKey { user_key: user_key(ikey), seq: t >> 8, kind })
