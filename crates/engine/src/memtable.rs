@@ -71,7 +71,7 @@ impl MemTable {
         let charge = ikey.len() + value.len() + ENTRY_OVERHEAD;
         self.map.insert(IKey(Bytes::from(ikey)), Bytes::copy_from_slice(value));
         self.size.fetch_add(charge, AtomicOrdering::Relaxed);
-        self.max_seq.fetch_max(seq, AtomicOrdering::Relaxed);
+        self.max_seq.fetch_max(seq, AtomicOrdering::Release);
     }
 
     /// The newest entry of `user_key` with sequence `<= seq`: `Some((kind, value))`; `None`
@@ -102,9 +102,10 @@ impl MemTable {
         self.map.is_empty()
     }
 
-    /// The largest sequence number inserted (0 if empty).
+    /// The largest sequence number inserted (0 if empty). Published after the entry: a
+    /// reader that observes `max_seq() == s` also finds the entry inserted with `s`.
     pub fn max_seq(&self) -> SeqNo {
-        self.max_seq.load(AtomicOrdering::Relaxed)
+        self.max_seq.load(AtomicOrdering::Acquire)
     }
 
     /// A bidirectional iterator over all entries in internal-key order. It owns a reference
