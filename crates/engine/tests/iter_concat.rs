@@ -66,7 +66,9 @@ impl IterSource for MemSource {
 
 /// Builds `n` sources over consecutive key ranges; returns them and the sorted model.
 /// A user key's versions may straddle two sources, as in a real level.
-fn build(n: usize, rng: &mut Rng, opens: &Arc<AtomicUsize>) -> (Vec<Arc<dyn IterSource>>, Vec<(Vec<u8>, Vec<u8>)>) {
+type Model = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn build(n: usize, rng: &mut Rng, opens: &Arc<AtomicUsize>) -> (Vec<Arc<dyn IterSource>>, Model) {
     let mut model = Vec::new();
     let mut seq = 1000u64;
     for k in 0..(n * 10) {

@@ -238,7 +238,7 @@ fn concurrent_readers_while_one_writer_inserts() {
                 assert_eq!(got, Some((ValueKind::Put, Bytes::from(value_of(expect)))));
                 checks += 1;
                 // A short scan sees entries in order; entries at or below snap are all there.
-                if checks % 50 == 0 {
+                if rng.below(50) == 0 {
                     let mut it = m.iter();
                     it.seek(&seek_key(&k, snap)).unwrap();
                     assert!(it.valid());
