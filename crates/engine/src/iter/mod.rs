@@ -3,8 +3,15 @@
 
 use crate::error::Result;
 
+pub mod compaction_filter;
+pub mod concat;
 pub mod db_iter;
 pub mod merge;
+
+pub use compaction_filter::CompactionFilter;
+pub use concat::{ConcatIterator, IterSource};
+pub use db_iter::DbIter;
+pub use merge::MergingIterator;
 
 /// A cursor over internal entries in internal-key order (see [`crate::key`]).
 ///
