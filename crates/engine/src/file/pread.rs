@@ -65,7 +65,8 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::R
         match file.seek_read(buf, offset) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => {
-                buf = buf.get_mut(n..).unwrap_or_default();
+                let rest = std::mem::take(&mut buf);
+                buf = rest.get_mut(n..).unwrap_or_default();
                 offset += n as u64;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
