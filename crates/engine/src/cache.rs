@@ -62,3 +62,35 @@ impl BlockCache {
         self.cache.retain(|(f, _), _| *f != file);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{internal_key, ValueKind};
+    use crate::table::BlockBuilder;
+
+    fn block(value_len: usize) -> Arc<Block> {
+        let mut b = BlockBuilder::new(16);
+        b.add(&internal_key(b"k", 1, ValueKind::Put), &vec![0u8; value_len]).expect("add");
+        Arc::new(Block::new(bytes::Bytes::from(b.finish())).expect("block"))
+    }
+
+    #[test]
+    fn weighted_by_bytes_and_bounded() {
+        let c = BlockCache::new(10_000);
+        c.insert(1, 0, block(1000));
+        assert!(c.get(1, 0).is_some());
+        assert!(c.get(1, 1).is_none() && c.get(2, 0).is_none());
+        assert!(c.weight() >= 1000);
+        for i in 0..100 {
+            c.insert(2, i, block(1000));
+        }
+        assert!(c.weight() <= 10_000, "{}", c.weight());
+        c.remove_file(2);
+        assert!((0..100).all(|i| c.get(2, i).is_none()));
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<BlockCache>();
+        send_sync::<crate::table::Table>();
+        send_sync::<crate::table::TableIterator>();
+    }
+}
