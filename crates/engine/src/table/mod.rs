@@ -1,1 +1,19 @@
-//! Placeholder, filled in by its owner.
+//! SSTables: immutable sorted files of internal entries with a two-level index, bloom filter,
+//! properties, LZ4-compressed and CRC-protected blocks. The format is described in
+//! `docs/format/sstable.md`.
+
+mod block;
+mod builder;
+mod filter;
+mod format;
+mod iter;
+mod properties;
+mod reader;
+
+pub use block::{Block, BlockBuilder, BlockIter};
+pub use builder::TableBuilder;
+pub use filter::{hash64, BloomFilter};
+pub use format::{BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
+pub use iter::TableIterator;
+pub use properties::TableProperties;
+pub use reader::Table;

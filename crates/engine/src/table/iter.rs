@@ -1,0 +1,138 @@
+//! The two-level (index → data block) bidirectional table iterator.
+
+use std::sync::Arc;
+
+use super::block::BlockIter;
+use super::reader::Table;
+use crate::error::Result;
+use crate::iter::InternalIterator;
+
+/// Iterates over every entry of a [`Table`] in internal-key order. Owns the table.
+#[derive(Debug)]
+pub struct TableIterator {
+    table: Arc<Table>,
+    /// Index of the data block `block` iterates.
+    block_idx: usize,
+    block: Option<BlockIter>,
+}
+
+impl TableIterator {
+    pub(crate) fn new(table: Arc<Table>) -> Self {
+        TableIterator { table, block_idx: 0, block: None }
+    }
+
+    /// Loads data block `i` (invalidating the iterator on error).
+    fn load(&mut self, i: usize) -> Result<Option<&mut BlockIter>> {
+        self.block = None;
+        if i >= self.table.index.len() {
+            return Ok(None);
+        }
+        let block = self.table.data_block(i)?;
+        self.block_idx = i;
+        Ok(Some(self.block.insert(block.iter())))
+    }
+
+    fn first_of(&mut self, i: usize) -> Result<()> {
+        if let Some(b) = self.load(i)? {
+            b.seek_to_first();
+        }
+        Ok(())
+    }
+
+    fn last_of(&mut self, i: usize) -> Result<()> {
+        if let Some(b) = self.load(i)? {
+            b.seek_to_last();
+        }
+        Ok(())
+    }
+
+    fn current_valid(&self) -> bool {
+        self.block.as_ref().is_some_and(BlockIter::valid)
+    }
+}
+
+impl InternalIterator for TableIterator {
+    fn valid(&self) -> bool {
+        self.current_valid()
+    }
+
+    fn key(&self) -> &[u8] {
+        self.block.as_ref().map_or(&[], BlockIter::key)
+    }
+
+    fn value(&self) -> &[u8] {
+        self.block.as_ref().map_or(&[], BlockIter::value)
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.first_of(0)
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        match self.table.index.len().checked_sub(1) {
+            Some(i) => self.last_of(i),
+            None => {
+                self.block = None;
+                Ok(())
+            }
+        }
+    }
+
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        let i = self.table.find_block(target);
+        if let Some(b) = self.load(i)? {
+            // The block's last key is >= target, so this lands inside the block.
+            b.seek(target);
+        }
+        Ok(())
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        let i = self.table.find_block(target);
+        if i >= self.table.index.len() {
+            return self.seek_to_last();
+        }
+        if let Some(b) = self.load(i)? {
+            b.seek_for_prev(target);
+        }
+        if !self.current_valid() {
+            // Every key of block i is > target: the answer is the last key of block i-1.
+            self.block = None;
+            if let Some(p) = i.checked_sub(1) {
+                self.last_of(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<()> {
+        let Some(b) = self.block.as_mut() else {
+            return Ok(());
+        };
+        if !b.valid() {
+            return Ok(());
+        }
+        b.next();
+        if !b.valid() {
+            self.first_of(self.block_idx + 1)?;
+        }
+        Ok(())
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        let Some(b) = self.block.as_mut() else {
+            return Ok(());
+        };
+        if !b.valid() {
+            return Ok(());
+        }
+        b.prev();
+        if !b.valid() {
+            match self.block_idx.checked_sub(1) {
+                Some(p) => self.last_of(p)?,
+                None => self.block = None,
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,312 @@
+//! Opens, reads and verifies SSTables.
+
+use std::cmp::Ordering;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::block::Block;
+use super::filter::BloomFilter;
+use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
+use super::iter::TableIterator;
+use super::properties::TableProperties;
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::file::{open_random_access, RandomAccess};
+use crate::key::{compare_internal, parse_internal_key, seek_key, user_key, SeqNo, ValueKind};
+use crate::options::TableOptions;
+use crate::stats::Counters;
+
+/// One index entry: the last key of a data block and where the block is.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexEntry {
+    pub(crate) last_key: Vec<u8>,
+    pub(crate) handle: BlockHandle,
+}
+
+/// An open SSTable. The index, filter and properties are held in memory; data blocks are
+/// read on demand through the block cache.
+#[derive(Debug)]
+pub struct Table {
+    file: Arc<dyn RandomAccess>,
+    file_number: u64,
+    file_size: u64,
+    pub(crate) index: Vec<IndexEntry>,
+    filter: Option<BloomFilter>,
+    props: TableProperties,
+    verify_checksums: bool,
+    cache: Option<Arc<BlockCache>>,
+    counters: Arc<Counters>,
+}
+
+impl Table {
+    /// Opens and validates footer, index, properties and filter. `expected_size` (from the
+    /// manifest) must equal the file size if given, else `Corruption("size mismatch")`.
+    /// Never reads past the end; a truncated or damaged file is a `Corruption` naming the file.
+    pub fn open(
+        path: &Path,
+        file_number: u64,
+        expected_size: Option<u64>,
+        opts: &TableOptions,
+        use_mmap: bool,
+        cache: Option<Arc<BlockCache>>,
+        counters: Arc<Counters>,
+    ) -> Result<Arc<Table>> {
+        let file = open_random_access(path, use_mmap)?;
+        Self::open_file(file, file_number, expected_size, opts, cache, counters).map_err(|e| e.with_file(path))
+    }
+
+    fn open_file(
+        file: Arc<dyn RandomAccess>,
+        file_number: u64,
+        expected_size: Option<u64>,
+        opts: &TableOptions,
+        cache: Option<Arc<BlockCache>>,
+        counters: Arc<Counters>,
+    ) -> Result<Arc<Table>> {
+        let path = file.path().to_path_buf();
+        let corrupt = |offset: Option<u64>, what: String| Error::corruption(Some(path.clone()), offset, what);
+        let size = file.size();
+        if let Some(expected) = expected_size {
+            if expected != size {
+                return Err(corrupt(None, format!("size mismatch: file is {size} bytes, manifest says {expected}")));
+            }
+        }
+        if size < FOOTER_LEN as u64 {
+            return Err(corrupt(Some(0), format!("file of {size} bytes is too short for a table footer")));
+        }
+        let footer_offset = size - FOOTER_LEN as u64;
+        let footer_bytes = file.read_at(footer_offset, FOOTER_LEN)?;
+        let footer = Footer::decode(&footer_bytes, footer_offset).map_err(|e| e.at_offset(footer_offset))?;
+
+        let at = |h: BlockHandle| move |e: Error| e.at_offset(h.offset);
+        let props_bytes = read_block(file.as_ref(), footer.properties, true)?;
+        let mut props = TableProperties::decode(&props_bytes).map_err(at(footer.properties))?;
+        props.file_size = size;
+        let filter_bytes = read_block(file.as_ref(), footer.filter, true)?;
+        let filter = BloomFilter::decode(&filter_bytes).map_err(at(footer.filter))?;
+        let index_bytes = read_block(file.as_ref(), footer.index, true)?;
+        let index_block = Arc::new(Block::new(index_bytes).map_err(at(footer.index))?);
+
+        let index_err = |what: String| corrupt(Some(footer.index.offset), format!("index block: {what}"));
+        let mut index = Vec::with_capacity(index_block.num_entries());
+        let mut it = index_block.iter();
+        it.seek_to_first();
+        let mut expected_offset = 0u64;
+        while it.valid() {
+            let handle = BlockHandle::decode(it.value()).map_err(at(footer.index))?;
+            if handle.offset != expected_offset {
+                return Err(index_err(format!("data block at {} where {expected_offset} was expected", handle.offset)));
+            }
+            expected_offset = handle
+                .end_with_trailer()
+                .filter(|e| *e <= footer.filter.offset)
+                .ok_or_else(|| index_err(format!("data block at {} overruns the data region", handle.offset)))?;
+            index.push(IndexEntry { last_key: it.key().to_vec(), handle });
+            it.next();
+        }
+        if expected_offset != footer.filter.offset {
+            return Err(index_err(format!(
+                "data blocks end at {expected_offset} but the filter starts at {}",
+                footer.filter.offset
+            )));
+        }
+        let props_err = |what: String| corrupt(Some(footer.properties.offset), format!("properties: {what}"));
+        if props.data_blocks != index.len() as u64 {
+            return Err(props_err(format!("{} data blocks but the index has {}", props.data_blocks, index.len())));
+        }
+        if index.last().map(|e| e.last_key.as_slice()) != Some(props.largest_key.as_slice()) {
+            return Err(props_err("largest key differs from the last index key".into()));
+        }
+        parse_internal_key(&props.smallest_key).map_err(|e| props_err(format!("smallest key: {e}")))?;
+        if compare_internal(&props.smallest_key, &props.largest_key) == Ordering::Greater
+            || props.min_seq > props.max_seq
+            || props.num_entries < props.data_blocks
+            || props.num_deletions > props.num_entries
+        {
+            return Err(props_err("inconsistent statistics".into()));
+        }
+        Ok(Arc::new(Table {
+            file,
+            file_number,
+            file_size: size,
+            index,
+            filter,
+            props,
+            verify_checksums: opts.verify_checksums,
+            cache,
+            counters,
+        }))
+    }
+
+    /// Reads and decodes data block `i` from the file, checking that its last key matches
+    /// the index.
+    fn read_data_block(&self, i: usize, verify: bool) -> Result<Arc<Block>> {
+        let entry = self.index.get(i).ok_or_else(|| {
+            Error::corruption(Some(self.path().to_path_buf()), None, format!("data block {i} out of range"))
+        })?;
+        let h = entry.handle;
+        let contents = read_block(self.file.as_ref(), h, verify)?;
+        let block = Arc::new(Block::new(contents).map_err(|e| e.with_file(self.path()).at_offset(h.offset))?);
+        let mut it = block.iter();
+        it.seek_to_last();
+        if it.key() != entry.last_key.as_slice() {
+            return Err(Error::corruption(
+                Some(self.path().to_path_buf()),
+                Some(h.offset),
+                "data block's last key differs from its index key",
+            ));
+        }
+        Ok(block)
+    }
+
+    /// Data block `i`, through the cache.
+    pub(crate) fn data_block(&self, i: usize) -> Result<Arc<Block>> {
+        let offset = self.index.get(i).map_or(0, |e| e.handle.offset);
+        if let Some(cache) = &self.cache {
+            if let Some(b) = cache.get(self.file_number, offset) {
+                Counters::add(&self.counters.block_cache_hits, 1);
+                return Ok(b);
+            }
+            Counters::add(&self.counters.block_cache_misses, 1);
+        }
+        let block = self.read_data_block(i, self.verify_checksums)?;
+        if let Some(cache) = &self.cache {
+            cache.insert(self.file_number, offset, Arc::clone(&block));
+        }
+        Ok(block)
+    }
+
+    /// Index of the first data block whose last key is `>= target`, or `index.len()`.
+    pub(crate) fn find_block(&self, target: &[u8]) -> usize {
+        self.index.partition_point(|e| compare_internal(&e.last_key, target) == Ordering::Less)
+    }
+
+    /// The newest entry of `user_key` with sequence `<= seq`: `Some((kind, value))` (value
+    /// empty for `Delete`), `None` if the table has none. Consults the bloom filter, then the
+    /// index, then one data block.
+    pub fn get(&self, user_key_: &[u8], seq: SeqNo) -> Result<Option<(ValueKind, Bytes)>> {
+        if let Some(f) = &self.filter {
+            Counters::add(&self.counters.bloom_checks, 1);
+            if !f.may_contain(user_key_) {
+                Counters::add(&self.counters.bloom_negatives, 1);
+                return Ok(None);
+            }
+        }
+        let target = seek_key(user_key_, seq);
+        let i = self.find_block(&target);
+        if i >= self.index.len() {
+            return Ok(None);
+        }
+        let block = self.data_block(i)?;
+        let mut it = block.iter();
+        it.seek(&target);
+        if !it.valid() || user_key(it.key()) != user_key_ {
+            return Ok(None);
+        }
+        let parsed = parse_internal_key(it.key()).map_err(|e| e.with_file(self.path()))?;
+        let value = match parsed.kind {
+            ValueKind::Put => it.value_bytes(),
+            ValueKind::Delete => Bytes::new(),
+        };
+        Ok(Some((parsed.kind, value)))
+    }
+
+    /// A bidirectional two-level iterator over the whole table.
+    pub fn iter(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new(Arc::clone(self))
+    }
+
+    /// The table's properties.
+    pub fn properties(&self) -> &TableProperties {
+        &self.props
+    }
+
+    /// The table's file number.
+    pub fn file_number(&self) -> u64 {
+        self.file_number
+    }
+
+    /// The table's path.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// The table's size in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// Reads every data block (bypassing the cache), checks every CRC, decodes it, and checks
+    /// that keys strictly increase across the whole table and match the index and the
+    /// properties (count, deletions, smallest/largest key) and that the bloom filter holds
+    /// every key. Returns every problem found (empty = clean).
+    pub fn verify(&self) -> Vec<Error> {
+        let mut errors = Vec::new();
+        let path = self.path().to_path_buf();
+        let mut prev_key: Option<Vec<u8>> = None;
+        let mut first_key: Option<Vec<u8>> = None;
+        let (mut entries, mut deletions) = (0u64, 0u64);
+        let mut all_blocks_read = true;
+        for (i, entry) in self.index.iter().enumerate() {
+            let block = match self.read_data_block(i, true) {
+                Ok(b) => b,
+                Err(e) => {
+                    errors.push(e);
+                    all_blocks_read = false;
+                    prev_key = None;
+                    continue;
+                }
+            };
+            let mut it = block.iter();
+            it.seek_to_first();
+            if let Some(p) = &prev_key {
+                if compare_internal(p, it.key()) != Ordering::Less {
+                    errors.push(Error::corruption(
+                        Some(path.clone()),
+                        Some(entry.handle.offset),
+                        "first key of the block does not follow the previous block's last key",
+                    ));
+                }
+            }
+            if first_key.is_none() && i == 0 {
+                first_key = Some(it.key().to_vec());
+            }
+            while it.valid() {
+                entries += 1;
+                if let Ok(p) = parse_internal_key(it.key()) {
+                    if p.kind == ValueKind::Delete {
+                        deletions += 1;
+                    }
+                    if let Some(f) = &self.filter {
+                        if !f.may_contain(p.user_key) {
+                            errors.push(Error::corruption(
+                                Some(path.clone()),
+                                Some(entry.handle.offset),
+                                "bloom filter is missing a key of this block",
+                            ));
+                        }
+                    }
+                }
+                it.next();
+            }
+            prev_key = Some(entry.last_key.clone());
+        }
+        if all_blocks_read {
+            let p = &self.props;
+            let mut check = |ok: bool, what: String| {
+                if !ok {
+                    errors.push(Error::corruption(Some(path.clone()), None, format!("properties: {what}")));
+                }
+            };
+            check(entries == p.num_entries, format!("{} entries recorded, {entries} found", p.num_entries));
+            check(deletions == p.num_deletions, format!("{} deletions recorded, {deletions} found", p.num_deletions));
+            check(
+                first_key.as_deref() == Some(p.smallest_key.as_slice()),
+                "smallest key differs from the first key".into(),
+            );
+        }
+        errors
+    }
+}
