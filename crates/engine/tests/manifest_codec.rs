@@ -50,7 +50,7 @@ fn build_state(raw: Vec<Vec<RawFile>>, gaps: (u64, u64, u64)) -> ManifestState {
                 number += 1 + span % 3;
                 max_seq_seen = max_seq_seen.max(max_seq);
             }
-            out.sort_by(|x: &FileMeta, y: &FileMeta| y.max_seq.cmp(&x.max_seq));
+            out.sort_by_key(|f: &FileMeta| std::cmp::Reverse(f.max_seq));
         } else {
             let keys: BTreeSet<Vec<u8>> = files.iter().flat_map(|f| [f.0.clone(), f.1.clone()]).collect();
             let keys: Vec<Vec<u8>> = keys.into_iter().collect();

@@ -41,9 +41,10 @@ impl CompactionPick {
     }
 
     /// True when the compaction can be done by moving the single input file down a level
-    /// without rewriting it (nothing to merge with, tombstones not droppable).
+    /// without rewriting it (there is nothing to merge it with). When `bottommost` is also
+    /// set and the file holds tombstones, an executor may prefer to rewrite it to drop them.
     pub fn is_trivial_move(&self) -> bool {
-        self.level != self.output_level && self.inputs.len() == 1 && self.overlapping.is_empty() && !self.bottommost
+        self.level != self.output_level && self.inputs.len() == 1 && self.overlapping.is_empty()
     }
 
     /// The smallest and largest user keys of all files read.
@@ -70,9 +71,10 @@ fn user_range<'a>(files: &[&'a FileMeta]) -> Option<(&'a [u8], &'a [u8])> {
 }
 
 /// Levels the picker works with: the configured number, but never fewer than two nor fewer
-/// than the state holds.
+/// than needed to reach the deepest non-empty level of the state.
 fn effective_levels(state: &ManifestState, opts: &CompactionOptions) -> usize {
-    opts.num_levels.max(state.levels.len()).max(2)
+    let needed = state.deepest_non_empty_level().map_or(0, |l| l + 1);
+    opts.num_levels.max(needed).max(2)
 }
 
 /// Target size of level `level >= 1`: `base_level_size * level_size_ratio^(level-1)`.
