@@ -184,6 +184,7 @@ fn truncation_and_extension_are_detected() {
 fn header_errors_name_their_offsets() {
     let bytes = encode_manifest(&sample_state());
     assert_eq!(&bytes[..8], b"STRATAMF");
+    assert_eq!(MANIFEST_MAGIC, 0x464D_4154_4152_5453);
     let offset_of = |b: &[u8]| match decode_manifest(b) {
         Err(Error::Corruption { offset, .. }) => offset,
         other => panic!("expected corruption, got {other:?}"),
