@@ -234,7 +234,10 @@ impl Replay<'_> {
                         let reason = format!("the file ends inside the fragmented record at offset {start}");
                         self.damage(start, reason, Damage::IncompleteAtEof)?;
                     }
-                    self.close_region(data.len());
+                    // Salvage: damage that no good record follows is a cut tail.
+                    if let Some((start, reason)) = self.region.take() {
+                        self.report.dropped_tail = Some((start as u64, reason));
+                    }
                     return Ok(());
                 }
                 Phys::Trailer { next } => pos = next,
@@ -369,8 +372,10 @@ impl Replay<'_> {
                         Ok(Next::Resume(resume))
                     }
                     None => {
-                        self.close_region(cut);
-                        self.report.dropped_tail = Some((cut as u64, reason));
+                        // Nothing usable follows: the damage (with any region already being
+                        // skipped) is a cut tail.
+                        let (start, reason) = self.region.take().unwrap_or((cut, reason));
+                        self.report.dropped_tail = Some((start as u64, reason));
                         Ok(Next::Stop)
                     }
                 }
