@@ -1,6 +1,8 @@
 //! WAL recovery: round trips and the damage matrix (truncation, zeros, junk, bit flips,
 //! bad types, bad lengths) in every recovery mode, plus a no-panic property test.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod common {
     #![allow(dead_code)]
 
@@ -300,7 +302,7 @@ fn truncate_at_random_offsets_of_big_records() {
 
 /// Offset of the fragment that the end of a file cut at `cut` falls in.
 fn fragment_at_cut(data: &[u8], cut: usize) -> u64 {
-    fragments(data).iter().filter(|f| f.offset < cut).last().unwrap().offset as u64
+    fragments(data).iter().rfind(|f| f.offset < cut).unwrap().offset as u64
 }
 
 #[test]
