@@ -383,3 +383,51 @@ impl Replay<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::writer::LogWriter;
+
+    fn log_of(sizes: &[usize]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.log");
+        let mut w = LogWriter::create(&path).unwrap();
+        for (i, &n) in sizes.iter().enumerate() {
+            w.add_record(&vec![i as u8 + 1; n]).unwrap();
+        }
+        std::fs::read(&path).unwrap()
+    }
+
+    fn count(data: &[u8], mode: RecoveryMode) -> Result<RecoveryReport> {
+        read_log_bytes(data, Path::new("t.log"), mode, true, &mut |_, _| Ok(()))
+    }
+
+    #[test]
+    fn damaged_middle_of_the_last_record_with_intact_last_fragment_is_a_tail() {
+        // Record 1 spans three blocks: FIRST (block 0), MIDDLE (block 1), LAST (block 2).
+        let mut data = log_of(&[100, 80_000]);
+        let middle = BLOCK_SIZE;
+        assert_eq!(data[middle + 6], crate::wal::TYPE_MIDDLE);
+        data[middle + 100] ^= 1;
+        let rep = count(&data, RecoveryMode::TolerateCorruptedTail).unwrap();
+        assert_eq!(rep.records, 1);
+        assert_eq!(rep.dropped_tail.map(|t| t.0), Some(107));
+        // ... but not in an older log.
+        assert!(read_log_bytes(&data, Path::new("t.log"), RecoveryMode::TolerateCorruptedTail, false, &mut |_, _| Ok(
+            ()
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn scan_finds_record_starts_only_where_a_header_fits() {
+        let data = log_of(&[10, 20]);
+        assert_eq!(first_record_start(&data, 0), Some(0));
+        assert_eq!(first_record_start(&data, 1), Some(17));
+        assert_eq!(first_record_start(&data, 18), None);
+        assert_eq!(resync(&data, 0, Some(17)), Some(17));
+        assert_eq!(resync(&data, 0, None), None);
+        assert_eq!(first_record_start(&[], 0), None);
+    }
+}
