@@ -1,0 +1,506 @@
+//! The database: ties the WAL, memtables, SSTables, manifest and background work together.
+//!
+//! Reads take the published sequence number first and then the current [`SuperVersion`]
+//! (memtables + the SSTable version), so every entry with a sequence number at or below it
+//! is in that view. Writes are serialised by one mutex that appends the batch to the WAL,
+//! inserts it into the memtable and publishes the new sequence number; `sync` writers then
+//! share fsyncs through the WAL's group commit. Two background threads flush immutable
+//! memtables and compact SSTables; each change of the file set is made durable in the
+//! manifest before it becomes visible and before any file it obsoletes is deleted.
+
+mod background;
+mod recovery;
+mod types;
+mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::batch::WriteBatch;
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::iter::concat::{ConcatIterator, IterSource};
+use crate::iter::db_iter::DbIter;
+use crate::iter::merge::MergingIterator;
+use crate::iter::BoxedIter;
+use crate::key::{self, SeqNo, ValueKind};
+use crate::memtable::MemTable;
+use crate::options::{Options, TableOptions};
+use crate::stats::Counters;
+use crate::table::Table;
+use crate::version::{DirLock, FileMeta, ManifestState};
+use crate::wal::{LogWriter, SyncHandle};
+
+pub use types::{DbStats, IterOptions, LevelStats, RangeOptions, RecoveryInfo};
+
+/// An SSTable that belongs to a version. When the last version holding it is gone and a
+/// compaction has made it obsolete, the file is deleted.
+pub(crate) struct TableHandle {
+    meta: FileMeta,
+    table: Arc<Table>,
+    obsolete: AtomicBool,
+    cache: Option<Arc<BlockCache>>,
+}
+
+impl TableHandle {
+    fn user_range_contains(&self, user_key: &[u8]) -> bool {
+        key::user_key(&self.meta.smallest) <= user_key && user_key <= key::user_key(&self.meta.largest)
+    }
+}
+
+impl Drop for TableHandle {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            // The manifest edit that superseded this file is durable (it is marked obsolete
+            // only after that), and no version holds it any more. Open readers keep their own
+            // mapping or descriptor, which stays valid after the unlink on Unix.
+            let _ = std::fs::remove_file(self.table.path());
+            if let Some(c) = &self.cache {
+                c.remove_file(self.meta.number);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for TableHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableHandle").field("number", &self.meta.number).finish()
+    }
+}
+
+impl IterSource for TableHandle {
+    fn smallest(&self) -> &[u8] {
+        &self.meta.smallest
+    }
+    fn largest(&self) -> &[u8] {
+        &self.meta.largest
+    }
+    fn open_iter(&self) -> Result<BoxedIter> {
+        Ok(Box::new(self.table.iter()))
+    }
+}
+
+/// The live SSTables, per level (L0 newest first; deeper levels sorted by key).
+#[derive(Debug, Default)]
+pub(crate) struct Version {
+    levels: Vec<Vec<Arc<TableHandle>>>,
+}
+
+/// An immutable memtable waiting for flush, with the WAL that holds its data.
+#[derive(Debug)]
+pub(crate) struct ImmMemTable {
+    mem: Arc<MemTable>,
+    wal_number: u64,
+    wal_bytes: u64,
+}
+
+/// Everything a reader needs: the memtables and the SSTable version, swapped atomically.
+#[derive(Debug)]
+pub(crate) struct SuperVersion {
+    mem: Arc<MemTable>,
+    /// The WAL holding the active memtable's data.
+    mem_wal_number: u64,
+    /// Newest first.
+    imms: Vec<Arc<ImmMemTable>>,
+    version: Arc<Version>,
+}
+
+pub(crate) struct WriteState {
+    wal: LogWriter,
+    wal_number: u64,
+    sync_handle: Arc<SyncHandle>,
+}
+
+#[derive(Default)]
+pub(crate) struct BgState {
+    shutdown: bool,
+    /// Bumped whenever flush or compaction may have work.
+    generation: u64,
+}
+
+pub(crate) struct DbInner {
+    path: PathBuf,
+    opts: Options,
+    table_opts: TableOptions,
+    counters: Arc<Counters>,
+    cache: Option<Arc<BlockCache>>,
+    lock: Mutex<Option<DirLock>>,
+    write: Mutex<WriteState>,
+    /// Signalled when a flush finishes, so that stalled writers re-check.
+    write_cv: Condvar,
+    current: RwLock<Arc<SuperVersion>>,
+    last_seq: AtomicU64,
+    next_file_number: AtomicU64,
+    /// The durable state, changed only by `install` (under this lock).
+    manifest: Mutex<ManifestState>,
+    snapshots: Mutex<BTreeMap<SeqNo, usize>>,
+    bg: Mutex<BgState>,
+    bg_cv: Condvar,
+    /// Serialises compaction jobs (background and manual).
+    compaction_lock: Mutex<()>,
+    poisoned: Mutex<Option<String>>,
+    closed: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    recovery: RecoveryInfo,
+}
+
+/// An open database. Cheap to clone; all clones share one instance. The database closes
+/// when [`Db::close`] is called or when the last clone is dropped.
+#[derive(Clone)]
+pub struct Db {
+    handle: Arc<DbHandle>,
+}
+
+struct DbHandle {
+    inner: Arc<DbInner>,
+}
+
+impl Drop for DbHandle {
+    fn drop(&mut self) {
+        let _ = self.inner.close();
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.inner().path).finish()
+    }
+}
+
+/// A consistent read view of the database as of one sequence number. While any clone is
+/// alive, compaction keeps the versions it can see.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    inner: Arc<SnapshotInner>,
+}
+
+#[derive(Debug)]
+struct SnapshotInner {
+    seq: SeqNo,
+    db: std::sync::Weak<DbInner>,
+}
+
+impl Drop for SnapshotInner {
+    fn drop(&mut self) {
+        if let Some(db) = self.db.upgrade() {
+            let mut snaps = db.snapshots.lock();
+            if let Some(n) = snaps.get_mut(&self.seq) {
+                *n -= 1;
+                if *n == 0 {
+                    snaps.remove(&self.seq);
+                }
+            }
+        }
+    }
+}
+
+impl Snapshot {
+    /// The sequence number this snapshot reads at.
+    pub fn sequence(&self) -> SeqNo {
+        self.inner.seq
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the database in `path`, recovering from the manifest and WAL.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let inner = recovery::open(path.as_ref(), options)?;
+        background::start(&inner)?;
+        Ok(Db { handle: Arc::new(DbHandle { inner }) })
+    }
+
+    fn inner(&self) -> &Arc<DbInner> {
+        &self.handle.inner
+    }
+
+    /// The directory of this database.
+    pub fn path(&self) -> &Path {
+        &self.inner().path
+    }
+
+    /// What recovery found when this database was opened (WAL records replayed, tails cut).
+    pub fn recovery_info(&self) -> &RecoveryInfo {
+        &self.inner().recovery
+    }
+
+    /// Reads the newest value of `key` (as of `snapshot` if given). A missing key is `Ok(None)`.
+    pub fn get(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
+        let inner = self.inner();
+        inner.check_open()?;
+        let seq = snapshot.map_or_else(|| inner.last_seq.load(Ordering::Acquire), Snapshot::sequence);
+        let sv = inner.super_version();
+        Ok(inner.get_in(&sv, key, seq)?.map(|v| v.to_vec()))
+    }
+
+    /// Applies a batch atomically; with `sync`, returns only once it is durable.
+    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        self.inner().write(batch, sync)
+    }
+
+    /// Writes one key.
+    pub fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value)?;
+        self.write(b, sync)
+    }
+
+    /// Deletes one key.
+    pub fn delete(&self, key: &[u8], sync: bool) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key)?;
+        self.write(b, sync)
+    }
+
+    /// Takes a snapshot of the current state.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let inner = self.inner();
+        inner.check_open()?;
+        let mut snaps = inner.snapshots.lock();
+        let seq = inner.last_seq.load(Ordering::Acquire);
+        *snaps.entry(seq).or_insert(0) += 1;
+        Ok(Snapshot { inner: Arc::new(SnapshotInner { seq, db: Arc::downgrade(inner) }) })
+    }
+
+    /// Opens an iterator over one consistent view (the snapshot if given, else now).
+    pub fn iter(&self, opts: IterOptions) -> Result<DbIterator> {
+        let inner = self.inner();
+        inner.check_open()?;
+        let seq = opts.snapshot.as_ref().map_or_else(|| inner.last_seq.load(Ordering::Acquire), Snapshot::sequence);
+        let sv = inner.super_version();
+        Ok(DbIterator {
+            db: Arc::clone(inner),
+            iter: inner.db_iter(&sv, seq, &opts.range),
+            remaining: opts.range.limit,
+            started: false,
+            _snapshot: opts.snapshot,
+            _sv: sv,
+        })
+    }
+
+    /// Deletes every key in the range atomically (no write can interleave); returns how
+    /// many keys were deleted.
+    pub fn clear(&self, range: RangeOptions, sync: bool) -> Result<u64> {
+        self.inner().clear(&range, sync)
+    }
+
+    /// Flushes the memtable, then compacts the key range `[start, end]` (all keys when both
+    /// are `None`) down the levels, waiting until done.
+    pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        self.inner().compact_range(start, end)
+    }
+
+    /// Writes the memtable to an SSTable and waits until it is done.
+    pub fn flush(&self) -> Result<()> {
+        self.inner().flush_and_wait()
+    }
+
+    /// Current statistics.
+    pub fn stats(&self) -> Result<DbStats> {
+        self.inner().stats()
+    }
+
+    /// Reads every block of every live SSTable and every live WAL, checking every checksum
+    /// and ordering invariant. Returns the problems found (empty when clean).
+    pub fn verify(&self) -> Result<Vec<Error>> {
+        self.inner().verify()
+    }
+
+    /// Closes the database: stops background work, syncs the WAL and releases the lock.
+    /// Later calls fail with `Closed`; closing twice is fine.
+    pub fn close(&self) -> Result<()> {
+        self.inner().close()
+    }
+
+    /// True once `close` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.inner().closed.load(Ordering::Acquire)
+    }
+}
+
+impl DbInner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if let Some(why) = self.poisoned.lock().as_ref() {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        Ok(())
+    }
+
+    /// Puts the database in read-only mode after a failure that may have lost durability.
+    fn poison(&self, err: &Error) {
+        let mut p = self.poisoned.lock();
+        if p.is_none() {
+            *p = Some(err.to_string());
+        }
+    }
+
+    fn super_version(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.current.read())
+    }
+
+    fn get_in(&self, sv: &SuperVersion, user_key: &[u8], seq: SeqNo) -> Result<Option<bytes::Bytes>> {
+        let found = |r: (ValueKind, bytes::Bytes)| match r.0 {
+            ValueKind::Put => Some(r.1),
+            ValueKind::Delete => None,
+        };
+        if let Some(r) = sv.mem.get(user_key, seq) {
+            return Ok(found(r));
+        }
+        for imm in &sv.imms {
+            if let Some(r) = imm.mem.get(user_key, seq) {
+                return Ok(found(r));
+            }
+        }
+        let mut levels = sv.version.levels.iter();
+        if let Some(l0) = levels.next() {
+            for t in l0 {
+                if t.meta.min_seq > seq || !t.user_range_contains(user_key) {
+                    continue;
+                }
+                if let Some(r) = t.table.get(user_key, seq)? {
+                    return Ok(found(r));
+                }
+            }
+        }
+        for level in levels {
+            let idx = level.partition_point(|t| key::user_key(&t.meta.largest) < user_key);
+            if let Some(t) = level.get(idx) {
+                if t.user_range_contains(user_key) {
+                    if let Some(r) = t.table.get(user_key, seq)? {
+                        return Ok(found(r));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn internal_iters(sv: &SuperVersion) -> Vec<BoxedIter> {
+        let mut children: Vec<BoxedIter> = Vec::new();
+        children.push(Box::new(sv.mem.iter()));
+        for imm in &sv.imms {
+            children.push(Box::new(imm.mem.iter()));
+        }
+        let mut levels = sv.version.levels.iter();
+        if let Some(l0) = levels.next() {
+            for t in l0 {
+                children.push(Box::new(t.table.iter()));
+            }
+        }
+        for level in levels {
+            if !level.is_empty() {
+                let sources: Vec<Arc<dyn IterSource>> =
+                    level.iter().map(|t| Arc::clone(t) as Arc<dyn IterSource>).collect();
+                children.push(Box::new(ConcatIterator::new(sources)));
+            }
+        }
+        children
+    }
+
+    fn db_iter(&self, sv: &SuperVersion, seq: SeqNo, range: &RangeOptions) -> DbIter {
+        let merged = MergingIterator::new(Self::internal_iters(sv));
+        DbIter::new(Box::new(merged), seq, range.lower.clone(), range.upper.clone(), range.reverse)
+    }
+
+    fn oldest_snapshot_list(&self) -> Vec<SeqNo> {
+        self.snapshots.lock().keys().copied().collect()
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        {
+            let mut bg = self.bg.lock();
+            bg.shutdown = true;
+            self.bg_cv.notify_all();
+        }
+        self.write_cv.notify_all();
+        let threads: Vec<_> = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            let _ = t.join();
+        }
+        let res = {
+            let mut w = self.write.lock();
+            w.wal.sync()
+        };
+        // Release the directory lock even if the final sync failed.
+        *self.lock.lock() = None;
+        res
+    }
+}
+
+/// A cursor over user keys and values at one consistent view.
+pub struct DbIterator {
+    db: Arc<DbInner>,
+    iter: DbIter,
+    remaining: Option<u64>,
+    started: bool,
+    _snapshot: Option<Snapshot>,
+    _sv: Arc<SuperVersion>,
+}
+
+impl std::fmt::Debug for DbIterator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbIterator").field("remaining", &self.remaining).finish()
+    }
+}
+
+impl DbIterator {
+    /// The next entry, or `None` at the end (or once the limit is reached).
+    #[allow(clippy::should_implement_trait, reason = "a fallible cursor: it returns Result<Option<_>>")]
+    pub fn next(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.db.check_open()?;
+        if self.remaining == Some(0) {
+            return Ok(None);
+        }
+        if !self.started {
+            self.iter.seek_to_start()?;
+            self.started = true;
+        }
+        let e = self.iter.next_entry()?;
+        if e.is_some() {
+            self.remaining = self.remaining.map(|r| r.saturating_sub(1));
+        }
+        Ok(e)
+    }
+
+    /// Up to `max_entries` entries, stopping early once `max_bytes` of keys and values are
+    /// gathered (at least one entry is returned unless the iterator is exhausted). An empty
+    /// result means the end.
+    pub fn next_batch(&mut self, max_entries: usize, max_bytes: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(max_entries.min(1024));
+        let mut bytes = 0;
+        while out.len() < max_entries.max(1) && bytes < max_bytes.max(1) {
+            match self.next()? {
+                Some(e) => {
+                    bytes += e.0.len() + e.1.len();
+                    out.push(e);
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves to the first key `>= target` (forward) or the last key `<= target` (reverse),
+    /// within the iterator's bounds. The limit keeps counting from where it was.
+    pub fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.db.check_open()?;
+        self.iter.seek(target)?;
+        self.started = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Opening a database: lock, manifest, tables, WAL replay, orphan cleanup.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::{BgState, DbInner, RecoveryInfo, SuperVersion, TableHandle, Version, WriteState};
+use crate::batch::WriteBatch;
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::stats::Counters;
+use crate::table::Table;
+use crate::version::{
+    parse_file_name, read_manifest, table_file_name, wal_file_name, write_manifest, DirLock, FileKind, FileMeta,
+    ManifestState, VersionEdit,
+};
+use crate::wal::{read_log, LogWriter};
+
+fn validate(opts: &Options) -> Result<()> {
+    let bad = |what: &str| Err(Error::InvalidArgument(what.to_string()));
+    if opts.memtable_size < 4096 {
+        return bad("memtable_size must be at least 4096 bytes");
+    }
+    if opts.block_size < 256 || opts.block_size > (64 << 20) {
+        return bad("block_size must be between 256 bytes and 64 MiB");
+    }
+    if opts.block_restart_interval == 0 {
+        return bad("block_restart_interval must be at least 1");
+    }
+    if opts.bloom_bits_per_key > 64 {
+        return bad("bloom_bits_per_key must be at most 64");
+    }
+    let c = &opts.compaction;
+    if c.num_levels < 2 || c.num_levels > 16 {
+        return bad("num_levels must be between 2 and 16");
+    }
+    if c.l0_compaction_trigger < 2 {
+        return bad("l0_compaction_trigger must be at least 2");
+    }
+    if c.l0_stop_trigger < c.l0_compaction_trigger {
+        return bad("l0_stop_trigger must be at least l0_compaction_trigger");
+    }
+    if c.level_size_ratio < 2 {
+        return bad("level_size_ratio must be at least 2");
+    }
+    if c.target_file_size < 4096 || c.base_level_size < 4096 {
+        return bad("target_file_size and base_level_size must be at least 4096 bytes");
+    }
+    Ok(())
+}
+
+pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
+    validate(&opts)?;
+    if !path.exists() {
+        if !opts.create_if_missing {
+            return Err(Error::NotFound(path.to_path_buf()));
+        }
+        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    } else if !path.is_dir() {
+        return Err(Error::InvalidArgument(format!("{} exists and is not a directory", path.display())));
+    }
+    let lock = DirLock::acquire(path)?;
+    let existing = read_manifest(path)?;
+    if existing.is_some() && opts.error_if_exists {
+        return Err(Error::AlreadyExists(path.to_path_buf()));
+    }
+    if existing.is_none() && !opts.create_if_missing {
+        return Err(Error::NotFound(path.to_path_buf()));
+    }
+    let mut state = existing.unwrap_or_else(|| ManifestState { next_file_number: 1, ..ManifestState::default() });
+    let num_levels = opts.compaction.num_levels.max(state.levels.len());
+    state.levels.resize_with(num_levels, Vec::new);
+
+    let counters = Arc::new(Counters::default());
+    let cache = (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
+    let table_opts = opts.table_options();
+
+    // Open every live table, checking its size against the manifest.
+    let mut live_tables = HashSet::new();
+    let mut levels = Vec::with_capacity(num_levels);
+    for files in &state.levels {
+        let mut handles = Vec::with_capacity(files.len());
+        for meta in files {
+            live_tables.insert(meta.number);
+            let table = Table::open(
+                &table_file_name(path, meta.number),
+                meta.number,
+                Some(meta.size),
+                &table_opts,
+                opts.use_mmap,
+                cache.clone(),
+                Arc::clone(&counters),
+            )?;
+            handles.push(Arc::new(TableHandle {
+                meta: meta.clone(),
+                table,
+                obsolete: AtomicBool::new(false),
+                cache: cache.clone(),
+            }));
+        }
+        levels.push(handles);
+    }
+
+    // Find WALs to replay and files nobody references.
+    let mut wals = BTreeMap::new();
+    let mut orphans = Vec::new();
+    let mut max_number = 0u64;
+    for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let entry = entry.map_err(|e| Error::io(path, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((kind, number)) = parse_file_name(name) else { continue };
+        max_number = max_number.max(number);
+        match kind {
+            FileKind::Wal if number >= state.log_number => {
+                wals.insert(number, entry.path());
+            }
+            FileKind::Wal => orphans.push(entry.path()),
+            FileKind::Table if !live_tables.contains(&number) => orphans.push(entry.path()),
+            FileKind::Temp | FileKind::ManifestTemp => orphans.push(entry.path()),
+            _ => {}
+        }
+    }
+
+    let mut recovery = RecoveryInfo::default();
+    let mut last_seq = state.last_sequence;
+    let mut next_file = state.next_file_number.max(max_number + 1);
+    let mut mem = Arc::new(MemTable::new());
+    let newest_wal = wals.keys().next_back().copied();
+    let mut flushed: Vec<FileMeta> = Vec::new();
+    let mut new_handles: Vec<Arc<TableHandle>> = Vec::new();
+    for (&number, wal_path) in &wals {
+        recovery.wal_files += 1;
+        let mut apply = |_offset: u64, payload: &[u8]| -> Result<()> {
+            let batch = WriteBatch::from_record(payload.to_vec())?;
+            let first = batch.sequence();
+            for (i, op) in batch.iter().enumerate() {
+                let op = op?;
+                mem.add(first + i as u64, op.kind, op.key, op.value);
+            }
+            if batch.count() > 0 {
+                last_seq = last_seq.max(first + u64::from(batch.count()) - 1);
+            }
+            recovery.wal_records += 1;
+            Ok(())
+        };
+        let report = read_log(wal_path, opts.wal_recovery, Some(number) == newest_wal, &mut apply)
+            .map_err(|e| e.with_file(wal_path))?;
+        if let Some((offset, why)) = report.dropped_tail {
+            recovery.dropped_tail = Some((wal_path.clone(), offset, why));
+        }
+        for (offset, why) in report.skipped {
+            recovery.skipped.push((wal_path.clone(), offset, why));
+        }
+        // Keep memtables bounded during replay: write full ones to L0 right away.
+        if mem.approximate_size() >= opts.memtable_size {
+            let number = next_file;
+            next_file += 1;
+            let h =
+                super::background::write_l0_table(path, number, &mem, &table_opts, &opts, cache.clone(), &counters)?;
+            flushed.push(h.meta.clone());
+            new_handles.push(h);
+            mem = Arc::new(MemTable::new());
+        }
+    }
+    if !mem.is_empty() {
+        let number = next_file;
+        next_file += 1;
+        let h = super::background::write_l0_table(path, number, &mem, &table_opts, &opts, cache.clone(), &counters)?;
+        flushed.push(h.meta.clone());
+        new_handles.push(h);
+    }
+
+    // Start a fresh WAL and record the recovered state durably before deleting anything.
+    let wal_number = next_file;
+    next_file += 1;
+    let wal = LogWriter::create(&wal_file_name(path, wal_number))?;
+    let sync_handle = wal.sync_handle()?;
+    let edit = VersionEdit {
+        added: flushed.iter().rev().map(|m| (0usize, m.clone())).collect(),
+        deleted: Vec::new(),
+        log_number: Some(wal_number),
+        last_sequence: Some(last_seq),
+        next_file_number: Some(next_file),
+    };
+    state.apply(&edit);
+    write_manifest(path, &state)?;
+    for handle in new_handles.into_iter().rev() {
+        if let Some(l0) = levels.first_mut() {
+            l0.insert(0, handle);
+        }
+    }
+    for p in wals.values() {
+        let _ = std::fs::remove_file(p);
+    }
+    for p in &orphans {
+        if std::fs::remove_file(p).is_ok() {
+            recovery.orphans_deleted += 1;
+        }
+    }
+    // Order L0 as the manifest does (newest first).
+    if let (Some(l0), Some(meta_l0)) = (levels.first_mut(), state.levels.first()) {
+        let pos: std::collections::HashMap<u64, usize> =
+            meta_l0.iter().enumerate().map(|(i, m)| (m.number, i)).collect();
+        l0.sort_by_key(|h| pos.get(&h.meta.number).copied().unwrap_or(usize::MAX));
+    }
+
+    let sv = SuperVersion {
+        mem: Arc::new(MemTable::new()),
+        mem_wal_number: wal_number,
+        imms: Vec::new(),
+        version: Arc::new(Version { levels }),
+    };
+    Ok(Arc::new(DbInner {
+        path: path.to_path_buf(),
+        table_opts,
+        counters,
+        cache,
+        lock: Mutex::new(Some(lock)),
+        write: Mutex::new(WriteState { wal, wal_number, sync_handle }),
+        write_cv: Condvar::new(),
+        current: RwLock::new(Arc::new(sv)),
+        last_seq: AtomicU64::new(last_seq),
+        next_file_number: AtomicU64::new(next_file),
+        manifest: Mutex::new(state),
+        snapshots: Mutex::new(BTreeMap::new()),
+        bg: Mutex::new(BgState::default()),
+        bg_cv: Condvar::new(),
+        compaction_lock: Mutex::new(()),
+        poisoned: Mutex::new(None),
+        closed: AtomicBool::new(false),
+        threads: Mutex::new(Vec::new()),
+        recovery,
+        opts,
+    }))
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<DbInner>();
+    let _ = Ordering::Relaxed;
+}

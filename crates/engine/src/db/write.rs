@@ -1,0 +1,167 @@
+//! The write path: one mutex serialises WAL append, memtable insert and sequence
+//! publication; `sync` writers share fsyncs through the WAL's group commit.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{DbInner, ImmMemTable, RangeOptions, SuperVersion, WriteState};
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::key::MAX_SEQ;
+use crate::memtable::MemTable;
+use crate::stats::Counters;
+use crate::version::{sync_dir, wal_file_name};
+use crate::wal::LogWriter;
+
+impl DbInner {
+    pub(super) fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        self.check_writable()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.write.lock();
+        let pending = self.write_locked(&mut w, batch, sync)?;
+        drop(w);
+        self.finish_sync(pending)
+    }
+
+    /// Appends and applies `batch` while the write lock is held. Returns what a `sync`
+    /// writer must wait for after releasing the lock.
+    pub(super) fn write_locked(
+        &self,
+        w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        mut batch: WriteBatch,
+        sync: bool,
+    ) -> Result<Option<(Arc<crate::wal::SyncHandle>, u64)>> {
+        self.check_writable()?;
+        self.make_room(w)?;
+        let first = self.last_seq.load(Ordering::Relaxed) + 1;
+        let last = first + u64::from(batch.count()) - 1;
+        if last > MAX_SEQ {
+            return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
+        }
+        batch.set_sequence(first);
+        let end = match w.wal.add_record(batch.data()) {
+            Ok(end) => end,
+            Err(e) => {
+                self.poison(&e);
+                return Err(e);
+            }
+        };
+        let sv = self.super_version();
+        for (i, op) in batch.iter().enumerate() {
+            let op = op?;
+            sv.mem.add(first + i as u64, op.kind, op.key, op.value);
+        }
+        self.last_seq.store(last, Ordering::Release);
+        Counters::add(&self.counters.user_bytes_written, batch.user_bytes());
+        Counters::add(&self.counters.wal_bytes_written, batch.data().len() as u64);
+        if sync || self.opts.sync {
+            Counters::add(&self.counters.sync_writes, 1);
+            return Ok(Some((Arc::clone(&w.sync_handle), end)));
+        }
+        Ok(None)
+    }
+
+    pub(super) fn finish_sync(&self, pending: Option<(Arc<crate::wal::SyncHandle>, u64)>) -> Result<()> {
+        if let Some((handle, end)) = pending {
+            if let Err(e) = handle.sync_to(end) {
+                self.poison(&e);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rotates the memtable and WAL when the memtable is full, stalling while too many
+    /// immutable memtables wait for flush.
+    fn make_room(&self, w: &mut parking_lot::MutexGuard<'_, WriteState>) -> Result<()> {
+        loop {
+            let sv = self.super_version();
+            if sv.mem.approximate_size() < self.opts.memtable_size {
+                return Ok(());
+            }
+            if sv.imms.len() >= self.opts.max_immutable_memtables.max(1) {
+                // Wait for the flush thread; it signals write_cv after each flush.
+                self.check_writable()?;
+                self.write_cv.wait_for(w, std::time::Duration::from_millis(100));
+                continue;
+            }
+            self.rotate_memtable(w)?;
+            return Ok(());
+        }
+    }
+
+    /// Freezes the active memtable (if not empty) and starts a new WAL. The old WAL is
+    /// synced first so that only the newest WAL can ever have a torn tail.
+    pub(super) fn rotate_memtable(&self, w: &mut WriteState) -> Result<()> {
+        let sv = self.super_version();
+        if sv.mem.is_empty() {
+            return Ok(());
+        }
+        let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
+        let path = wal_file_name(&self.path, number);
+        // The new WAL's directory entry must be durable before a sync write in it is acknowledged.
+        let result = w.wal.sync().and_then(|()| LogWriter::create(&path)).and_then(|wal| {
+            sync_dir(&self.path)?;
+            Ok(wal)
+        });
+        let new_wal = match result {
+            Ok(wal) => wal,
+            Err(e) => {
+                self.poison(&e);
+                return Err(e);
+            }
+        };
+        let sync_handle = new_wal.sync_handle()?;
+        let old_wal = std::mem::replace(&mut w.wal, new_wal);
+        let imm =
+            Arc::new(ImmMemTable { mem: Arc::clone(&sv.mem), wal_number: w.wal_number, wal_bytes: old_wal.len() });
+        w.wal_number = number;
+        w.sync_handle = sync_handle;
+        {
+            let mut cur = self.current.write();
+            let mut imms = Vec::with_capacity(cur.imms.len() + 1);
+            imms.push(imm);
+            imms.extend(cur.imms.iter().cloned());
+            *cur = Arc::new(SuperVersion {
+                mem: Arc::new(MemTable::new()),
+                mem_wal_number: number,
+                imms,
+                version: Arc::clone(&cur.version),
+            });
+        }
+        self.kick_background();
+        Ok(())
+    }
+
+    pub(super) fn clear(&self, range: &RangeOptions, sync: bool) -> Result<u64> {
+        self.check_writable()?;
+        let mut w = self.write.lock();
+        // Under the write lock every committed write is in the view and none can interleave,
+        // so the deletes below form one atomic batch over exactly the keys present now.
+        let seq = self.last_seq.load(Ordering::Acquire);
+        let sv = self.super_version();
+        let mut it = self.db_iter(&sv, seq, range);
+        it.seek_to_start()?;
+        let mut batch = WriteBatch::new();
+        let mut n = 0u64;
+        while range.limit.is_none_or(|l| n < l) {
+            match it.next_entry()? {
+                Some((k, _)) => {
+                    batch.delete(&k)?;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        drop(it);
+        if n == 0 {
+            return Ok(0);
+        }
+        let pending = self.write_locked(&mut w, batch, sync)?;
+        drop(w);
+        self.finish_sync(pending)?;
+        Ok(n)
+    }
+}
