@@ -19,7 +19,7 @@ use crate::memtable::MemTable;
 use crate::options::{CompactionStyle, Options, TableOptions};
 use crate::stats::Counters;
 use crate::table::{Table, TableBuilder, TableProperties};
-use crate::version::{table_file_name, wal_file_name, write_manifest, FileMeta, VersionEdit};
+use crate::version::{sync_dir, table_file_name, wal_file_name, write_manifest, FileMeta, VersionEdit};
 use crate::wal::read_log;
 
 pub(super) fn start(inner: &Arc<DbInner>) -> Result<()> {
@@ -109,6 +109,13 @@ impl DbInner {
     /// Makes `edit` durable in the manifest, then publishes the new version. Files the edit
     /// deletes are marked obsolete and unlinked once no reader holds them.
     fn install(&self, mut edit: VersionEdit, added: Vec<Arc<TableHandle>>, flushed_wal: Option<u64>) -> Result<()> {
+        if !added.is_empty() {
+            // The new tables' directory entries must be durable before a manifest names them.
+            if let Err(e) = sync_dir(&self.path) {
+                self.poison(&e);
+                return Err(e);
+            }
+        }
         let mut manifest = self.manifest.lock();
         let mut state = manifest.clone();
         edit.next_file_number = Some(self.next_file_number.load(Ordering::Acquire));

@@ -16,8 +16,8 @@ use crate::options::Options;
 use crate::stats::Counters;
 use crate::table::Table;
 use crate::version::{
-    parse_file_name, read_manifest, table_file_name, wal_file_name, write_manifest, DirLock, FileKind, FileMeta,
-    ManifestState, VersionEdit,
+    parse_file_name, read_manifest, sync_dir, table_file_name, wal_file_name, write_manifest, DirLock, FileKind,
+    FileMeta, ManifestState, VersionEdit,
 };
 use crate::wal::{read_log, LogWriter};
 
@@ -189,6 +189,8 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         next_file_number: Some(next_file),
     };
     state.apply(&edit);
+    // New tables and the new WAL must be in the directory durably before the manifest names them.
+    sync_dir(path)?;
     write_manifest(path, &state)?;
     for handle in new_handles.into_iter().rev() {
         if let Some(l0) = levels.first_mut() {

@@ -1,5 +1,5 @@
 //! Blocks: prefix-compressed sorted entries with restart points (see
-//! `docs/format/sstable.md`). A [`Block`] is validated once when decoded, so iterating it
+//! `docs/format.md`). A [`Block`] is validated once when decoded, so iterating it
 //! cannot fail afterwards.
 
 use std::cmp::Ordering;

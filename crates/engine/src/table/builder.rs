@@ -1,4 +1,4 @@
-//! Writes an SSTable (see `docs/format/sstable.md`).
+//! Writes an SSTable (see `docs/format.md`).
 
 use std::cmp::Ordering;
 use std::fs::File;

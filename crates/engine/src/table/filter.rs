@@ -1,4 +1,4 @@
-//! Bloom filters over user keys (see `docs/format/sstable.md`, "Filter block").
+//! Bloom filters over user keys (see `docs/format.md`, "Filter block").
 
 use crate::error::{Error, Result};
 

@@ -1,5 +1,5 @@
 //! Block handles, block trailers (compression + CRC) and the footer. See
-//! `docs/format/sstable.md`.
+//! `docs/format.md`.
 
 use bytes::Bytes;
 

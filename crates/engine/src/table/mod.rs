@@ -1,6 +1,6 @@
 //! SSTables: immutable sorted files of internal entries with a two-level index, bloom filter,
 //! properties, LZ4-compressed and CRC-protected blocks. The format is described in
-//! `docs/format/sstable.md`.
+//! `docs/format.md`.
 
 mod block;
 mod builder;

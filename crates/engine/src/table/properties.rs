@@ -1,4 +1,4 @@
-//! The properties block: table-wide statistics (see `docs/format/sstable.md`).
+//! The properties block: table-wide statistics (see `docs/format.md`).
 
 use crate::coding::{put_length_prefixed, put_varint, Decoder};
 use crate::error::{Error, Result};

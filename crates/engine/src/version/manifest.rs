@@ -1,5 +1,5 @@
 //! The `MANIFEST` file: one checksummed snapshot of a [`ManifestState`], replaced
-//! atomically. Layout (see `docs/format/manifest.md`):
+//! atomically. Layout (see `docs/format.md`):
 //!
 //! ```text
 //! magic:          u64 LE  = u64::from_le_bytes(*b"STRATAMF")

@@ -1,6 +1,6 @@
 //! The set of live SSTables and the counters that go with it (the *version*), its durable
 //! form (the `MANIFEST` file), file naming inside a database directory, and the directory
-//! lock. The format is written down in `docs/format/manifest.md`.
+//! lock. The format is written down in `docs/format.md`.
 //!
 //! The whole state is rewritten atomically on every change (write `MANIFEST.tmp`, fsync,
 //! rename over `MANIFEST`, fsync the directory); there is no edit log to replay. States are

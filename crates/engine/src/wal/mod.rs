@@ -1,4 +1,4 @@
-//! The write-ahead log, in LevelDB's log format (see `docs/format/wal.md`).
+//! The write-ahead log, in LevelDB's log format (see `docs/format.md`).
 //!
 //! The file is a sequence of 32 KiB blocks. Every logical record (for the WAL, one write
 //! batch) is stored as one or more physical fragments that never cross a block boundary:

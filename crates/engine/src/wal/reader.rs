@@ -1,7 +1,7 @@
 //! Replaying a log under a recovery mode.
 //!
 //! The whole file is read into memory (WALs are bounded by the memtable size) and parsed
-//! there. See `docs/format/wal.md` for the exact semantics of each [`RecoveryMode`]; in short:
+//! there. See `docs/format.md` for the exact semantics of each [`RecoveryMode`]; in short:
 //!
 //! * A *damage point* is a fragment that cannot be used: a header cut by the end of the
 //!   file, zeros where a header should be, a length running past its block or past the end
