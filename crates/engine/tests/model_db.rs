@@ -43,7 +43,7 @@ fn key(r: &mut Rng) -> Vec<u8> {
     // Keys that are prefixes of one another stress ordering.
     let n = r.below(2500);
     let mut k = format!("k{n}").into_bytes();
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         k.push(0);
     }
     k
