@@ -1,0 +1,38 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { open, OpenOptions, Db, StrataError } from '../ts/index';
+
+const roots: string[] = [];
+
+/** A fresh empty directory path (not created) under the OS temp dir. */
+export function tmpPath(name = 'db'): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-test-'));
+  roots.push(root);
+  return path.join(root, name);
+}
+
+/** Opens a fresh database isolated from the machine's env and any `.env`. */
+export async function fresh<K = string, V = string>(options: OpenOptions = {}, location = tmpPath()): Promise<Db<K, V>> {
+  return open<K, V>(location, { env: {}, envFile: false, ...options });
+}
+
+/** Asserts that `fn` rejects (or throws) a StrataError with `code`; returns it. */
+export async function expectCode(fn: () => unknown, code: string): Promise<StrataError> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (!(caught instanceof StrataError)) {
+    throw new Error(`expected StrataError ${code}, got ${caught === undefined ? 'no error' : String(caught)}`);
+  }
+  if (caught.code !== code) throw new Error(`expected ${code}, got ${caught.code}: ${caught.message}`);
+  return caught;
+}
+
+process.on('exit', () => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+});
