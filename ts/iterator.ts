@@ -59,6 +59,21 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     return run;
   }
 
+  /**
+   * Runs a read: admitted by the database at call time (so `db.close()` waits for it),
+   * then serialized behind earlier reads of this iterator.
+   */
+  async #read<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.#closed) throw notOpen();
+    try {
+      return await this.#host.run(() => this.#serial(fn));
+    } catch (e) {
+      const err = fromNative(e);
+      if (err.code === 'STRATA_CLOSED') throw notOpen(`iterator is not open: ${err.message}`);
+      throw err;
+    }
+  }
+
   async #fill(want: number): Promise<void> {
     if (this.#closed) throw notOpen();
     if (this.#pos < this.#buf.length || this.#ended) return;
@@ -69,7 +84,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     this.#seek = undefined;
     let batch: Buffer[];
     try {
-      batch = await this.#host.run(() => native.nextBatch(max, BATCH_BYTES, seek));
+      batch = await native.nextBatch(max, BATCH_BYTES, seek);
     } catch (e) {
       const err = fromNative(e);
       if (err.code === 'STRATA_CLOSED' || err.code === 'STRATA_ITERATOR_NOT_OPEN') throw notOpen(`iterator is not open: ${err.message}`);
@@ -92,7 +107,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
 
   /** The next item, or `undefined` at the end. Rejects with `STRATA_ITERATOR_NOT_OPEN` once closed. */
   next(): Promise<T | undefined> {
-    return this.#serial(async () => {
+    return this.#read(async () => {
       await this.#fill(1);
       return this.#take();
     });
@@ -103,7 +118,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     if (!Number.isInteger(size) || size < 0) {
       return Promise.reject(new StrataError('STRATA_INVALID_ARGUMENT', `nextv: size must be a non-negative integer, got ${String(size)}`));
     }
-    return this.#serial(async () => {
+    return this.#read(async () => {
       const out: T[] = [];
       while (out.length < size) {
         await this.#fill(size - out.length);
@@ -118,7 +133,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
   /** Every remaining item; then closes the iterator. */
   async all(): Promise<T[]> {
     try {
-      return await this.#serial(async () => {
+      return await this.#read(async () => {
         const out: T[] = [];
         for (;;) {
           await this.#fill(BATCH_ENTRIES);
