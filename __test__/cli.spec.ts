@@ -83,3 +83,17 @@ test('[persistence] data written in one session is there in the next', async (t)
   const { stdout } = await repl(location, 'GET kept\n');
   t.is(stdout.trim(), 'yes');
 });
+
+test('SIGINT closes the database and exits', async (t) => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));
+  const child = spawn(process.execPath, [CLI, tmpPath()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('OK')) resolve();
+    });
+    child.stdin.write('SET a 1\n');
+  });
+  child.kill('SIGINT');
+  t.is(await exited, 130);
+});
