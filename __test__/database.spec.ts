@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { fresh } from './helpers';
+import { fresh, persistenceTest, tmpPath } from './helpers';
 
 test('put, get, del, has', async (t) => {
   const db = await fresh();
@@ -106,8 +106,7 @@ test('stats returns numbers', async (t) => {
   await db.close();
 });
 
-test('[persistence] data survives close and reopen', async (t) => {
-  const { tmpPath } = await import('./helpers');
+persistenceTest('[persistence] data survives close and reopen', async (t) => {
   const location = tmpPath();
   const db = await fresh({}, location);
   await db.put('durable', 'yes');
