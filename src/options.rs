@@ -1,0 +1,256 @@
+//! Option objects exchanged with JavaScript. `ts/options.ts` normalizes user options (profiles,
+//! `.env`, `STRATA_*` variables) and hands over a fully resolved `BindingOpenOptions`.
+
+use std::ops::Bound;
+
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use strata_engine::{CompactionStyle, DbStats, Options, RangeOptions, RecoveryMode};
+
+use crate::error::{invalid, BindingResult};
+
+/// Options for opening a database. Omitted fields take the engine defaults.
+#[napi(object)]
+#[derive(Default)]
+pub struct BindingOpenOptions {
+    /// Create the database if it does not exist (default true).
+    pub create_if_missing: Option<bool>,
+    /// Fail if the database already exists (default false).
+    pub error_if_exists: Option<bool>,
+    /// Memtable size in bytes (default 32 MiB).
+    pub memtable_size: Option<f64>,
+    /// SSTable data block size in bytes (default 4096).
+    pub block_size: Option<f64>,
+    /// Bloom filter bits per key; 0 disables (default 10).
+    pub bloom_bits_per_key: Option<f64>,
+    /// LZ4 block compression (default true).
+    pub compression: Option<bool>,
+    /// Sync every write unless it says otherwise (default false).
+    pub sync: Option<bool>,
+    /// Block cache capacity in bytes (default 32 MiB).
+    pub block_cache_size: Option<f64>,
+    /// Read SSTables through memory maps (default true).
+    pub use_mmap: Option<bool>,
+    /// `"leveled"` (default) or `"size-tiered"`.
+    pub compaction_style: Option<String>,
+    /// L0 files that trigger compaction (default 4).
+    pub l0_compaction_trigger: Option<f64>,
+    /// L0 files at which writes stall (default 20).
+    pub l0_stop_trigger: Option<f64>,
+    /// Size ratio between levels (default 10).
+    pub level_size_ratio: Option<f64>,
+    /// Number of levels (default 7).
+    pub num_levels: Option<f64>,
+    /// Target size of L1 in bytes (default 64 MiB).
+    pub base_level_size: Option<f64>,
+    /// Target SSTable size in bytes (default 16 MiB).
+    pub target_file_size: Option<f64>,
+    /// `"tolerate-corrupted-tail"` (default), `"point-in-time"` or `"salvage"`.
+    pub wal_recovery: Option<String>,
+}
+
+fn uint(name: &str, v: f64) -> BindingResult<u64> {
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9_007_199_254_740_991.0 {
+        return Err(invalid(format!("option {name} must be a non-negative integer, got {v}")));
+    }
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked above")]
+    Ok(v as u64)
+}
+
+fn usize_opt(name: &str, v: f64) -> BindingResult<usize> {
+    usize::try_from(uint(name, v)?).map_err(|_| invalid(format!("option {name} is too large")))
+}
+
+impl BindingOpenOptions {
+    /// Converts to engine options, validating every field.
+    pub fn to_engine(&self) -> BindingResult<Options> {
+        let mut o = Options::default();
+        if let Some(v) = self.create_if_missing {
+            o.create_if_missing = v;
+        }
+        if let Some(v) = self.error_if_exists {
+            o.error_if_exists = v;
+        }
+        if let Some(v) = self.memtable_size {
+            o.memtable_size = usize_opt("memtableSize", v)?;
+        }
+        if let Some(v) = self.block_size {
+            o.block_size = usize_opt("blockSize", v)?;
+        }
+        if let Some(v) = self.bloom_bits_per_key {
+            o.bloom_bits_per_key = u32::try_from(uint("bloomBitsPerKey", v)?)
+                .map_err(|_| invalid("option bloomBitsPerKey is too large"))?;
+        }
+        if let Some(v) = self.compression {
+            o.compression = v;
+        }
+        if let Some(v) = self.sync {
+            o.sync = v;
+        }
+        if let Some(v) = self.block_cache_size {
+            o.block_cache_size = usize_opt("blockCacheSize", v)?;
+        }
+        if let Some(v) = self.use_mmap {
+            o.use_mmap = v;
+        }
+        if let Some(s) = &self.compaction_style {
+            o.compaction.style = match s.as_str() {
+                "leveled" => CompactionStyle::Leveled,
+                "size-tiered" => CompactionStyle::SizeTiered,
+                other => return Err(invalid(format!("option compactionStyle: unknown style {other:?}"))),
+            };
+        }
+        if let Some(v) = self.l0_compaction_trigger {
+            o.compaction.l0_compaction_trigger = usize_opt("l0CompactionTrigger", v)?;
+        }
+        if let Some(v) = self.l0_stop_trigger {
+            o.compaction.l0_stop_trigger = usize_opt("l0StopTrigger", v)?;
+        }
+        if let Some(v) = self.level_size_ratio {
+            o.compaction.level_size_ratio = uint("levelSizeRatio", v)?;
+        }
+        if let Some(v) = self.num_levels {
+            o.compaction.num_levels = usize_opt("numLevels", v)?;
+        }
+        if let Some(v) = self.base_level_size {
+            o.compaction.base_level_size = uint("baseLevelSize", v)?;
+        }
+        if let Some(v) = self.target_file_size {
+            o.compaction.target_file_size = uint("targetFileSize", v)?;
+        }
+        if let Some(s) = &self.wal_recovery {
+            o.wal_recovery = match s.as_str() {
+                "tolerate-corrupted-tail" => RecoveryMode::TolerateCorruptedTail,
+                "point-in-time" => RecoveryMode::PointInTime,
+                "salvage" => RecoveryMode::Salvage,
+                other => return Err(invalid(format!("option walRecovery: unknown mode {other:?}"))),
+            };
+        }
+        Ok(o)
+    }
+}
+
+/// A key range. Bounds are raw bytes; at most one lower and one upper bound may be set.
+#[napi(object)]
+#[derive(Default)]
+pub struct BindingRange {
+    /// Exclusive lower bound.
+    pub gt: Option<Uint8Array>,
+    /// Inclusive lower bound.
+    pub gte: Option<Uint8Array>,
+    /// Exclusive upper bound.
+    pub lt: Option<Uint8Array>,
+    /// Inclusive upper bound.
+    pub lte: Option<Uint8Array>,
+    /// Iterate from the largest key down.
+    pub reverse: Option<bool>,
+    /// Stop after this many entries (negative or absent: no limit).
+    pub limit: Option<f64>,
+}
+
+impl BindingRange {
+    /// Converts to the engine's range, copying the bounds.
+    pub fn to_engine(&self) -> BindingResult<RangeOptions> {
+        let lower = match (&self.gt, &self.gte) {
+            (Some(_), Some(_)) => return Err(invalid("range: gt and gte are mutually exclusive")),
+            (Some(k), None) => Bound::Excluded(k.to_vec()),
+            (None, Some(k)) => Bound::Included(k.to_vec()),
+            (None, None) => Bound::Unbounded,
+        };
+        let upper = match (&self.lt, &self.lte) {
+            (Some(_), Some(_)) => return Err(invalid("range: lt and lte are mutually exclusive")),
+            (Some(k), None) => Bound::Excluded(k.to_vec()),
+            (None, Some(k)) => Bound::Included(k.to_vec()),
+            (None, None) => Bound::Unbounded,
+        };
+        let limit = match self.limit {
+            None => None,
+            Some(l) if l < 0.0 || l.is_infinite() => None,
+            Some(l) => Some(uint("limit", l)?),
+        };
+        Ok(RangeOptions { lower, upper, reverse: self.reverse.unwrap_or(false), limit })
+    }
+}
+
+/// Files and bytes in one level.
+#[napi(object)]
+pub struct BindingLevelStats {
+    /// Number of SSTables.
+    pub files: f64,
+    /// Total bytes.
+    pub bytes: f64,
+}
+
+/// Engine statistics (all counters as numbers).
+#[napi(object)]
+pub struct BindingStats {
+    /// Per level, from L0 down.
+    pub levels: Vec<BindingLevelStats>,
+    /// Approximate bytes in the active memtable.
+    pub memtable_bytes: f64,
+    /// Immutable memtables waiting for flush.
+    pub immutable_memtables: f64,
+    /// Bytes in live WAL files.
+    pub wal_bytes: f64,
+    /// Block-cache hits.
+    pub block_cache_hits: f64,
+    /// Block-cache misses.
+    pub block_cache_misses: f64,
+    /// Bytes held by the block cache.
+    pub block_cache_bytes: f64,
+    /// Lookups answered "absent" by a bloom filter.
+    pub bloom_negatives: f64,
+    /// Memtable flushes completed.
+    pub flushes: f64,
+    /// Bytes written by flushes.
+    pub flush_bytes: f64,
+    /// Compactions completed.
+    pub compactions: f64,
+    /// Bytes read by compactions.
+    pub compaction_bytes_read: f64,
+    /// Bytes written by compactions.
+    pub compaction_bytes_written: f64,
+    /// Bytes of keys and values written by users.
+    pub user_bytes_written: f64,
+    /// Total bytes written / user bytes written.
+    pub write_amplification: f64,
+    /// WAL fsyncs performed.
+    pub wal_syncs: f64,
+    /// Writes that asked for sync.
+    pub sync_writes: f64,
+    /// The last sequence number assigned.
+    pub last_sequence: f64,
+    /// Snapshots currently held.
+    pub live_snapshots: f64,
+}
+
+#[expect(clippy::cast_precision_loss, reason = "statistics; exact below 2^53")]
+fn n(v: u64) -> f64 {
+    v as f64
+}
+
+impl From<DbStats> for BindingStats {
+    fn from(s: DbStats) -> Self {
+        BindingStats {
+            levels: s.levels.iter().map(|l| BindingLevelStats { files: n(l.files), bytes: n(l.bytes) }).collect(),
+            memtable_bytes: n(s.memtable_bytes),
+            immutable_memtables: n(s.immutable_memtables),
+            wal_bytes: n(s.wal_bytes),
+            block_cache_hits: n(s.block_cache_hits),
+            block_cache_misses: n(s.block_cache_misses),
+            block_cache_bytes: n(s.block_cache_bytes),
+            bloom_negatives: n(s.bloom_negatives),
+            flushes: n(s.flushes),
+            flush_bytes: n(s.flush_bytes),
+            compactions: n(s.compactions),
+            compaction_bytes_read: n(s.compaction_bytes_read),
+            compaction_bytes_written: n(s.compaction_bytes_written),
+            user_bytes_written: n(s.user_bytes_written),
+            write_amplification: s.write_amplification,
+            wal_syncs: n(s.wal_syncs),
+            sync_writes: n(s.sync_writes),
+            last_sequence: n(s.last_sequence),
+            live_snapshots: n(s.live_snapshots),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+/**
+ * Turning user keys and values into engine bytes, with the validation every public method
+ * shares, and the packed batch layout sent to the engine in one call.
+ */
+import { Encoding } from './encodings';
+import { describe } from './encodings';
+import { invalidArgument } from './errors';
+
+/** Largest key the engine accepts, in bytes. */
+export const MAX_KEY_SIZE = 65536;
+/** Largest value the engine accepts, in bytes. */
+export const MAX_VALUE_SIZE = 256 * 1024 * 1024;
+
+/** Encodes and checks a key. Throws `STRATA_INVALID_ARGUMENT`. */
+export function encodeKey(key: unknown, enc: Encoding<unknown>, what = 'key'): Uint8Array {
+  if (key === undefined || key === null) throw invalidArgument(`${what} must not be ${describe(key)}`);
+  const bytes = enc.encode(key, what);
+  if (bytes.byteLength === 0) throw invalidArgument(`${what} must not be empty`);
+  if (bytes.byteLength > MAX_KEY_SIZE) {
+    throw invalidArgument(`${what} of ${bytes.byteLength} bytes exceeds the limit of ${MAX_KEY_SIZE} bytes`);
+  }
+  return bytes;
+}
+
+/** Encodes and checks a value. Throws `STRATA_INVALID_ARGUMENT`. */
+export function encodeValue(value: unknown, enc: Encoding<unknown>, what = 'value'): Uint8Array {
+  if (value === undefined || value === null) throw invalidArgument(`${what} must not be ${describe(value)}`);
+  const bytes = enc.encode(value, what);
+  if (bytes.byteLength > MAX_VALUE_SIZE) {
+    throw invalidArgument(`${what} of ${bytes.byteLength} bytes exceeds the limit of ${MAX_VALUE_SIZE} bytes`);
+  }
+  return bytes;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+const DELETE = 0;
+const PUT = 1;
+
+/**
+ * Collects already-encoded operations and packs them in the engine's op layout
+ * (`crates/engine/src/batch.rs`): per op `kind u8 (0 delete, 1 put) · varint key_len · key ·
+ * [varint value_len · value]`, no header. One buffer per batch, one native call.
+ */
+export class BatchPacker {
+  #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined }[] = [];
+  #size = 0;
+
+  get length(): number {
+    return this.#ops.length;
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.#ops.push({ kind: PUT, key, value });
+    this.#size += 1 + varintSize(key.byteLength) + key.byteLength + varintSize(value.byteLength) + value.byteLength;
+  }
+
+  del(key: Uint8Array): void {
+    this.#ops.push({ kind: DELETE, key, value: undefined });
+    this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
+  }
+
+  clear(): void {
+    this.#ops = [];
+    this.#size = 0;
+  }
+
+  pack(): Buffer {
+    const buf = Buffer.allocUnsafe(this.#size);
+    let pos = 0;
+    for (const op of this.#ops) {
+      buf[pos++] = op.kind;
+      pos = writeVarint(buf, pos, op.key.byteLength);
+      buf.set(op.key, pos);
+      pos += op.key.byteLength;
+      if (op.value !== undefined) {
+        pos = writeVarint(buf, pos, op.value.byteLength);
+        buf.set(op.value, pos);
+        pos += op.value.byteLength;
+      }
+    }
+    return buf;
+  }
+}
+
+/** The smallest key greater than every key starting with `prefix`, or `undefined` if none. */
+export function successor(prefix: Uint8Array): Uint8Array | undefined {
+  const out = Buffer.from(prefix);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] !== 0xff) {
+      out[i] = (out[i] as number) + 1;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,584 @@
+/**
+ * `Db`: the public database class. Public methods validate their arguments, apply
+ * encodings and then make exactly one native call; all state about the lifecycle
+ * (`opening → open → closing → closed`), pending operations, open iterators and snapshots
+ * lives here.
+ */
+import type { BindingRange, NativeDatabase, NativeIterator } from '../binding';
+import native = require('./native');
+import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
+import { Encoding, EncodingName, encoding, describe } from './encodings';
+import { StrataError, fromNative, invalidArgument } from './errors';
+import { BaseIterator, EntryIterator, ItemIterator, IteratorHost } from './iterator';
+import { NormalizedOptions, normalizeOptions, OpenOptions, toBindingOptions } from './options';
+import { Snapshot } from './snapshot';
+
+/** Lifecycle states. */
+export type DbStatus = 'opening' | 'open' | 'closing' | 'closed';
+
+/** Keys accepted as input: the key type, or raw strings and bytes. */
+export type KeyInput<K> = K | string | Uint8Array;
+/** Values accepted as input. */
+export type ValueInput<V> = V | string | Uint8Array;
+
+/** Per-call encoding overrides. */
+export interface EncodingOptions {
+  keyEncoding?: EncodingName;
+  valueEncoding?: EncodingName;
+}
+
+/** Options of `get`, `getSync`, `getMany` and `has`. */
+export interface ReadOptions extends EncodingOptions {
+  /** Read as of this snapshot. */
+  snapshot?: Snapshot;
+}
+
+/** Options of `put`, `del`, `batch` and `clear`. */
+export interface WriteOptions extends EncodingOptions {
+  /** Durable before the promise resolves (default: the database's `sync` option). */
+  sync?: boolean;
+}
+
+/** A key range; `prefix` is shorthand for `gte: prefix, lt: successor(prefix)`. */
+export interface RangeOptions<K = string> {
+  gt?: KeyInput<K>;
+  gte?: KeyInput<K>;
+  lt?: KeyInput<K>;
+  lte?: KeyInput<K>;
+  prefix?: KeyInput<K>;
+  /** Largest key first. Default false. */
+  reverse?: boolean;
+  /** At most this many entries; `-1`/`Infinity`/absent means no limit. */
+  limit?: number;
+}
+
+/** Options of `iterator`, `keys` and `values`. */
+export interface IteratorOptions<K = string> extends RangeOptions<K>, EncodingOptions {
+  /** Yield keys (default true; when false the key slot is `undefined`). */
+  keys?: boolean;
+  /** Yield values (default true; when false the value slot is `undefined`). */
+  values?: boolean;
+  /** Read as of this snapshot. */
+  snapshot?: Snapshot;
+}
+
+/** One operation of an array batch. */
+export type BatchOperation<K = string, V = string> =
+  | ({ type: 'put'; key: KeyInput<K>; value: ValueInput<V> } & EncodingOptions)
+  | ({ type: 'del'; key: KeyInput<K> } & EncodingOptions);
+
+/** Files and bytes in one level. */
+export interface LevelStats {
+  files: number;
+  bytes: number;
+}
+
+/** Engine statistics. */
+export interface Stats {
+  levels: LevelStats[];
+  memtableBytes: number;
+  immutableMemtables: number;
+  walBytes: number;
+  blockCacheHits: number;
+  blockCacheMisses: number;
+  blockCacheBytes: number;
+  bloomNegatives: number;
+  flushes: number;
+  flushBytes: number;
+  compactions: number;
+  compactionBytesRead: number;
+  compactionBytesWritten: number;
+  userBytesWritten: number;
+  writeAmplification: number;
+  walSyncs: number;
+  syncWrites: number;
+  lastSequence: number;
+  liveSnapshots: number;
+}
+
+/** An entry iterator: `AsyncIterable<[K, V]>` plus `next`, `nextv`, `all`, `seek`, `close`. */
+export type Iterator<K, V> = EntryIterator<K, V>;
+/** A key or value iterator. */
+export type KeyIterator<K> = ItemIterator<K>;
+export type ValueIterator<V> = ItemIterator<V>;
+
+function checkObject(opts: unknown, what: string): void {
+  if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts))) {
+    throw invalidArgument(`${what} must be an object, got ${describe(opts)}`);
+  }
+}
+
+function checkBool(v: unknown, what: string): boolean | undefined {
+  if (v !== undefined && typeof v !== 'boolean') throw invalidArgument(`${what} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function decoder<T>(enc: Encoding<unknown>): (b: Buffer) => T {
+  return (b: Buffer) => {
+    try {
+      return enc.decode(b) as T;
+    } catch (e) {
+      throw invalidArgument(`stored bytes cannot be decoded with the '${enc.name}' encoding`, e);
+    }
+  };
+}
+
+/** An open StrataDB database. Create one with `open()`. */
+export class Db<K = string, V = string> {
+  readonly location: string;
+  readonly options: NormalizedOptions;
+  #native: NativeDatabase | undefined;
+  #status: DbStatus = 'opening';
+  #opening: Promise<void>;
+  #closing: Promise<void> | undefined;
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #iterators = new Set<BaseIterator<unknown>>();
+  readonly #snapshots = new Set<Snapshot>();
+  readonly #keyEnc: Encoding<unknown>;
+  readonly #valueEnc: Encoding<unknown>;
+  readonly #host: IteratorHost;
+
+  /** @internal Use `open()`. */
+  constructor(location: string, options: NormalizedOptions) {
+    this.location = location;
+    this.options = options;
+    this.#keyEnc = encoding(options.keyEncoding, 'keyEncoding');
+    this.#valueEnc = encoding(options.valueEncoding, 'valueEncoding');
+    this.#host = {
+      run: (op) => this.#run(op),
+      forget: (it) => {
+        this.#iterators.delete(it);
+      },
+    };
+    this.#opening = (async () => {
+      try {
+        this.#native = await native.NativeDatabase.open(location, toBindingOptions(options));
+        this.#status = 'open';
+      } catch (e) {
+        this.#status = 'closed';
+        throw fromNative(e);
+      }
+    })();
+    this.#opening.catch(() => undefined);
+  }
+
+  /** @internal Resolves once open (rejects if opening failed). */
+  _ready(): Promise<void> {
+    return this.#opening;
+  }
+
+  /** `'opening' | 'open' | 'closing' | 'closed'`. */
+  get status(): DbStatus {
+    return this.#status;
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------
+
+  #keyEncoding(opts: EncodingOptions | undefined): Encoding<unknown> {
+    return opts?.keyEncoding === undefined ? this.#keyEnc : encoding(opts.keyEncoding, 'keyEncoding');
+  }
+
+  #valueEncoding(opts: EncodingOptions | undefined): Encoding<unknown> {
+    return opts?.valueEncoding === undefined ? this.#valueEnc : encoding(opts.valueEncoding, 'valueEncoding');
+  }
+
+  #closedError(): StrataError {
+    return new StrataError('STRATA_CLOSED', `database is ${this.#status === 'closing' ? 'closing' : 'closed'}`);
+  }
+
+  /** Runs one native operation while open, tracked as pending so `close()` waits for it. */
+  async #run<R>(op: () => Promise<R>): Promise<R> {
+    if (this.#status === 'opening') await this.#opening;
+    if (this.#status !== 'open') throw this.#closedError();
+    const p = op();
+    const tracked = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pending.add(tracked);
+    void tracked.then(() => this.#pending.delete(tracked));
+    try {
+      return await p;
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  #nativeSync(): NativeDatabase {
+    if (this.#status !== 'open' || this.#native === undefined) throw this.#closedError();
+    return this.#native;
+  }
+
+  #db(): NativeDatabase {
+    // Only called inside #run, after the status check.
+    return this.#native as NativeDatabase;
+  }
+
+  #snapshotOf(opts: ReadOptions | IteratorOptions<K> | undefined) {
+    const s = opts?.snapshot;
+    if (s === undefined) return undefined;
+    if (!(s instanceof Snapshot)) throw invalidArgument(`snapshot must be a Snapshot from db.snapshot(), got ${describe(s)}`);
+    const n = s._native();
+    if (n === undefined) throw invalidArgument('snapshot is closed');
+    return n;
+  }
+
+  #sync(opts: WriteOptions | undefined): boolean {
+    checkObject(opts, 'options');
+    return checkBool(opts?.sync, 'sync') ?? this.options.sync;
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  /** The value of `key`, or `undefined` when it is missing. */
+  async get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<R | undefined> {
+    checkObject(opts, 'options');
+    const k = encodeKey(key, this.#keyEncoding(opts));
+    const snapshot = this.#snapshotOf(opts);
+    const dv = decoder<R>(this.#valueEncoding(opts));
+    const v = await this.#run(() => this.#db().get(k, snapshot));
+    return v === null ? undefined : dv(v);
+  }
+
+  /** Like `get`, on the calling thread. Throws instead of rejecting. */
+  getSync<R = V>(key: KeyInput<K>, opts?: ReadOptions): R | undefined {
+    checkObject(opts, 'options');
+    const k = encodeKey(key, this.#keyEncoding(opts));
+    const snapshot = this.#snapshotOf(opts);
+    const dv = decoder<R>(this.#valueEncoding(opts));
+    let v: Buffer | null;
+    try {
+      v = this.#nativeSync().getSync(k, snapshot);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return v === null ? undefined : dv(v);
+  }
+
+  /** Values of many keys, read at one consistent view (`undefined` for missing keys). */
+  async getMany<R = V>(keys: KeyInput<K>[], opts?: ReadOptions): Promise<(R | undefined)[]> {
+    checkObject(opts, 'options');
+    if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`);
+    const ke = this.#keyEncoding(opts);
+    const ks = keys.map((k, i) => encodeKey(k, ke, `keys[${i}]`));
+    const snapshot = this.#snapshotOf(opts);
+    const dv = decoder<R>(this.#valueEncoding(opts));
+    const vs = await this.#run(() => this.#db().getMany(ks, snapshot));
+    return vs.map((v) => (v === null ? undefined : dv(v)));
+  }
+
+  /** True when `key` exists. */
+  async has(key: KeyInput<K>, opts?: ReadOptions): Promise<boolean> {
+    checkObject(opts, 'options');
+    const k = encodeKey(key, this.#keyEncoding(opts));
+    const snapshot = this.#snapshotOf(opts);
+    const v = await this.#run(() => this.#db().get(k, snapshot));
+    return v !== null;
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  /** Writes one key. */
+  async put(key: KeyInput<K>, value: ValueInput<V>, opts?: WriteOptions): Promise<void> {
+    const sync = this.#sync(opts);
+    const p = new BatchPacker();
+    p.put(encodeKey(key, this.#keyEncoding(opts)), encodeValue(value, this.#valueEncoding(opts)));
+    const packed = p.pack();
+    await this.#run(() => this.#db().write(packed, sync));
+  }
+
+  /** Deletes one key (deleting a missing key is fine). */
+  async del(key: KeyInput<K>, opts?: WriteOptions): Promise<void> {
+    const sync = this.#sync(opts);
+    const p = new BatchPacker();
+    p.del(encodeKey(key, this.#keyEncoding(opts)));
+    const packed = p.pack();
+    await this.#run(() => this.#db().write(packed, sync));
+  }
+
+  /** Applies `ops` atomically; with no arguments returns a chained batch. */
+  batch(): ChainedBatch<K, V>;
+  batch(ops: BatchOperation<K, V>[], opts?: WriteOptions): Promise<void>;
+  batch(ops?: BatchOperation<K, V>[], opts?: WriteOptions): ChainedBatch<K, V> | Promise<void> {
+    if (ops === undefined && opts === undefined) return new ChainedBatch<K, V>(this);
+    return (async () => {
+      const sync = this.#sync(opts);
+      if (!Array.isArray(ops)) throw invalidArgument(`batch operations must be an array, got ${describe(ops)}`);
+      const p = new BatchPacker();
+      ops.forEach((op, i) => this._addOp(p, op, opts, `operations[${i}]`));
+      if (p.length === 0) return;
+      const packed = p.pack();
+      await this.#run(() => this.#db().write(packed, sync));
+    })();
+  }
+
+  /** @internal Validates and encodes one batch operation into `p`. */
+  _addOp(p: BatchPacker, op: unknown, defaults: EncodingOptions | undefined, what: string): void {
+    if (op === null || typeof op !== 'object') throw invalidArgument(`${what} must be an object, got ${describe(op)}`);
+    const o = op as { type?: unknown; key?: unknown; value?: unknown } & EncodingOptions;
+    const enc = { keyEncoding: o.keyEncoding ?? defaults?.keyEncoding, valueEncoding: o.valueEncoding ?? defaults?.valueEncoding };
+    if (o.type === 'put') {
+      p.put(encodeKey(o.key, this.#keyEncoding(enc), `${what}.key`), encodeValue(o.value, this.#valueEncoding(enc), `${what}.value`));
+    } else if (o.type === 'del') {
+      p.del(encodeKey(o.key, this.#keyEncoding(enc), `${what}.key`));
+    } else {
+      throw invalidArgument(`${what}.type must be 'put' or 'del', got ${JSON.stringify(o.type) ?? describe(o.type)}`);
+    }
+  }
+
+  /** @internal Writes a packed batch. */
+  async _writePacked(packed: Buffer, sync: boolean): Promise<void> {
+    await this.#run(() => this.#db().write(packed, sync));
+  }
+
+  /** @internal */
+  _syncOption(opts: WriteOptions | undefined): boolean {
+    return this.#sync(opts);
+  }
+
+  /** Deletes every key in the range atomically. */
+  async clear(range: RangeOptions<K> & WriteOptions = {}): Promise<void> {
+    checkObject(range, 'range');
+    const sync = this.#sync(range);
+    const r = this.#range(range, this.#keyEncoding(range));
+    if (r === undefined) return;
+    await this.#run(() => this.#db().clear(r, sync));
+  }
+
+  // ---- iteration ------------------------------------------------------------------------
+
+  /** Encodes range options; `undefined` when the range is certainly empty. */
+  #range(opts: RangeOptions<K>, ke: Encoding<unknown>): BindingRange | undefined {
+    const r: BindingRange = {};
+    const bound = (name: 'gt' | 'gte' | 'lt' | 'lte' | 'prefix'): Uint8Array | undefined =>
+      opts[name] === undefined ? undefined : encodeKey(opts[name], ke, name);
+    const gt = bound('gt');
+    const gte = bound('gte');
+    const lt = bound('lt');
+    const lte = bound('lte');
+    const prefix = bound('prefix');
+    if (gt && gte) throw invalidArgument('range: gt and gte are mutually exclusive');
+    if (lt && lte) throw invalidArgument('range: lt and lte are mutually exclusive');
+    if (prefix && (gt || gte || lt || lte)) throw invalidArgument('range: prefix cannot be combined with gt/gte/lt/lte');
+    if (prefix) {
+      r.gte = prefix;
+      const upper = successor(prefix);
+      if (upper) r.lt = upper;
+    } else {
+      if (gt) r.gt = gt;
+      if (gte) r.gte = gte;
+      if (lt) r.lt = lt;
+      if (lte) r.lte = lte;
+    }
+    const reverse = checkBool(opts.reverse, 'reverse');
+    if (reverse !== undefined) r.reverse = reverse;
+    if (opts.limit !== undefined) {
+      const l = opts.limit;
+      if (typeof l !== 'number' || Number.isNaN(l) || (Number.isFinite(l) && (!Number.isInteger(l) || l < -1))) {
+        throw invalidArgument(`limit must be a non-negative integer, -1 or Infinity, got ${String(l)}`);
+      }
+      if (l === 0) return undefined;
+      if (Number.isFinite(l) && l > 0) r.limit = l;
+    }
+    const lower = r.gt ?? r.gte;
+    const upper = r.lt ?? r.lte;
+    if (lower && upper) {
+      const c = Buffer.compare(lower, upper);
+      if (c > 0 || (c === 0 && (r.gt !== undefined || r.lt !== undefined))) return undefined;
+    }
+    return r;
+  }
+
+  #openNative(opts: IteratorOptions<K> | undefined, ke: Encoding<unknown>): NativeIterator | undefined {
+    checkObject(opts, 'options');
+    const o = opts ?? {};
+    const range = this.#range(o, ke);
+    const snapshot = this.#snapshotOf(o);
+    const db = this.#nativeSync();
+    if (range === undefined) return undefined;
+    try {
+      return db.iterator(range, snapshot);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  #track<T extends BaseIterator<unknown>>(it: T): T {
+    this.#iterators.add(it);
+    return it;
+  }
+
+  /** An iterator over `[key, value]` entries in the range. */
+  iterator<RK = K, RV = V>(opts?: IteratorOptions<K>): EntryIterator<RK, RV> {
+    const ke = this.#keyEncoding(opts);
+    const ve = this.#valueEncoding(opts);
+    const wantKeys = checkBool(opts?.keys, 'keys') ?? true;
+    const wantValues = checkBool(opts?.values, 'values') ?? true;
+    const n = this.#openNative(opts, ke);
+    const dk = decoder<RK>(ke);
+    const dv = decoder<RV>(ve);
+    return this.#track(
+      new EntryIterator<RK, RV>(
+        this.#host,
+        n,
+        (t) => encodeKey(t, ke, 'seek target'),
+        wantKeys ? dk : () => undefined as RK,
+        wantValues ? dv : () => undefined as RV,
+      ),
+    );
+  }
+
+  /** An iterator over keys in the range. */
+  keys<RK = K>(opts?: IteratorOptions<K>): ItemIterator<RK> {
+    const ke = this.#keyEncoding(opts);
+    const n = this.#openNative(opts, ke);
+    const dk = decoder<RK>(ke);
+    return this.#track(new ItemIterator<RK>(this.#host, n, (t) => encodeKey(t, ke, 'seek target'), (k) => dk(k)));
+  }
+
+  /** An iterator over values in the range. */
+  values<RV = V>(opts?: IteratorOptions<K>): ItemIterator<RV> {
+    const ke = this.#keyEncoding(opts);
+    const dv = decoder<RV>(this.#valueEncoding(opts));
+    const n = this.#openNative(opts, ke);
+    return this.#track(new ItemIterator<RV>(this.#host, n, (t) => encodeKey(t, ke, 'seek target'), (_k, v) => dv(v)));
+  }
+
+  // ---- snapshots and maintenance --------------------------------------------------------
+
+  /** A consistent read view; release it with `snapshot.close()`. */
+  snapshot(): Snapshot {
+    let n;
+    try {
+      n = this.#nativeSync().snapshot();
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const s = new Snapshot(n, (x) => this.#snapshots.delete(x));
+    this.#snapshots.add(s);
+    return s;
+  }
+
+  /** Compacts `[start, end]` (the whole key space when both are omitted). */
+  async compactRange(start?: KeyInput<K>, end?: KeyInput<K>): Promise<void> {
+    const ke = this.#keyEnc;
+    const s = start === undefined ? undefined : encodeKey(start, ke, 'start');
+    const e = end === undefined ? undefined : encodeKey(end, ke, 'end');
+    await this.#run(() => this.#db().compactRange(s, e));
+  }
+
+  /** Flushes the memtable to disk. */
+  async flush(): Promise<void> {
+    await this.#run(() => this.#db().flush());
+  }
+
+  /** Engine statistics. */
+  async stats(): Promise<Stats> {
+    return this.#run(async () => {
+      const s = this.#db().stats();
+      return { ...s, levels: s.levels.map((l) => ({ files: l.files, bytes: l.bytes })) };
+    });
+  }
+
+  /**
+   * Closes the database: waits for pending operations, ends open iterators (their next read
+   * rejects with `STRATA_ITERATOR_NOT_OPEN`), releases snapshots, then closes the engine.
+   * Idempotent; later calls on the database reject with `STRATA_CLOSED`.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      if (this.#status === 'opening') {
+        try {
+          await this.#opening;
+        } catch {
+          return;
+        }
+      }
+      if (this.#status === 'closed') return;
+      this.#status = 'closing';
+      while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+      for (const it of this.#iterators) it._closeByDb();
+      this.#iterators.clear();
+      for (const s of this.#snapshots) s._release();
+      this.#snapshots.clear();
+      try {
+        await (this.#native as NativeDatabase).close();
+      } catch (e) {
+        throw fromNative(e);
+      } finally {
+        this.#status = 'closed';
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+/** A batch built step by step: `db.batch().put(k, v).del(k2).write()`. */
+export class ChainedBatch<K = string, V = string> {
+  readonly #db: Db<K, V>;
+  readonly #packer = new BatchPacker();
+  #open = true;
+
+  /** @internal */
+  constructor(db: Db<K, V>) {
+    this.#db = db;
+  }
+
+  #check(): void {
+    if (!this.#open) throw invalidArgument('batch is not open (already written or closed)');
+  }
+
+  /** Number of queued operations. */
+  get length(): number {
+    return this.#packer.length;
+  }
+
+  /** Queues a put. Throws `STRATA_INVALID_ARGUMENT` on a bad key or value. */
+  put(key: KeyInput<K>, value: ValueInput<V>, opts?: EncodingOptions): this {
+    this.#check();
+    this.#db._addOp(this.#packer, { type: 'put', key, value, ...opts }, undefined, 'put');
+    return this;
+  }
+
+  /** Queues a delete. */
+  del(key: KeyInput<K>, opts?: EncodingOptions): this {
+    this.#check();
+    this.#db._addOp(this.#packer, { type: 'del', key, ...opts }, undefined, 'del');
+    return this;
+  }
+
+  /** Drops every queued operation. */
+  clear(): this {
+    this.#check();
+    this.#packer.clear();
+    return this;
+  }
+
+  /** Applies the queued operations atomically, then closes the batch. */
+  async write(opts?: WriteOptions): Promise<void> {
+    this.#check();
+    const sync = this.#db._syncOption(opts);
+    this.#open = false;
+    if (this.#packer.length === 0) return;
+    const packed = this.#packer.pack();
+    this.#packer.clear();
+    await this.#db._writePacked(packed, sync);
+  }
+
+  /** Discards the batch. Idempotent. */
+  async close(): Promise<void> {
+    this.#open = false;
+    this.#packer.clear();
+  }
+}
+
+/** Opens (or creates) the database at `location`. */
+export async function open<K = string, V = string>(location: string, options?: OpenOptions): Promise<Db<K, V>> {
+  if (typeof location !== 'string' || location.length === 0) {
+    throw invalidArgument(`location must be a non-empty string, got ${describe(location)}`);
+  }
+  const db = new Db<K, V>(location, normalizeOptions(options));
+  await db._ready();
+  return db;
+}

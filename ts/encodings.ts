@@ -1,0 +1,83 @@
+/**
+ * Key and value encodings. An encoding turns user values into bytes for the engine and
+ * bytes back into user values. Stateless; selected by name per database or per call.
+ */
+import { invalidArgument } from './errors';
+
+/** Names of the built-in encodings. */
+export type EncodingName = 'utf8' | 'buffer' | 'view' | 'json';
+
+/** The type an encoding decodes to. */
+export interface EncodingTypes {
+  utf8: string;
+  buffer: Buffer;
+  view: Uint8Array;
+  json: unknown;
+}
+
+/** A codec: `encode` to bytes, `decode` from bytes. */
+export interface Encoding<T> {
+  readonly name: EncodingName;
+  encode(value: unknown, what: string): Uint8Array;
+  decode(bytes: Buffer): T;
+}
+
+function bytesOf(value: unknown, what: string, name: EncodingName): Uint8Array {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (value instanceof Uint8Array) return value;
+  throw invalidArgument(`${what} must be a string or Uint8Array with the '${name}' encoding, got ${describe(value)}`);
+}
+
+/** A short description of a value's type for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Uint8Array) return 'Uint8Array';
+  return typeof value;
+}
+
+const utf8: Encoding<string> = {
+  name: 'utf8',
+  encode: (v, what) => bytesOf(v, what, 'utf8'),
+  decode: (b) => b.toString('utf8'),
+};
+
+const buffer: Encoding<Buffer> = {
+  name: 'buffer',
+  encode: (v, what) => bytesOf(v, what, 'buffer'),
+  decode: (b) => b,
+};
+
+const view: Encoding<Uint8Array> = {
+  name: 'view',
+  encode: (v, what) => bytesOf(v, what, 'view'),
+  decode: (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+};
+
+const json: Encoding<unknown> = {
+  name: 'json',
+  encode: (v, what) => {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(v);
+    } catch (e) {
+      throw invalidArgument(`${what} cannot be encoded as JSON`, e);
+    }
+    if (text === undefined) throw invalidArgument(`${what} cannot be encoded as JSON (got ${describe(v)})`);
+    return Buffer.from(text, 'utf8');
+  },
+  decode: (b) => JSON.parse(b.toString('utf8')) as unknown,
+};
+
+const REGISTRY: Record<EncodingName, Encoding<unknown>> = { utf8, buffer, view, json };
+
+/** Names accepted by `keyEncoding` / `valueEncoding`. */
+export const encodingNames = Object.keys(REGISTRY) as EncodingName[];
+
+/** Looks up an encoding by name, or throws `STRATA_INVALID_ARGUMENT`. */
+export function encoding(name: unknown, option = 'encoding'): Encoding<unknown> {
+  if (typeof name === 'string' && Object.prototype.hasOwnProperty.call(REGISTRY, name)) {
+    return REGISTRY[name as EncodingName];
+  }
+  throw invalidArgument(`${option}: unknown encoding ${JSON.stringify(name)} (expected one of ${encodingNames.join(', ')})`);
+}

@@ -1,0 +1,43 @@
+/**
+ * StrataDB: an embedded LSM-tree key-value store with a Rust engine.
+ *
+ * ```ts
+ * import { open } from 'stratadb';
+ * const db = await open('./data');
+ * await db.put('hello', 'world');
+ * console.log(await db.get('hello'));
+ * await db.close();
+ * ```
+ */
+export { open, Db, ChainedBatch } from './database';
+export type {
+  DbStatus,
+  KeyInput,
+  ValueInput,
+  EncodingOptions,
+  ReadOptions,
+  WriteOptions,
+  RangeOptions,
+  IteratorOptions,
+  BatchOperation,
+  Stats,
+  LevelStats,
+  Iterator,
+  KeyIterator,
+  ValueIterator,
+} from './database';
+export { BaseIterator, EntryIterator, ItemIterator } from './iterator';
+export { Snapshot } from './snapshot';
+export { StrataError, ErrorCodes } from './errors';
+export type { ErrorCode } from './errors';
+export { profiles, loadConfig, normalizeOptions, toBindingOptions, parseSize, schema } from './options';
+export type {
+  OpenOptions,
+  StrataSettings,
+  NormalizedOptions,
+  ProfileName,
+  CompactionStyle,
+  WalRecovery,
+  Size,
+} from './options';
+export type { EncodingName, EncodingTypes } from './encodings';
