@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import test from 'ava';
 
-import { tmpPath, persistenceTest } from './helpers';
+import { tmpPath } from './helpers';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 
@@ -77,7 +77,7 @@ test('STATS, COMPACT and HELP', async (t) => {
   t.notRegex(stdout, /\n1\n$/, 'commands after QUIT are not run');
 });
 
-persistenceTest('[persistence] data written in one session is there in the next', async (t) => {
+test('data written in one session is there in the next', async (t) => {
   const location = tmpPath();
   await repl(location, 'SET kept yes\n');
   const { stdout } = await repl(location, 'GET kept\n');

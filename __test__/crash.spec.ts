@@ -7,11 +7,13 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-import { fresh, tmpPath, persistenceTest } from './helpers';
+import test from 'ava';
+
+import { fresh, tmpPath } from './helpers';
 
 const WRITER = path.join(__dirname, 'fixtures', 'crash-writer.ts');
 
-persistenceTest('[persistence] every acknowledged sync write survives SIGKILL', async (t) => {
+test('every acknowledged sync write survives SIGKILL', async (t) => {
   const location = tmpPath();
   const child = spawn(process.execPath, ['--import', 'tsx', WRITER, location], { stdio: ['ignore', 'pipe', 'inherit'] });
   const acked: string[] = [];

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { fresh, persistenceTest, tmpPath } from './helpers';
+import { fresh, tmpPath } from './helpers';
 
 test('put, get, del, has', async (t) => {
   const db = await fresh();
@@ -106,7 +106,7 @@ test('stats returns numbers', async (t) => {
   await db.close();
 });
 
-persistenceTest('[persistence] data survives close and reopen', async (t) => {
+test('data survives close and reopen', async (t) => {
   const location = tmpPath();
   const db = await fresh({}, location);
   await db.put('durable', 'yes');

@@ -4,7 +4,7 @@ import test from 'ava';
 
 import * as binding from '../binding';
 import { ErrorCodes, StrataError, open } from '../ts/index';
-import { expectCode, fresh, tmpPath, persistenceTest } from './helpers';
+import { expectCode, fresh, tmpPath } from './helpers';
 
 const isolated = { env: {}, envFile: false as const };
 
@@ -126,7 +126,7 @@ test('STRATA_IO_ERROR when the location is a file', async (t) => {
   t.pass();
 });
 
-persistenceTest('[persistence] STRATA_EXISTS when errorIfExists and the database exists', async (t) => {
+test('STRATA_EXISTS when errorIfExists and the database exists', async (t) => {
   const location = tmpPath();
   const db = await open(location, isolated);
   await db.put('a', '1');
@@ -135,7 +135,7 @@ persistenceTest('[persistence] STRATA_EXISTS when errorIfExists and the database
   t.pass();
 });
 
-persistenceTest('[persistence] STRATA_LOCKED on a second open of the same directory', async (t) => {
+test('STRATA_LOCKED on a second open of the same directory', async (t) => {
   const location = tmpPath();
   const db = await open(location, isolated);
   try {

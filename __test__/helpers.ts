@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import avaTest from 'ava';
 
 import { open, OpenOptions, Db, StrataError } from '../ts/index';
 
@@ -38,14 +37,3 @@ process.on('exit', () => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
 });
 
-/**
- * The engine in `crates/engine` is, for now, a provisional in-memory stand-in: nothing survives
- * a close, there is no LOCK file and `errorIfExists` is ignored. Tests that need the real
- * engine are registered with `persistenceTest`, which marks them as known failures
- * (`test.failing`) until this flag is flipped. When the real engine lands those tests start
- * passing, ava reports them as "expected to fail but passed", and this must become `true`.
- * `STRATA_ENGINE_PERSISTS=1` forces the real assertions now.
- */
-export const ENGINE_PERSISTS = process.env.STRATA_ENGINE_PERSISTS === '1' || false;
-
-export const persistenceTest = ENGINE_PERSISTS ? avaTest : avaTest.failing;

@@ -6,7 +6,7 @@
 import test, { ExecutionContext } from 'ava';
 
 import { Db, RangeOptions, Snapshot } from '../ts/index';
-import { fresh, tmpPath, persistenceTest } from './helpers';
+import { fresh, tmpPath } from './helpers';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -131,6 +131,6 @@ test('random operations match the model', async (t) => {
   await run(t, 1500, false);
 });
 
-persistenceTest('[persistence] random operations with reopen match the model', async (t) => {
+test('random operations with reopen match the model', async (t) => {
   await run(t, 1500, true);
 });

@@ -236,12 +236,19 @@ function checkProfile(name: unknown, source: string): ProfileName {
   );
 }
 
-/** Reads `STRATA_*` variables from `vars` as settings; unknown `STRATA_*` names are errors. */
+/** Prefixes of `STRATA_*` variables that belong to the test and benchmark tools, not to options. */
+const RESERVED_PREFIXES = ['STRATA_SOAK_', 'STRATA_TEST_', 'STRATA_BENCH_'];
+
+/**
+ * Reads `STRATA_*` variables from `vars` as settings; unknown `STRATA_*` names are errors (a
+ * typo must not be ignored silently), except the reserved tool prefixes.
+ */
 function fromVariables(vars: Record<string, string | undefined>, source: string): Partial<Record<string, unknown>> {
   const byEnv = new Map(SETTING_KEYS.map((k) => [schema[k].env, k] as const));
   const out: Partial<Record<string, unknown>> = {};
   for (const [name, value] of Object.entries(vars)) {
     if (!name.startsWith('STRATA_') || value === undefined || name === PROFILE_ENV) continue;
+    if (RESERVED_PREFIXES.some((p) => name.startsWith(p))) continue;
     const key = byEnv.get(name);
     if (key === undefined) throw invalidArgument(`unknown option ${name} (from ${source})`);
     out[key] = coerce(key, value, `${source} ${name}`, true);
