@@ -172,11 +172,9 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         new_handles.push(h);
     }
 
-    // Start a fresh WAL and record the recovered state durably before deleting anything.
+    // Record the recovered state durably before deleting anything, then start a fresh WAL.
     let wal_number = next_file;
     next_file += 1;
-    let wal = LogWriter::create_with(fs.as_ref(), &wal_file_name(path, wal_number))?;
-    let sync_handle = wal.sync_handle()?;
     let edit = VersionEdit {
         added: flushed.iter().rev().map(|m| (0usize, m.clone())).collect(),
         deleted: Vec::new(),
@@ -185,9 +183,17 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         next_file_number: Some(next_file),
     };
     state.apply(&edit);
-    // New tables and the new WAL must be in the directory durably before the manifest names them.
+    // New tables must be in the directory durably before the manifest names them.
     sync_dir_with(fs.as_ref(), path)?;
     write_manifest_with(fs.as_ref(), path, &state)?;
+    // The new WAL is created only once that manifest is durable: until then the replayed
+    // WALs must stay the newest, since only the newest WAL may have a torn tail. (Creating
+    // it first let a second crash leave an empty newer WAL beside a torn one, and the next
+    // open failed with `Corruption`.) A missing WAL numbered `log_number` is fine.
+    let wal = LogWriter::create_with(fs.as_ref(), &wal_file_name(path, wal_number))?;
+    let sync_handle = wal.sync_handle()?;
+    // Its directory entry must be durable before a sync write in it is acknowledged.
+    sync_dir_with(fs.as_ref(), path)?;
     for handle in new_handles.into_iter().rev() {
         if let Some(l0) = levels.first_mut() {
             l0.insert(0, handle);
