@@ -472,6 +472,14 @@ impl FaultFs {
         self.state.lock().capture = hook;
     }
 
+    /// Records a crash point now (for example right after an operation is acknowledged),
+    /// when a capture hook is set. Does not count as an operation.
+    pub fn capture_now(&self, what: &Path) {
+        let mut st = self.state.lock();
+        let op = st.ops;
+        st.captured(op, OpKind::Metadata, what);
+    }
+
     /// Returns and forgets the recorded crash points.
     pub fn take_crash_points(&self) -> Vec<CrashPoint> {
         std::mem::take(&mut self.state.lock().crash_points)

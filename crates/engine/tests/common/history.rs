@@ -201,17 +201,16 @@ impl History {
                 }
             }
         }
+        let short = |v: Option<&Vec<u8>>| {
+            v.map(|v| String::from_utf8_lossy(v.get(..v.len().min(12)).unwrap_or(v)).into_owned())
+        };
         let show = |m: &BTreeMap<Vec<u8>, Vec<u8>>| -> String {
+            let keys: std::collections::BTreeSet<&Vec<u8>> = m.keys().chain(recovered.keys()).collect();
             let mut out = Vec::new();
-            for k in m.keys().chain(recovered.keys()) {
+            for k in keys {
                 let (a, b) = (m.get(k), recovered.get(k));
                 if a != b && out.len() < 6 {
-                    out.push(format!(
-                        "{}: model {:?} recovered {:?}",
-                        String::from_utf8_lossy(k),
-                        a.map(Vec::len),
-                        b.map(Vec::len)
-                    ));
+                    out.push(format!("{}: model {:?} recovered {:?}", String::from_utf8_lossy(k), short(a), short(b)));
                 }
             }
             out.join("; ")
