@@ -294,12 +294,11 @@ impl DbInner {
             last_sequence: None,
             next_file_number: None,
         };
-        if let Err(e) = self.install(edit, outputs.clone(), None) {
-            for o in &outputs {
-                o.obsolete.store(true, Ordering::Release);
-            }
-            return Err(e);
-        }
+        // If the install fails, the outputs are left in place: the manifest naming them may
+        // have reached the disk (a failed directory sync after the rename), so deleting them
+        // could leave a manifest that names missing files. Files no manifest names are
+        // deleted as orphans by the next open.
+        self.install(edit, outputs, None)?;
         Counters::add(&self.counters.compactions, 1);
         Counters::add(&self.counters.compaction_bytes_read, bytes_read);
         Counters::add(&self.counters.compaction_bytes_written, written);
