@@ -94,6 +94,10 @@ pub struct Options {
     pub compaction: CompactionOptions,
     /// Verify block checksums on every read from disk. Default true.
     pub verify_checksums: bool,
+    /// The file system every file operation goes through. Default [`RealFs`](crate::file::RealFs),
+    /// the operating system's; tests use [`FaultFs`](crate::file::fault::FaultFs) to simulate
+    /// power loss and I/O errors.
+    pub fs: std::sync::Arc<dyn crate::file::Fs>,
 }
 
 impl Default for Options {
@@ -113,6 +117,7 @@ impl Default for Options {
             wal_recovery: RecoveryMode::TolerateCorruptedTail,
             compaction: CompactionOptions::default(),
             verify_checksums: true,
+            fs: crate::file::real_fs(),
         }
     }
 }

@@ -19,8 +19,8 @@ use crate::memtable::MemTable;
 use crate::options::{CompactionStyle, Options, TableOptions};
 use crate::stats::Counters;
 use crate::table::{Table, TableBuilder, TableProperties};
-use crate::version::{sync_dir, table_file_name, wal_file_name, write_manifest, FileMeta, VersionEdit};
-use crate::wal::read_log;
+use crate::version::{sync_dir_with, table_file_name, wal_file_name, write_manifest_with, FileMeta, VersionEdit};
+use crate::wal::read_log_with;
 
 pub(super) fn start(inner: &Arc<DbInner>) -> Result<()> {
     let mut threads = inner.threads.lock();
@@ -58,16 +58,11 @@ fn open_handle(
     cache: Option<Arc<BlockCache>>,
     counters: &Arc<Counters>,
 ) -> Result<Arc<TableHandle>> {
-    let table = Table::open(
-        &table_file_name(path, meta.number),
-        meta.number,
-        Some(meta.size),
-        table_opts,
-        opts.use_mmap,
-        cache.clone(),
-        Arc::clone(counters),
-    )?;
-    Ok(Arc::new(TableHandle { meta, table, obsolete: AtomicBool::new(false), cache }))
+    let file_path = table_file_name(path, meta.number);
+    let file = opts.fs.open_random_access(&file_path, opts.use_mmap)?;
+    let table = Table::open_file(file, meta.number, Some(meta.size), table_opts, cache.clone(), Arc::clone(counters))
+        .map_err(|e| e.with_file(&file_path))?;
+    Ok(Arc::new(TableHandle { meta, table, obsolete: AtomicBool::new(false), cache, fs: Arc::clone(&opts.fs) }))
 }
 
 /// Writes every entry of `mem` into a new L0 table `number` and opens it.
@@ -81,8 +76,8 @@ pub(super) fn write_l0_table(
     counters: &Arc<Counters>,
 ) -> Result<Arc<TableHandle>> {
     let file_path = table_file_name(path, number);
-    let file = std::fs::File::create(&file_path).map_err(|e| Error::io(&file_path, e))?;
-    let mut builder = TableBuilder::new(file, file_path.clone(), table_opts.clone());
+    let file = opts.fs.create(&file_path).map_err(|e| Error::io(&file_path, e))?;
+    let mut builder = TableBuilder::with_file(file, file_path.clone(), table_opts.clone());
     let mut it = mem.iter();
     it.seek_to_first()?;
     while it.valid() {
@@ -111,7 +106,7 @@ impl DbInner {
     fn install(&self, mut edit: VersionEdit, added: Vec<Arc<TableHandle>>, flushed_wal: Option<u64>) -> Result<()> {
         if !added.is_empty() {
             // The new tables' directory entries must be durable before a manifest names them.
-            if let Err(e) = sync_dir(&self.path) {
+            if let Err(e) = sync_dir_with(self.opts.fs.as_ref(), &self.path) {
                 self.poison(&e);
                 return Err(e);
             }
@@ -121,7 +116,7 @@ impl DbInner {
         edit.next_file_number = Some(self.next_file_number.load(Ordering::Acquire));
         edit.last_sequence = Some(state.last_sequence.max(self.last_seq.load(Ordering::Acquire)));
         state.apply(&edit);
-        if let Err(e) = write_manifest(&self.path, &state) {
+        if let Err(e) = write_manifest_with(self.opts.fs.as_ref(), &self.path, &state) {
             self.poison(&e);
             return Err(e);
         }
@@ -199,7 +194,7 @@ impl DbInner {
             next_file_number: None,
         };
         self.install(edit, vec![handle], Some(imm.wal_number))?;
-        let _ = std::fs::remove_file(wal_file_name(&self.path, imm.wal_number));
+        let _ = self.opts.fs.remove_file(&wal_file_name(&self.path, imm.wal_number));
         self.write_cv.notify_all();
         self.kick_background();
         Ok(true)
@@ -267,8 +262,8 @@ impl DbInner {
                 if builder.is_none() {
                     let n = self.next_file_number.fetch_add(1, Ordering::AcqRel);
                     let p = table_file_name(&self.path, n);
-                    let f = std::fs::File::create(&p).map_err(|e| Error::io(&p, e))?;
-                    builder = Some((n, TableBuilder::new(f, p, self.table_opts.clone())));
+                    let f = self.opts.fs.create(&p).map_err(|e| Error::io(&p, e))?;
+                    builder = Some((n, TableBuilder::with_file(f, p, self.table_opts.clone())));
                 }
                 if let Some((_, b)) = builder.as_mut() {
                     b.add(k, merged.value())?;
@@ -284,7 +279,7 @@ impl DbInner {
         })();
         if let Err(e) = result {
             if let Some((n, _)) = builder.take() {
-                let _ = std::fs::remove_file(table_file_name(&self.path, n));
+                let _ = self.opts.fs.remove_file(&table_file_name(&self.path, n));
             }
             for o in &outputs {
                 o.obsolete.store(true, Ordering::Release);
@@ -299,12 +294,11 @@ impl DbInner {
             last_sequence: None,
             next_file_number: None,
         };
-        if let Err(e) = self.install(edit, outputs.clone(), None) {
-            for o in &outputs {
-                o.obsolete.store(true, Ordering::Release);
-            }
-            return Err(e);
-        }
+        // If the install fails, the outputs are left in place: the manifest naming them may
+        // have reached the disk (a failed directory sync after the rename), so deleting them
+        // could leave a manifest that names missing files. Files no manifest names are
+        // deleted as orphans by the next open.
+        self.install(edit, outputs, None)?;
         Counters::add(&self.counters.compactions, 1);
         Counters::add(&self.counters.compaction_bytes_read, bytes_read);
         Counters::add(&self.counters.compaction_bytes_written, written);
@@ -414,11 +408,11 @@ impl DbInner {
         for level in &sv.version.levels {
             for h in level {
                 let p = h.table.path();
-                match std::fs::metadata(p) {
-                    Ok(md) if md.len() != h.meta.size => problems.push(Error::corruption(
+                match self.opts.fs.file_size(p) {
+                    Ok(len) if len != h.meta.size => problems.push(Error::corruption(
                         Some(p.to_path_buf()),
                         None,
-                        format!("size mismatch: manifest says {} bytes, file has {}", h.meta.size, md.len()),
+                        format!("size mismatch: manifest says {} bytes, file has {len}", h.meta.size),
                     )),
                     Ok(_) => {}
                     Err(e) => problems.push(Error::io(p, e)),
@@ -432,7 +426,8 @@ impl DbInner {
         wal_numbers.sort_unstable();
         for n in wal_numbers {
             let p = wal_file_name(&self.path, n);
-            let res = read_log(&p, crate::options::RecoveryMode::TolerateCorruptedTail, true, &mut |_, payload| {
+            let mode = crate::options::RecoveryMode::TolerateCorruptedTail;
+            let res = read_log_with(self.opts.fs.as_ref(), &p, mode, true, &mut |_, payload| {
                 crate::batch::WriteBatch::from_record(payload.to_vec()).map(|_| ())
             });
             if let Err(e) = res {

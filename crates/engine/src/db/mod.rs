@@ -24,6 +24,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
+use crate::file::Fs;
 use crate::iter::concat::{ConcatIterator, IterSource};
 use crate::iter::db_iter::DbIter;
 use crate::iter::merge::MergingIterator;
@@ -45,6 +46,7 @@ pub(crate) struct TableHandle {
     table: Arc<Table>,
     obsolete: AtomicBool,
     cache: Option<Arc<BlockCache>>,
+    fs: Arc<dyn Fs>,
 }
 
 impl TableHandle {
@@ -59,7 +61,7 @@ impl Drop for TableHandle {
             // The manifest edit that superseded this file is durable (it is marked obsolete
             // only after that), and no version holds it any more. Open readers keep their own
             // mapping or descriptor, which stays valid after the unlink on Unix.
-            let _ = std::fs::remove_file(self.table.path());
+            let _ = self.fs.remove_file(self.table.path());
             if let Some(c) = &self.cache {
                 c.remove_file(self.meta.number);
             }

@@ -16,10 +16,10 @@ use crate::options::Options;
 use crate::stats::Counters;
 use crate::table::Table;
 use crate::version::{
-    parse_file_name, read_manifest, sync_dir, table_file_name, wal_file_name, write_manifest, DirLock, FileKind,
-    FileMeta, ManifestState, VersionEdit,
+    parse_file_name, read_manifest_with, sync_dir_with, table_file_name, wal_file_name, write_manifest_with, DirLock,
+    FileKind, FileMeta, ManifestState, VersionEdit,
 };
-use crate::wal::{read_log, LogWriter};
+use crate::wal::{read_log_with, LogWriter};
 
 fn validate(opts: &Options) -> Result<()> {
     let bad = |what: &str| Err(Error::InvalidArgument(what.to_string()));
@@ -56,16 +56,17 @@ fn validate(opts: &Options) -> Result<()> {
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
     validate(&opts)?;
-    if !path.exists() {
+    let fs = Arc::clone(&opts.fs);
+    if !fs.exists(path) {
         if !opts.create_if_missing {
             return Err(Error::NotFound(path.to_path_buf()));
         }
-        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
-    } else if !path.is_dir() {
+        fs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    } else if !fs.is_dir(path) {
         return Err(Error::InvalidArgument(format!("{} exists and is not a directory", path.display())));
     }
-    let lock = DirLock::acquire(path)?;
-    let existing = read_manifest(path)?;
+    let lock = DirLock::acquire_with(fs.as_ref(), path)?;
+    let existing = read_manifest_with(fs.as_ref(), path)?;
     if existing.is_some() && opts.error_if_exists {
         return Err(Error::AlreadyExists(path.to_path_buf()));
     }
@@ -87,20 +88,17 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         let mut handles = Vec::with_capacity(files.len());
         for meta in files {
             live_tables.insert(meta.number);
-            let table = Table::open(
-                &table_file_name(path, meta.number),
-                meta.number,
-                Some(meta.size),
-                &table_opts,
-                opts.use_mmap,
-                cache.clone(),
-                Arc::clone(&counters),
-            )?;
+            let table_path = table_file_name(path, meta.number);
+            let file = fs.open_random_access(&table_path, opts.use_mmap)?;
+            let table =
+                Table::open_file(file, meta.number, Some(meta.size), &table_opts, cache.clone(), Arc::clone(&counters))
+                    .map_err(|e| e.with_file(&table_path))?;
             handles.push(Arc::new(TableHandle {
                 meta: meta.clone(),
                 table,
                 obsolete: AtomicBool::new(false),
                 cache: cache.clone(),
+                fs: Arc::clone(&fs),
             }));
         }
         levels.push(handles);
@@ -110,19 +108,17 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
     let mut wals = BTreeMap::new();
     let mut orphans = Vec::new();
     let mut max_number = 0u64;
-    for entry in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
-        let entry = entry.map_err(|e| Error::io(path, e))?;
-        let name = entry.file_name();
+    for name in fs.read_dir(path).map_err(|e| Error::io(path, e))? {
         let Some(name) = name.to_str() else { continue };
         let Some((kind, number)) = parse_file_name(name) else { continue };
         max_number = max_number.max(number);
         match kind {
             FileKind::Wal if number >= state.log_number => {
-                wals.insert(number, entry.path());
+                wals.insert(number, path.join(name));
             }
-            FileKind::Wal => orphans.push(entry.path()),
-            FileKind::Table if !live_tables.contains(&number) => orphans.push(entry.path()),
-            FileKind::Temp | FileKind::ManifestTemp => orphans.push(entry.path()),
+            FileKind::Wal => orphans.push(path.join(name)),
+            FileKind::Table if !live_tables.contains(&number) => orphans.push(path.join(name)),
+            FileKind::Temp | FileKind::ManifestTemp => orphans.push(path.join(name)),
             _ => {}
         }
     }
@@ -149,7 +145,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
             recovery.wal_records += 1;
             Ok(())
         };
-        let report = read_log(wal_path, opts.wal_recovery, Some(number) == newest_wal, &mut apply)
+        let report = read_log_with(fs.as_ref(), wal_path, opts.wal_recovery, Some(number) == newest_wal, &mut apply)
             .map_err(|e| e.with_file(wal_path))?;
         if let Some((offset, why)) = report.dropped_tail {
             recovery.dropped_tail = Some((wal_path.clone(), offset, why));
@@ -176,11 +172,9 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         new_handles.push(h);
     }
 
-    // Start a fresh WAL and record the recovered state durably before deleting anything.
+    // Record the recovered state durably before deleting anything, then start a fresh WAL.
     let wal_number = next_file;
     next_file += 1;
-    let wal = LogWriter::create(&wal_file_name(path, wal_number))?;
-    let sync_handle = wal.sync_handle()?;
     let edit = VersionEdit {
         added: flushed.iter().rev().map(|m| (0usize, m.clone())).collect(),
         deleted: Vec::new(),
@@ -189,19 +183,27 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         next_file_number: Some(next_file),
     };
     state.apply(&edit);
-    // New tables and the new WAL must be in the directory durably before the manifest names them.
-    sync_dir(path)?;
-    write_manifest(path, &state)?;
+    // New tables must be in the directory durably before the manifest names them.
+    sync_dir_with(fs.as_ref(), path)?;
+    write_manifest_with(fs.as_ref(), path, &state)?;
+    // The new WAL is created only once that manifest is durable: until then the replayed
+    // WALs must stay the newest, since only the newest WAL may have a torn tail. (Creating
+    // it first let a second crash leave an empty newer WAL beside a torn one, and the next
+    // open failed with `Corruption`.) A missing WAL numbered `log_number` is fine.
+    let wal = LogWriter::create_with(fs.as_ref(), &wal_file_name(path, wal_number))?;
+    let sync_handle = wal.sync_handle()?;
+    // Its directory entry must be durable before a sync write in it is acknowledged.
+    sync_dir_with(fs.as_ref(), path)?;
     for handle in new_handles.into_iter().rev() {
         if let Some(l0) = levels.first_mut() {
             l0.insert(0, handle);
         }
     }
     for p in wals.values() {
-        let _ = std::fs::remove_file(p);
+        let _ = fs.remove_file(p);
     }
     for p in &orphans {
-        if std::fs::remove_file(p).is_ok() {
+        if fs.remove_file(p).is_ok() {
             recovery.orphans_deleted += 1;
         }
     }

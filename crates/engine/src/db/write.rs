@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::key::MAX_SEQ;
 use crate::memtable::MemTable;
 use crate::stats::Counters;
-use crate::version::{sync_dir, wal_file_name};
+use crate::version::{sync_dir_with, wal_file_name};
 use crate::wal::LogWriter;
 
 impl DbInner {
@@ -102,8 +102,9 @@ impl DbInner {
         let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
         let path = wal_file_name(&self.path, number);
         // The new WAL's directory entry must be durable before a sync write in it is acknowledged.
-        let result = w.wal.sync().and_then(|()| LogWriter::create(&path)).and_then(|wal| {
-            sync_dir(&self.path)?;
+        let fs = self.opts.fs.as_ref();
+        let result = w.wal.sync().and_then(|()| LogWriter::create_with(fs, &path)).and_then(|wal| {
+            sync_dir_with(fs, &self.path)?;
             Ok(wal)
         });
         let new_wal = match result {

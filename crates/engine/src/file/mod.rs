@@ -1,4 +1,5 @@
-//! Read access to immutable files (SSTables) through memory maps or positioned reads, and
+//! The file-system interface ([`Fs`], [`RealFs`], and the fault-injecting [`fault::FaultFs`]),
+//! read access to immutable files (SSTables) through memory maps or positioned reads, and
 //! directory fsync.
 
 use std::fs::File;
@@ -7,9 +8,12 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
+pub mod fault;
+mod fs;
 mod mmap;
 mod pread;
 
+pub use fs::{real_fs, FileLock, Fs, OsFile, RealFs, WritableFile};
 pub use mmap::MmapFile;
 pub use pread::PreadFile;
 

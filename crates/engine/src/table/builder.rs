@@ -10,13 +10,14 @@ use super::filter::{build_filter, hash64};
 use super::format::{encode_block, BlockHandle, Footer, BLOCK_TRAILER_LEN};
 use super::properties::TableProperties;
 use crate::error::{Error, Result};
+use crate::file::{OsFile, WritableFile};
 use crate::key::{compare_internal, parse_internal_key, ValueKind};
 use crate::options::TableOptions;
 
 /// Builds an SSTable from entries added in strictly increasing internal-key order.
 #[derive(Debug)]
 pub struct TableBuilder {
-    writer: BufWriter<File>,
+    writer: BufWriter<FileWriter>,
     path: PathBuf,
     opts: TableOptions,
     offset: u64,
@@ -31,10 +32,16 @@ pub struct TableBuilder {
 }
 
 impl TableBuilder {
-    /// Starts a table written to `file` (buffered). `path` names it in errors.
+    /// Starts a table written to the OS file `file` (buffered). `path` names it in errors.
     pub fn new(file: File, path: PathBuf, opts: TableOptions) -> TableBuilder {
+        Self::with_file(Box::new(OsFile::new(file)), path, opts)
+    }
+
+    /// Starts a table written to `file` (buffered), from any [`Fs`](crate::file::Fs).
+    /// `path` names it in errors.
+    pub fn with_file(file: Box<dyn WritableFile>, path: PathBuf, opts: TableOptions) -> TableBuilder {
         TableBuilder {
-            writer: BufWriter::with_capacity(64 * 1024, file),
+            writer: BufWriter::with_capacity(64 * 1024, FileWriter(file)),
             path,
             data: BlockBuilder::new(opts.block_restart_interval),
             index: BlockBuilder::new(1),
@@ -151,8 +158,23 @@ impl TableBuilder {
         let footer = Footer { filter: filter_handle, properties: props_handle, index: index_handle }.encode();
         self.write_raw(&footer)?;
         let file = self.writer.into_inner().map_err(|e| Error::io(&self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        file.0.sync_all().map_err(|e| Error::io(&self.path, e))?;
         self.props.file_size = self.offset;
         Ok(self.props)
+    }
+}
+
+/// Adapts a [`WritableFile`] to `std::io::Write` for the `BufWriter`.
+#[derive(Debug)]
+struct FileWriter(Box<dyn WritableFile>);
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -57,7 +57,8 @@ impl Table {
         Self::open_file(file, file_number, expected_size, opts, cache, counters).map_err(|e| e.with_file(path))
     }
 
-    fn open_file(
+    /// [`Table::open`] over an already opened file (from any [`Fs`](crate::file::Fs)).
+    pub fn open_file(
         file: Arc<dyn RandomAccess>,
         file_number: u64,
         expected_size: Option<u64>,

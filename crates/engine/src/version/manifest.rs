@@ -9,15 +9,13 @@
 //! crc32:          u32 LE  over every byte before it
 //! ```
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 
 use super::filename::{manifest_file_name, manifest_temp_file_name};
-use super::lock::sync_dir;
 use super::{FileMeta, ManifestState};
 use crate::coding::{self, Decoder};
 use crate::error::{Error, Result};
+use crate::file::{Fs, RealFs};
 
 /// File name of the manifest inside the database directory.
 pub const MANIFEST_NAME: &str = "MANIFEST";
@@ -160,6 +158,11 @@ fn decode_body(body: &[u8]) -> Result<(ManifestState, Vec<Vec<usize>>)> {
 /// Refuses (with `Corruption`) a state that breaks the invariants, since it could not be
 /// read back.
 pub fn write_manifest(dir: &Path, state: &ManifestState) -> Result<()> {
+    write_manifest_with(&RealFs, dir, state)
+}
+
+/// [`write_manifest`] through the file system `fs`.
+pub fn write_manifest_with(fs: &dyn Fs, dir: &Path, state: &ManifestState) -> Result<()> {
     let path = manifest_file_name(dir);
     state.check_invariants().map_err(|e| match e {
         Error::Corruption { what, .. } => {
@@ -170,20 +173,24 @@ pub fn write_manifest(dir: &Path, state: &ManifestState) -> Result<()> {
     let bytes = encode_manifest(state);
     let tmp = manifest_temp_file_name(dir);
     {
-        let mut f =
-            OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let f = fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
     }
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    sync_dir(dir)
+    fs.rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Reads `dir/MANIFEST`: `Ok(None)` if it does not exist, `Corruption` naming the file and
 /// offset if it is damaged.
 pub fn read_manifest(dir: &Path) -> Result<Option<ManifestState>> {
+    read_manifest_with(&RealFs, dir)
+}
+
+/// [`read_manifest`] through the file system `fs`.
+pub fn read_manifest_with(fs: &dyn Fs, dir: &Path) -> Result<Option<ManifestState>> {
     let path = manifest_file_name(dir);
-    let bytes = match fs::read(&path) {
+    let bytes = match fs.read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(&path, e)),

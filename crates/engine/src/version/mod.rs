@@ -16,10 +16,10 @@ pub use filename::{
     lock_file_name, manifest_file_name, manifest_temp_file_name, parse_file_name, table_file_name, temp_file_name,
     wal_file_name, FileKind, LOCK_NAME, MANIFEST_TEMP_NAME,
 };
-pub use lock::{sync_dir, DirLock};
+pub use lock::{sync_dir, sync_dir_with, DirLock};
 pub use manifest::{
-    decode_manifest, encode_manifest, read_manifest, write_manifest, MANIFEST_FORMAT_VERSION, MANIFEST_HEADER_LEN,
-    MANIFEST_MAGIC, MANIFEST_NAME, MAX_LEVELS,
+    decode_manifest, encode_manifest, read_manifest, read_manifest_with, write_manifest, write_manifest_with,
+    MANIFEST_FORMAT_VERSION, MANIFEST_HEADER_LEN, MANIFEST_MAGIC, MANIFEST_NAME, MAX_LEVELS,
 };
 
 use crate::error::{Error, Result};

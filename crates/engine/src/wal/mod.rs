@@ -21,7 +21,7 @@
 pub mod reader;
 pub mod writer;
 
-pub use reader::{read_log, read_log_bytes, RecoveryReport};
+pub use reader::{read_log, read_log_bytes, read_log_with, RecoveryReport};
 pub use writer::{LogWriter, SyncHandle};
 
 /// Size of one block of the log file.

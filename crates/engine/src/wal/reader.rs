@@ -45,7 +45,18 @@ pub fn read_log(
     is_newest: bool,
     f: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<RecoveryReport> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_log_with(&crate::file::RealFs, path, mode, is_newest, f)
+}
+
+/// [`read_log`] through the file system `fs`.
+pub fn read_log_with(
+    fs: &dyn crate::file::Fs,
+    path: &Path,
+    mode: RecoveryMode,
+    is_newest: bool,
+    f: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<RecoveryReport> {
+    let data = fs.read(path).map_err(|e| Error::io(path, e))?;
     read_log_bytes(&data, path, mode, is_newest, f)
 }
 

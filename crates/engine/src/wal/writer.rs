@@ -1,7 +1,5 @@
 //! Appending records to a log, and group-committed `fdatasync`.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,6 +8,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::{fragment_crc, BLOCK_SIZE, HEADER_SIZE, TYPE_FIRST, TYPE_FULL, TYPE_LAST, TYPE_MIDDLE};
 use crate::error::{Error, Result};
+use crate::file::{Fs, RealFs, WritableFile};
 
 /// Record buffers larger than this are released after the write instead of being kept for reuse.
 const KEEP_BUFFER_CAPACITY: usize = 1 << 20;
@@ -21,7 +20,7 @@ const KEEP_BUFFER_CAPACITY: usize = 1 << 20;
 /// record is either in the OS page cache when the call returns or the call failed.
 #[derive(Debug)]
 pub struct LogWriter {
-    file: File,
+    file: Arc<dyn WritableFile>,
     path: PathBuf,
     /// Offset inside the current block where the next fragment goes.
     block_offset: usize,
@@ -33,11 +32,15 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Creates/truncates `path`, positioned at offset 0.
+    /// Creates/truncates `path` on the real file system, positioned at offset 0.
     pub fn create(path: &Path) -> Result<LogWriter> {
-        let file =
-            OpenOptions::new().write(true).create(true).truncate(true).open(path).map_err(|e| Error::io(path, e))?;
-        let sync_file = file.try_clone().map_err(|e| Error::io(path, e))?;
+        Self::create_with(&RealFs, path)
+    }
+
+    /// Creates/truncates `path` on `fs`, positioned at offset 0.
+    pub fn create_with(fs: &dyn Fs, path: &Path) -> Result<LogWriter> {
+        let file: Arc<dyn WritableFile> = Arc::from(fs.create(path).map_err(|e| Error::io(path, e))?);
+        let sync_file = Arc::clone(&file);
         Ok(LogWriter {
             file,
             path: path.to_path_buf(),
@@ -153,7 +156,7 @@ fn encode_record(out: &mut Vec<u8>, mut block_offset: usize, payload: &[u8]) -> 
 /// dropped the dirty pages, so a later "successful" fsync would prove nothing).
 #[derive(Debug)]
 pub struct SyncHandle {
-    file: File,
+    file: Arc<dyn WritableFile>,
     path: PathBuf,
     /// Bytes handed to the OS by the writer (published after each `add_record`).
     written: AtomicU64,
@@ -175,7 +178,7 @@ struct SyncState {
 }
 
 impl SyncHandle {
-    fn new(file: File, path: PathBuf) -> Self {
+    fn new(file: Arc<dyn WritableFile>, path: PathBuf) -> Self {
         SyncHandle {
             file,
             path,

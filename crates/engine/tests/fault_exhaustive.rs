@@ -1,0 +1,263 @@
+//! T4: bounded exhaustive crash states (CrashMonkey/Ace style).
+//!
+//! Every workload of 1-2 operations (1-3 in the soak tier) from {put-sync, put-nosync,
+//! delete, batch(3), flush, compact, close+reopen} runs on a small pre-populated database
+//! (one with only a WAL, one with SSTables in L0 and L1 plus a WAL), ending with a close.
+//! `FaultFs` records the crash state right after every sync, directory sync, rename and
+//! removal (including those of background flushes and compactions and of the reopen's
+//! recovery), and right after every acknowledgement, under reset modes r1 and r4. Each crash state is recovered and checked
+//! against the history; `verify` must be clean.
+//!
+//! Soak: `STRATA_SOAK_SECS` or `STRATA_SOAK_SEEDS` set (any value) runs 3-op workloads;
+//! `STRATA_T4_DEPTH=<n>` picks the depth directly.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use common::history::{History, Op, Outcome};
+use common::{env_u64, read_all, DB_PATH};
+use strata_engine::file::fault::{CrashPoint, FaultFs, FsImage};
+use strata_engine::{CompactionOptions, Db, Options, WriteBatch};
+
+#[derive(Debug, Clone, Copy)]
+enum WOp {
+    PutSync,
+    PutNoSync,
+    Delete,
+    Batch,
+    Flush,
+    Compact,
+    Reopen,
+}
+
+const ALL_OPS: [WOp; 7] =
+    [WOp::PutSync, WOp::PutNoSync, WOp::Delete, WOp::Batch, WOp::Flush, WOp::Compact, WOp::Reopen];
+
+const WORKERS: usize = 4;
+
+fn options(fs: &FaultFs) -> Options {
+    Options {
+        memtable_size: 16 << 10,
+        block_size: 512,
+        block_cache_size: 0,
+        compaction: CompactionOptions {
+            l0_compaction_trigger: 2,
+            num_levels: 4,
+            base_level_size: 32 << 10,
+            target_file_size: 4 << 10,
+            ..CompactionOptions::default()
+        },
+        fs: Arc::new(fs.clone()),
+        ..Options::default()
+    }
+}
+
+fn k(i: usize) -> Vec<u8> {
+    format!("key{i:03}").into_bytes()
+}
+
+fn v(tag: &str, i: usize) -> Vec<u8> {
+    let mut v = format!("{tag}-{i}-").into_bytes();
+    v.resize(100, b'x');
+    v
+}
+
+/// A base database and the history that built it (every op acknowledged).
+fn base(with_tables: bool) -> (FsImage, History) {
+    let fs = FaultFs::new();
+    let path = Path::new(DB_PATH);
+    let mut hist = History::new();
+    let db = Db::open(path, options(&fs)).expect("open base");
+    let mut put = |db: &Db, i: usize, tag: &str| {
+        let s = hist.invoke(Op::Write { muts: vec![(k(i), Some(v(tag, i)))], sync: false });
+        let r = db.put(&k(i), &v(tag, i), false);
+        r.as_ref().expect("base put");
+        hist.complete(s, &r);
+    };
+    if with_tables {
+        for i in 0..30 {
+            put(&db, i, "a");
+        }
+        db.flush().expect("flush");
+        for i in 15..45 {
+            put(&db, i, "b");
+        }
+        db.flush().expect("flush");
+        db.compact_range(None, None).expect("compact");
+        for i in 40..60 {
+            put(&db, i, "c");
+        }
+        db.flush().expect("flush");
+        for i in 0..10 {
+            put(&db, i * 3, "d");
+        }
+    } else {
+        for i in 0..20 {
+            put(&db, i, "a");
+        }
+    }
+    db.close().expect("close base");
+    drop(db);
+    (fs.crash_image(strata_engine::file::fault::ResetMode::DropUnsynced, 0), hist)
+}
+
+/// Runs `ops` on a copy of `image`, capturing crash points; returns them with the history.
+fn run_workload(image: &FsImage, base_hist: &History, ops: &[WOp]) -> (Vec<CrashPoint>, History) {
+    let fs = FaultFs::from_image(image);
+    let path = Path::new(DB_PATH);
+    let opts = options(&fs);
+    let hist = Arc::new(Mutex::new(base_hist.clone()));
+    let mut db = Db::open(path, opts.clone()).expect("open for workload");
+    // Tag = 2 * ops invoked + 1 if the last one has not returned yet.
+    let h2 = Arc::clone(&hist);
+    fs.set_crash_capture(Some(Arc::new(move || {
+        let h = h2.lock().expect("history");
+        let pending = h.entries.last().is_some_and(|e| e.outcome == Outcome::Pending);
+        (h.len() as u64) * 2 + u64::from(pending)
+    })));
+    let run = |op: Op, f: &mut dyn FnMut() -> strata_engine::Result<()>| {
+        let s = hist.lock().expect("history").invoke(op);
+        let r = f();
+        hist.lock().expect("history").complete(s, &r);
+        // A crash right after the acknowledgement.
+        fs.capture_now(Path::new("<ack>"));
+        r
+    };
+    for (n, op) in ops.iter().enumerate() {
+        let tag = format!("w{n}");
+        let key = k(n * 7 + 1);
+        let r = match op {
+            WOp::PutSync | WOp::PutNoSync => {
+                let sync = matches!(op, WOp::PutSync);
+                let val = v(&tag, n);
+                run(Op::Write { muts: vec![(key.clone(), Some(val.clone()))], sync }, &mut || db.put(&key, &val, sync))
+            }
+            WOp::Delete => {
+                let key = k(n * 3);
+                run(Op::Write { muts: vec![(key.clone(), None)], sync: false }, &mut || db.delete(&key, false))
+            }
+            WOp::Batch => {
+                let muts = vec![(k(2), Some(v(&tag, 2))), (k(100 + n), Some(v(&tag, 100 + n))), (k(n * 3 + 6), None)];
+                let mut b = WriteBatch::new();
+                for (kk, vv) in &muts {
+                    match vv {
+                        Some(vv) => b.put(kk, vv).expect("batch put"),
+                        None => b.delete(kk).expect("batch delete"),
+                    }
+                }
+                let mut b = Some(b);
+                run(Op::Write { muts, sync: false }, &mut || db.write(b.take().unwrap_or_default(), false))
+            }
+            WOp::Flush => run(Op::Barrier("flush"), &mut || db.flush()),
+            WOp::Compact => run(Op::Barrier("compact"), &mut || db.compact_range(None, None)),
+            WOp::Reopen => {
+                let r = run(Op::Barrier("close"), &mut || db.close());
+                if r.is_ok() {
+                    db = Db::open(path, opts.clone()).expect("reopen");
+                }
+                r
+            }
+        };
+        r.unwrap_or_else(|e| panic!("{ops:?}: op {n} failed: {e}"));
+    }
+    run(Op::Barrier("close"), &mut || db.close()).expect("final close");
+    drop(db);
+    fs.set_crash_capture(None);
+    let points = fs.take_crash_points();
+    let hist = hist.lock().expect("history").clone();
+    (points, hist)
+}
+
+/// Recovers one crash image and checks it; returns an error description.
+fn recover_and_check(image: &FsImage, hist: &History, tag: u64) -> Result<(), String> {
+    let fs = FaultFs::from_image(image);
+    let db = Db::open(Path::new(DB_PATH), options(&fs)).map_err(|e| format!("open failed: {e}"))?;
+    let state = read_all(&db).map_err(|e| format!("scan failed: {e}"))?;
+    let len = usize::try_from(tag / 2).unwrap_or(usize::MAX);
+    let mut h = History { entries: hist.entries.get(..len).unwrap_or(&hist.entries).to_vec() };
+    if tag % 2 == 1 {
+        if let Some(last) = h.entries.last_mut() {
+            last.outcome = Outcome::Pending;
+        }
+    }
+    h.check(h.len(), &state, true)?;
+    let problems = db.verify().map_err(|e| format!("verify failed: {e}"))?;
+    if !problems.is_empty() {
+        return Err(format!("verify: {problems:?}"));
+    }
+    db.close().map_err(|e| format!("close: {e}"))
+}
+
+fn workloads(depth: usize) -> Vec<Vec<WOp>> {
+    let mut out: Vec<Vec<WOp>> = vec![Vec::new()];
+    let mut all = Vec::new();
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for w in &out {
+            for op in ALL_OPS {
+                let mut w2 = w.clone();
+                w2.push(op);
+                next.push(w2);
+            }
+        }
+        all.extend(next.iter().cloned());
+        out = next;
+    }
+    all
+}
+
+#[test]
+fn exhaustive_crash_states() {
+    let soak = env_u64("STRATA_SOAK_SECS").is_some() || env_u64("STRATA_SOAK_SEEDS").is_some();
+    let depth = env_u64("STRATA_T4_DEPTH").map_or(if soak { 3 } else { 2 }, |d| d as usize);
+    common::watchdog("exhaustive_crash_states", if soak { 7200 } else { 1200 });
+    let start = Instant::now();
+    let bases = [base(false), base(true)];
+    let jobs: Vec<(usize, Vec<WOp>)> =
+        (0..bases.len()).flat_map(|b| workloads(depth).into_iter().map(move |w| (b, w))).collect();
+    let next = AtomicUsize::new(0);
+    let recoveries = AtomicUsize::new(0);
+    let points_seen = AtomicUsize::new(0);
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((b, ops)) = jobs.get(i) else { return };
+                let (image, base_hist) = &bases[*b];
+                let (points, hist) = run_workload(image, base_hist, ops);
+                points_seen.fetch_add(points.len(), Ordering::Relaxed);
+                for p in &points {
+                    for (mode, img) in [("r1", &p.r1), ("r4", &p.r4)] {
+                        recoveries.fetch_add(1, Ordering::Relaxed);
+                        if let Err(e) = recover_and_check(img, &hist, p.tag) {
+                            let msg = format!(
+                                "base {} workload {ops:?}: crash after op {} ({:?} {}), {mode}: {e}",
+                                if *b == 0 { "wal-only" } else { "with-tables" },
+                                p.entry.op,
+                                p.entry.kind,
+                                p.entry.path.display()
+                            );
+                            eprintln!("FAIL {msg}");
+                            failures.lock().expect("failures").push(msg);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().expect("failures");
+    println!(
+        "T4 exhaustive: depth {depth}, {} runs, {} crash points, {} recoveries, {} failures, {:.1} s",
+        jobs.len(),
+        points_seen.load(Ordering::Relaxed),
+        recoveries.load(Ordering::Relaxed),
+        failures.len(),
+        start.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "{} crash states failed; first: {}", failures.len(), failures[0]);
+}
