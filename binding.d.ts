@@ -34,8 +34,11 @@ export declare class NativeDatabase {
   iterator(range: BindingRange, snapshot?: NativeSnapshot | undefined | null): NativeIterator
   /** Takes a snapshot of the current state. */
   snapshot(): NativeSnapshot
-  /** Deletes every key in `range` atomically; resolves to the number deleted. */
-  clear(range: BindingRange, sync: boolean): Promise<number>
+  /**
+   * Deletes every key in `range` atomically; resolves to the number deleted. With
+   * `snapshot`, deletes the keys of the range visible in that snapshot.
+   */
+  clear(range: BindingRange, sync: boolean, snapshot?: NativeSnapshot | undefined | null): Promise<number>
   /** Compacts the key range `[start, end]` (everything when both are omitted). */
   compactRange(start?: Uint8Array | undefined | null, end?: Uint8Array | undefined | null): Promise<void>
   /** Flushes the memtable to an SSTable. */

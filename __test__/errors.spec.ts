@@ -20,7 +20,7 @@ test('StrataError carries code and cause', (t) => {
 
 test('native errors carry the stable code as a string property', async (t) => {
   const db = await binding.NativeDatabase.open(tmpPath(), {});
-  const sync = t.throws(() => db.getSync(new Uint8Array(0)));
+  const sync = t.throws(() => db.getSync(new Uint8Array(65537)));
   t.is((sync as Error & { code: string }).code, 'STRATA_INVALID_ARGUMENT');
   const asyncErr = await t.throwsAsync(db.write(Buffer.from([7, 1, 1]), false));
   t.is((asyncErr as Error & { code: string }).code, 'STRATA_INVALID_ARGUMENT');

@@ -120,11 +120,18 @@ impl NativeDatabase {
         guard(|| Ok(NativeSnapshot::new(self.db.snapshot().js()?)))
     }
 
-    /// Deletes every key in `range` atomically; resolves to the number deleted.
+    /// Deletes every key in `range` atomically; resolves to the number deleted. With
+    /// `snapshot`, deletes the keys of the range visible in that snapshot.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn clear(&self, range: BindingRange, sync: bool) -> Result<AsyncTask<ClearTask>, ErrorCode> {
+    pub fn clear(
+        &self,
+        range: BindingRange,
+        sync: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<AsyncTask<ClearTask>, ErrorCode> {
         let range = range.to_engine()?;
-        Ok(AsyncTask::new(ClearTask { db: self.db.clone(), range, sync }))
+        let snapshot = snapshot::resolve(snapshot)?;
+        Ok(AsyncTask::new(ClearTask { db: self.db.clone(), range, sync, snapshot }))
     }
 
     /// Compacts the key range `[start, end]` (everything when both are omitted).

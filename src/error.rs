@@ -116,11 +116,9 @@ pub fn settle<T>(env: Env, outcome: BindingResult<T>) -> napi::Result<T> {
     outcome.map_err(|e| napi::Error::from(JsError::from(e).into_unknown(env)))
 }
 
-/// Checks a key the way the engine does, before any work is queued.
+/// Checks a key the way the engine does (any length up to the limit, empty included),
+/// before any work is queued.
 pub fn check_key(key: &[u8]) -> BindingResult<()> {
-    if key.is_empty() {
-        return Err(invalid("key must not be empty"));
-    }
     if key.len() > strata_engine::batch::MAX_KEY_SIZE {
         return Err(invalid(format!(
             "key of {} bytes exceeds the limit of {} bytes",

@@ -41,3 +41,5 @@ export type {
   Size,
 } from './options';
 export type { EncodingName, EncodingTypes } from './encodings';
+export { StrataLevel, StrataLevelSnapshot, LevelError } from './level';
+export type { StrataLevelOptions } from './level';

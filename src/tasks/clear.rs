@@ -1,7 +1,7 @@
 //! `NativeDatabase.clear`.
 
 use napi::{Env, Task};
-use strata_engine::{Db, RangeOptions};
+use strata_engine::{Db, RangeOptions, Snapshot};
 
 use crate::error::{guard, settle, BindingResult, EngineResultExt};
 
@@ -10,6 +10,7 @@ pub struct ClearTask {
     pub(crate) db: Db,
     pub(crate) range: RangeOptions,
     pub(crate) sync: bool,
+    pub(crate) snapshot: Option<Snapshot>,
 }
 
 impl Task for ClearTask {
@@ -17,7 +18,7 @@ impl Task for ClearTask {
     type JsValue = f64;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.db.clear(self.range.clone(), self.sync).js()))
+        Ok(guard(|| self.db.clear_at(self.range.clone(), self.snapshot.as_ref(), self.sync).js()))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {

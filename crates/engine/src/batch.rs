@@ -45,10 +45,9 @@ pub struct BatchOp<'a> {
     pub value: &'a [u8],
 }
 
+/// Keys may be empty (the empty key sorts before every other key, as in LevelDB); only the
+/// length is limited.
 fn check_key(key: &[u8]) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::InvalidArgument("key must not be empty".into()));
-    }
     if key.len() > MAX_KEY_SIZE {
         return Err(Error::InvalidArgument(format!(
             "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
@@ -76,7 +75,7 @@ impl WriteBatch {
         WriteBatch { rep, count: 0, user_bytes: 0 }
     }
 
-    /// Adds a put. Fails on an empty or oversized key or an oversized value.
+    /// Adds a put. Fails on an oversized key or value.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
@@ -88,7 +87,7 @@ impl WriteBatch {
         self.bump((key.len() + value.len()) as u64)
     }
 
-    /// Adds a delete. Fails on an empty or oversized key.
+    /// Adds a delete. Fails on an oversized key.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         self.rep.push(ValueKind::Delete as u8);
@@ -265,7 +264,7 @@ mod tests {
         let ops: Vec<_> = back.iter().collect::<Result<_>>().expect("ops");
         assert_eq!(ops[0], BatchOp { kind: ValueKind::Put, key: b"k1", value: b"v1" });
         assert_eq!(ops[1], BatchOp { kind: ValueKind::Delete, key: b"k2", value: b"" });
-        assert!(b.put(b"", b"x").is_err());
+        assert!(WriteBatch::new().put(b"", b"x").is_ok(), "the empty key is valid");
         assert!(b.put(&vec![0u8; MAX_KEY_SIZE + 1], b"x").is_err());
         let packed = &b.data()[HEADER_LEN..];
         assert_eq!(WriteBatch::from_packed_ops(packed).expect("packed").count(), 2);

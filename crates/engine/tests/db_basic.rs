@@ -167,13 +167,72 @@ fn clear_is_atomic_and_bounded() {
     assert_eq!(collect(&db, IterOptions { snapshot: Some(snap), ..Default::default() }).len(), 100);
 }
 
+/// `clear_at` deletes what the snapshot sees: keys written after it stay, keys present in it
+/// go even when changed since; `reverse` and `limit` pick which ones.
 #[test]
-fn empty_and_oversized_keys_are_rejected() {
+fn clear_at_a_snapshot_deletes_the_keys_it_sees() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small_opts()).unwrap();
-    assert!(matches!(db.put(b"", b"v", false), Err(Error::InvalidArgument(_))));
+    for i in 0..10 {
+        db.put(&key(i), b"old", false).unwrap();
+    }
+    let snap = db.snapshot().unwrap();
+    db.put(&key(3), b"changed", false).unwrap();
+    db.put(&key(20), b"new", false).unwrap();
+    let n =
+        db.clear_at(RangeOptions { reverse: true, limit: Some(2), ..Default::default() }, Some(&snap), false).unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(db.get(&key(9), None).unwrap(), None);
+    assert_eq!(db.get(&key(8), None).unwrap(), None);
+    assert_eq!(db.get(&key(20), None).unwrap().as_deref(), Some(&b"new"[..]));
+    let n = db.clear_at(RangeOptions::default(), Some(&snap), false).unwrap();
+    assert_eq!(n, 10, "the snapshot still sees all ten keys");
+    let keys: Vec<_> = collect(&db, IterOptions::default()).into_iter().map(|e| e.0).collect();
+    assert_eq!(keys, vec![key(20)]);
+    assert_eq!(collect(&db, IterOptions { snapshot: Some(snap), ..Default::default() }).len(), 10);
+}
+
+#[test]
+fn oversized_keys_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small_opts()).unwrap();
     assert!(matches!(db.put(&vec![1u8; 70_000], b"v", false), Err(Error::InvalidArgument(_))));
     assert_eq!(db.stats().unwrap().last_sequence, 0);
+}
+
+/// The empty key is a key like any other (abstract-level's suite and LevelDB allow it): it
+/// sorts first, survives flush, compaction and reopen, and can be a range bound.
+#[test]
+fn empty_key_is_a_valid_key() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), small_opts()).unwrap();
+        db.put(b"", b"empty", false).unwrap();
+        db.put(b"\x00", b"zero", false).unwrap();
+        db.put(b"a", b"A", false).unwrap();
+        assert_eq!(db.get(b"", None).unwrap().as_deref(), Some(&b"empty"[..]));
+        let all = collect(&db, IterOptions::default());
+        assert_eq!(all[0], (b"".to_vec(), b"empty".to_vec()));
+        assert_eq!(all.len(), 3);
+        let upto_empty = IterOptions {
+            range: RangeOptions { upper: Bound::Included(Vec::new()), ..Default::default() },
+            ..Default::default()
+        };
+        assert_eq!(collect(&db, upto_empty), vec![(b"".to_vec(), b"empty".to_vec())]);
+        let after_empty = IterOptions {
+            range: RangeOptions { lower: Bound::Excluded(Vec::new()), reverse: true, ..Default::default() },
+            ..Default::default()
+        };
+        assert_eq!(collect(&db, after_empty).len(), 2);
+        db.compact_range(None, None).unwrap();
+        assert_eq!(db.get(b"", None).unwrap().as_deref(), Some(&b"empty"[..]));
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), small_opts()).unwrap();
+    assert_eq!(db.get(b"", None).unwrap().as_deref(), Some(&b"empty"[..]));
+    db.delete(b"", false).unwrap();
+    assert_eq!(db.get(b"", None).unwrap(), None);
+    assert_eq!(collect(&db, IterOptions::default()).len(), 2);
 }
 
 #[test]

@@ -287,7 +287,14 @@ impl Db {
     /// Deletes every key in the range atomically (no write can interleave); returns how
     /// many keys were deleted.
     pub fn clear(&self, range: RangeOptions, sync: bool) -> Result<u64> {
-        self.inner().clear(&range, sync)
+        self.inner().clear(&range, None, sync)
+    }
+
+    /// Like [`Db::clear`], but deletes the keys of the range that are visible in `snapshot`
+    /// (`None`: now): keys written after the snapshot are kept, keys present in it are
+    /// deleted even if they changed since. Atomic like `clear`.
+    pub fn clear_at(&self, range: RangeOptions, snapshot: Option<&Snapshot>, sync: bool) -> Result<u64> {
+        self.inner().clear(&range, snapshot.map(Snapshot::sequence), sync)
     }
 
     /// Flushes the memtable, then compacts the key range `[start, end]` (all keys when both

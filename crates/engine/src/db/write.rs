@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{DbInner, ImmMemTable, RangeOptions, SuperVersion, WriteState};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
-use crate::key::MAX_SEQ;
+use crate::key::{SeqNo, MAX_SEQ};
 use crate::memtable::MemTable;
 use crate::stats::Counters;
 use crate::version::{sync_dir_with, wal_file_name};
@@ -136,12 +136,14 @@ impl DbInner {
         Ok(())
     }
 
-    pub(super) fn clear(&self, range: &RangeOptions, sync: bool) -> Result<u64> {
+    /// Deletes the keys of `range` visible at `at` (default: now).
+    pub(super) fn clear(&self, range: &RangeOptions, at: Option<SeqNo>, sync: bool) -> Result<u64> {
         self.check_writable()?;
         let mut w = self.write.lock();
         // Under the write lock every committed write is in the view and none can interleave,
-        // so the deletes below form one atomic batch over exactly the keys present now.
-        let seq = self.last_seq.load(Ordering::Acquire);
+        // so the deletes below form one atomic batch over exactly the keys present now
+        // (or, with `at`, the keys present at that snapshot).
+        let seq = at.unwrap_or_else(|| self.last_seq.load(Ordering::Acquire));
         let sv = self.super_version();
         let mut it = self.db_iter(&sv, seq, range);
         it.seek_to_start()?;
