@@ -1,8 +1,9 @@
 //! The database: ties the WAL, memtables, SSTables, manifest and background work together.
 //!
-//! Reads take the published sequence number first and then the current [`SuperVersion`]
-//! (memtables + the SSTable version), so every entry with a sequence number at or below it
-//! is in that view. Writes are serialised by one mutex that appends the batch to the WAL,
+//! Reads load the published sequence number while holding the current [`SuperVersion`]
+//! (memtables + the SSTable version) stable, so every entry with a sequence number at or
+//! below it is in that view, and no compaction installed later can have dropped a version
+//! the view needs. Writes are serialised by one mutex that appends the batch to the WAL,
 //! inserts it into the memtable and publishes the new sequence number; `sync` writers then
 //! share fsyncs through the WAL's group commit. Two background threads flush immutable
 //! memtables and compact SSTables; each change of the file set is made durable in the
@@ -234,8 +235,7 @@ impl Db {
     pub fn get(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
         let inner = self.inner();
         inner.check_open()?;
-        let seq = snapshot.map_or_else(|| inner.last_seq.load(Ordering::Acquire), Snapshot::sequence);
-        let sv = inner.super_version();
+        let (seq, sv) = inner.read_view(snapshot.map(Snapshot::sequence));
         Ok(inner.get_in(&sv, key, seq)?.map(|v| v.to_vec()))
     }
 
@@ -272,8 +272,7 @@ impl Db {
     pub fn iter(&self, opts: IterOptions) -> Result<DbIterator> {
         let inner = self.inner();
         inner.check_open()?;
-        let seq = opts.snapshot.as_ref().map_or_else(|| inner.last_seq.load(Ordering::Acquire), Snapshot::sequence);
-        let sv = inner.super_version();
+        let (seq, sv) = inner.read_view(opts.snapshot.as_ref().map(Snapshot::sequence));
         Ok(DbIterator {
             db: Arc::clone(inner),
             iter: inner.db_iter(&sv, seq, &opts.range),
@@ -357,6 +356,17 @@ impl DbInner {
 
     fn super_version(&self) -> Arc<SuperVersion> {
         Arc::clone(&self.current.read())
+    }
+
+    /// The view a read uses: the current [`SuperVersion`] and the sequence number to read at
+    /// (the snapshot's, or the published one loaded while the SuperVersion cannot change).
+    /// Loading the sequence number before taking the view is a race: a compaction installed
+    /// in between may already have dropped an old version that this sequence number still
+    /// needs (it was hidden by a newer one), so a get could miss a key that exists.
+    fn read_view(&self, snapshot: Option<SeqNo>) -> (SeqNo, Arc<SuperVersion>) {
+        let cur = self.current.read();
+        let seq = snapshot.unwrap_or_else(|| self.last_seq.load(Ordering::Acquire));
+        (seq, Arc::clone(&cur))
     }
 
     fn get_in(&self, sv: &SuperVersion, user_key: &[u8], seq: SeqNo) -> Result<Option<bytes::Bytes>> {

@@ -13,7 +13,10 @@ mod reader;
 pub use block::{Block, BlockBuilder, BlockIter};
 pub use builder::TableBuilder;
 pub use filter::{hash64, BloomFilter};
-pub use format::{BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
+pub use format::{
+    encode_block, read_block, BlockHandle, Footer, BLOCK_TRAILER_LEN, COMPRESSION_LZ4, COMPRESSION_NONE, FOOTER_LEN,
+    FORMAT_VERSION, TABLE_MAGIC,
+};
 pub use iter::TableIterator;
 pub use properties::TableProperties;
 pub use reader::Table;

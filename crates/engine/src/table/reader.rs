@@ -18,6 +18,24 @@ use crate::key::{compare_internal, parse_internal_key, seek_key, user_key, SeqNo
 use crate::options::TableOptions;
 use crate::stats::Counters;
 
+/// Re-bases an error raised while decoding the contents of the block at `h`. Those offsets
+/// count bytes of the *decoded* (possibly decompressed) contents, which are not file
+/// offsets: the error reports the block's file offset, and the position inside the contents
+/// moves to the message.
+fn in_block(e: Error, h: BlockHandle) -> Error {
+    match e {
+        Error::Corruption { file, offset, what } => Error::Corruption {
+            file,
+            offset: Some(h.offset),
+            what: match offset {
+                Some(o) => format!("{what} (at byte {o} of the block contents)"),
+                None => what,
+            },
+        },
+        other => other,
+    }
+}
+
 /// One index entry: the last key of a data block and where the block is.
 #[derive(Debug, Clone)]
 pub(crate) struct IndexEntry {
@@ -81,7 +99,7 @@ impl Table {
         let footer_bytes = file.read_at(footer_offset, FOOTER_LEN)?;
         let footer = Footer::decode(&footer_bytes, footer_offset).map_err(|e| e.at_offset(footer_offset))?;
 
-        let at = |h: BlockHandle| move |e: Error| e.at_offset(h.offset);
+        let at = |h: BlockHandle| move |e: Error| in_block(e, h);
         let props_bytes = read_block(file.as_ref(), footer.properties, true)?;
         let mut props = TableProperties::decode(&props_bytes).map_err(at(footer.properties))?;
         props.file_size = size;
@@ -149,7 +167,7 @@ impl Table {
         })?;
         let h = entry.handle;
         let contents = read_block(self.file.as_ref(), h, verify)?;
-        let block = Arc::new(Block::new(contents).map_err(|e| e.with_file(self.path()).at_offset(h.offset))?);
+        let block = Arc::new(Block::new(contents).map_err(|e| in_block(e.with_file(self.path()), h))?);
         let mut it = block.iter();
         it.seek_to_last();
         if it.key() != entry.last_key.as_slice() {
@@ -177,6 +195,16 @@ impl Table {
             cache.insert(self.file_number, offset, Arc::clone(&block));
         }
         Ok(block)
+    }
+
+    /// Data block `i` with its checksum verified even when `verify_checksums` is off. The
+    /// cache is used only when it holds verified blocks (`verify_checksums` on); otherwise the
+    /// block is read from the file and checked.
+    pub(crate) fn verified_data_block(&self, i: usize) -> Result<Arc<Block>> {
+        if self.verify_checksums {
+            return self.data_block(i);
+        }
+        self.read_data_block(i, true)
     }
 
     /// Index of the first data block whose last key is `>= target`, or `index.len()`.
@@ -217,6 +245,13 @@ impl Table {
     /// A bidirectional two-level iterator over the whole table.
     pub fn iter(self: &Arc<Self>) -> TableIterator {
         TableIterator::new(Arc::clone(self))
+    }
+
+    /// A table iterator for compaction input: like [`Table::iter`], but every data block's
+    /// CRC is checked even when `verify_checksums` is off, so that a compaction never
+    /// rewrites damaged bytes under a fresh checksum.
+    pub fn compaction_iter(self: &Arc<Self>) -> TableIterator {
+        TableIterator::new_verified(Arc::clone(self))
     }
 
     /// The table's properties.
