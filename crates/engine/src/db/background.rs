@@ -239,8 +239,11 @@ impl DbInner {
         }
         let mut merged = MergingIterator::new(children);
         merged.seek_to_first()?;
-        let mut filter =
-            CompactionFilter::new(self.oldest_snapshot_list(), self.last_seq.load(Ordering::Acquire), pick.bottommost);
+        // Load the newest sequence number before the snapshot list: a snapshot registered after
+        // the list was read then has a sequence number at or above `latest`, so every version
+        // it needs is kept. (The other order could drop a version a new snapshot still sees.)
+        let latest = self.last_seq.load(Ordering::Acquire);
+        let mut filter = CompactionFilter::new(self.oldest_snapshot_list(), latest, pick.bottommost);
         let split = pick.output_level > 0;
         let target = self.opts.compaction.target_file_size;
         let mut outputs: Vec<Arc<TableHandle>> = Vec::new();

@@ -143,8 +143,7 @@ impl DbInner {
         // Under the write lock every committed write is in the view and none can interleave,
         // so the deletes below form one atomic batch over exactly the keys present now
         // (or, with `at`, the keys present at that snapshot).
-        let seq = at.unwrap_or_else(|| self.last_seq.load(Ordering::Acquire));
-        let sv = self.super_version();
+        let (seq, sv) = self.read_view(at);
         let mut it = self.db_iter(&sv, seq, range);
         it.seek_to_start()?;
         let mut batch = WriteBatch::new();
