@@ -16,7 +16,7 @@ use crate::iter::merge::MergingIterator;
 use crate::iter::{BoxedIter, InternalIterator};
 use crate::key;
 use crate::memtable::MemTable;
-use crate::options::{CompactionStyle, Options, TableOptions};
+use crate::options::{Options, TableOptions};
 use crate::stats::Counters;
 use crate::table::{Table, TableBuilder, TableProperties};
 use crate::version::{sync_dir_with, table_file_name, wal_file_name, write_manifest_with, FileMeta, VersionEdit};
@@ -164,9 +164,7 @@ impl DbInner {
         let Some(imm) = sv.imms.last().cloned() else { return Ok(false) };
         // Stall flushes (and so, through the immutable-memtable limit, writes) while L0 is
         // too deep for compaction to keep up.
-        while self.opts.compaction.style == CompactionStyle::Leveled
-            && self.super_version().version.levels.first().map_or(0, Vec::len) >= self.opts.compaction.l0_stop_trigger
-        {
+        while self.super_version().version.levels.first().map_or(0, Vec::len) >= self.opts.compaction.l0_stop_trigger {
             if self.shutting_down() {
                 return Ok(false);
             }
