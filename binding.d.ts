@@ -19,8 +19,16 @@ export declare class NativeDatabase {
   get closed(): boolean
   /** Reads one key; resolves to `null` when missing. */
   get(key: Uint8Array, snapshot?: NativeSnapshot | undefined | null): Promise<Buffer | null>
-  /** Reads one key on the calling thread; `null` when missing. */
+  /**
+   * Reads one key on the calling thread; `null` when missing. The value is copied once,
+   * from engine memory straight into the returned Buffer.
+   */
   getSync(key: Uint8Array, snapshot?: NativeSnapshot | undefined | null): Buffer | null
+  /**
+   * Reads one key on the calling thread if that needs no disk read: the value, `null`
+   * when missing, or `undefined` when the answer is not in memory (then use `get`).
+   */
+  getCached(key: Uint8Array, snapshot?: NativeSnapshot | undefined | null): Buffer | null | undefined
   /** Reads many keys at one consistent view; resolves to values in key order (`null` when missing). */
   getMany(keys: Array<Uint8Array>, snapshot?: NativeSnapshot | undefined | null): Promise<Array<Buffer | null>>
   /**
@@ -30,6 +38,16 @@ export declare class NativeDatabase {
   write(ops: Uint8Array, sync: boolean): Promise<void>
   /** Applies a packed batch atomically on the calling thread. */
   writeSync(ops: Uint8Array, sync: boolean): void
+  /**
+   * Applies a packed batch without sync on the calling thread if that cannot block (see
+   * `Db::try_write`): `true` once written (in the OS, visible), `false` when it would have
+   * to wait (nothing written: use `write`).
+   */
+  tryWrite(ops: Uint8Array): boolean
+  /** `tryWrite` of one put, without packing in JavaScript. */
+  tryPut(key: Uint8Array, value: Uint8Array): boolean
+  /** `tryWrite` of one delete. */
+  tryDel(key: Uint8Array): boolean
   /** Opens an iterator over `range`, reading at `snapshot` (default: now). */
   iterator(range: BindingRange, snapshot?: NativeSnapshot | undefined | null): NativeIterator
   /** Takes a snapshot of the current state. */
@@ -54,11 +72,19 @@ export declare class NativeIterator {
   /**
    * Reads up to `maxEntries` entries (stopping early once `maxBytes` of keys and values are
    * gathered; at least one entry unless exhausted). When `seek` is given, first moves to
-   * the first key `>= seek` (forward) or the last key `<= seek` (reverse). Resolves to a
-   * flat array `[key0, value0, key1, value1, ...]`; an empty array means the end.
+   * the first key `>= seek` (forward) or the last key `<= seek` (reverse). Resolves to one
+   * packed Buffer: keys and values back to back, then `u32` LE lengths (key0, value0, ...),
+   * then the entry count as `u32` LE; a count of 0 means the end.
    * Rejects with `STRATA_ITERATOR_NOT_OPEN` once the iterator or its database is closed.
    */
-  nextBatch(maxEntries: number, maxBytes: number, seek?: Uint8Array | undefined | null): Promise<Array<Buffer>>
+  nextBatch(maxEntries: number, maxBytes: number, seek?: Uint8Array | undefined | null): Promise<Buffer>
+  /**
+   * `nextBatch` on the calling thread, served only from memory: the packed batch (possibly
+   * shorter than asked for), or `null` when nothing could be read without a disk read or
+   * another read of this iterator is running (then use `nextBatch`, which continues exactly
+   * where this stopped; a `seek` given here has been taken into account either way).
+   */
+  nextBatchSync(maxEntries: number, maxBytes: number, seek?: Uint8Array | undefined | null): Buffer | null
   /** Releases the iterator. Idempotent; a pending `nextBatch` finishes first. */
   close(): void
 }

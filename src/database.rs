@@ -1,12 +1,11 @@
 //! `NativeDatabase`: the handle JavaScript holds on an open `strata_engine::Db`.
 
-use napi::bindgen_prelude::{AsyncTask, Buffer, Uint8Array};
+use napi::bindgen_prelude::{AsyncTask, BufferSlice, Either3, Null, Uint8Array, Undefined};
+use napi::{Env, Result};
 use napi_derive::napi;
-use strata_engine::{Db, IterOptions, WriteBatch};
+use strata_engine::{Db, IterOptions, TryWrite, WriteBatch};
 
-use napi::Result;
-
-use crate::error::{check_key, guard, BindingResult, EngineResultExt, ErrorCode};
+use crate::error::{check_key, guard, internal, BindingResult, EngineResultExt, ErrorCode};
 use crate::iterator::NativeIterator;
 use crate::options::{BindingOpenOptions, BindingRange, BindingStats};
 use crate::snapshot::{self, NativeSnapshot};
@@ -26,6 +25,15 @@ impl NativeDatabase {
     pub(crate) fn new(db: Db, location: String) -> Self {
         NativeDatabase { db, location }
     }
+
+    fn try_batch(&self, batch: WriteBatch) -> BindingResult<bool> {
+        Ok(matches!(self.db.try_write(batch).js()?, TryWrite::Written))
+    }
+}
+
+/// Copies engine bytes into a new JS-owned Buffer (one copy, no finalizer).
+pub(crate) fn copy_buffer<'env>(env: &'env Env, bytes: &[u8]) -> BindingResult<BufferSlice<'env>> {
+    BufferSlice::copy_from(env, bytes).map_err(|e| internal(e.reason))
 }
 
 #[napi]
@@ -56,13 +64,43 @@ impl NativeDatabase {
         Ok(AsyncTask::new(GetTask { db: self.db.clone(), key: key.to_vec(), snapshot }))
     }
 
-    /// Reads one key on the calling thread; `null` when missing.
+    /// Reads one key on the calling thread; `null` when missing. The value is copied once,
+    /// from engine memory straight into the returned Buffer.
     #[napi(catch_unwind)]
-    pub fn get_sync(&self, key: &[u8], snapshot: Option<&NativeSnapshot>) -> Result<Option<Buffer>, ErrorCode> {
+    pub fn get_sync<'env>(
+        &self,
+        env: &'env Env,
+        key: &[u8],
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<Option<BufferSlice<'env>>, ErrorCode> {
         guard(|| {
             check_key(key)?;
             let snapshot = snapshot::resolve(snapshot)?;
-            Ok(self.db.get(key, snapshot.as_ref()).js()?.map(Buffer::from))
+            self.db.get_with(key, snapshot.as_ref(), |v| v.map(|v| copy_buffer(env, v)).transpose()).js()?
+        })
+    }
+
+    /// Reads one key on the calling thread if that needs no disk read: the value, `null`
+    /// when missing, or `undefined` when the answer is not in memory (then use `get`).
+    #[napi(catch_unwind, ts_return_type = "Buffer | null | undefined")]
+    pub fn get_cached<'env>(
+        &self,
+        env: &'env Env,
+        key: &[u8],
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<Either3<BufferSlice<'env>, Null, Undefined>, ErrorCode> {
+        guard(|| {
+            check_key(key)?;
+            let snapshot = snapshot::resolve(snapshot)?;
+            let found = self
+                .db
+                .get_if_cached_with(key, snapshot.as_ref(), |v| v.map(|v| copy_buffer(env, v)).transpose())
+                .js()?;
+            Ok(match found.transpose()? {
+                None => Either3::C(()),
+                Some(None) => Either3::B(Null),
+                Some(Some(b)) => Either3::A(b),
+            })
         })
     }
 
@@ -97,6 +135,34 @@ impl NativeDatabase {
         guard(|| {
             let batch = WriteBatch::from_packed_ops(ops).js()?;
             self.db.write(batch, sync).js()
+        })
+    }
+
+    /// Applies a packed batch without sync on the calling thread if that cannot block (see
+    /// `Db::try_write`): `true` once written (in the OS, visible), `false` when it would have
+    /// to wait (nothing written: use `write`).
+    #[napi(catch_unwind)]
+    pub fn try_write(&self, ops: &[u8]) -> Result<bool, ErrorCode> {
+        guard(|| self.try_batch(WriteBatch::from_packed_ops(ops).js()?))
+    }
+
+    /// `tryWrite` of one put, without packing in JavaScript.
+    #[napi(catch_unwind)]
+    pub fn try_put(&self, key: &[u8], value: &[u8]) -> Result<bool, ErrorCode> {
+        guard(|| {
+            let mut b = WriteBatch::with_capacity(key.len() + value.len() + 12);
+            b.put(key, value).js()?;
+            self.try_batch(b)
+        })
+    }
+
+    /// `tryWrite` of one delete.
+    #[napi(catch_unwind)]
+    pub fn try_del(&self, key: &[u8]) -> Result<bool, ErrorCode> {
+        guard(|| {
+            let mut b = WriteBatch::with_capacity(key.len() + 6);
+            b.delete(key).js()?;
+            self.try_batch(b)
         })
     }
 

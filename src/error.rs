@@ -60,6 +60,11 @@ pub fn err(code: ErrorCode, message: impl ToString) -> BindingError {
     napi::Error::new(code, message)
 }
 
+/// Builds a `STRATA_INTERNAL` error.
+pub fn internal(message: impl ToString) -> BindingError {
+    err(ErrorCode::Internal, message)
+}
+
 /// Builds a `STRATA_INVALID_ARGUMENT` error.
 pub fn invalid(message: impl ToString) -> BindingError {
     err(ErrorCode::InvalidArgument, message)
@@ -77,6 +82,8 @@ pub fn from_engine(e: strata_engine::Error) -> BindingError {
         E::InvalidArgument(_) => ErrorCode::InvalidArgument,
         E::AlreadyExists(_) => ErrorCode::Exists,
         E::NotFound(_) => ErrorCode::NotFound,
+        // Only the `*_if_cached` calls raise it, and they turn it into "not in memory".
+        E::WouldBlock => ErrorCode::Internal,
         _ => ErrorCode::Internal,
     };
     err(code, e)

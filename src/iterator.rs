@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Uint8Array};
+use napi::bindgen_prelude::{AsyncTask, BufferSlice, Uint8Array};
+use napi::Env;
 use napi_derive::napi;
 use parking_lot::Mutex;
 use strata_engine::DbIterator;
 
-use crate::tasks::next_batch::NextBatchTask;
+use crate::database::copy_buffer;
+use crate::error::{guard, ErrorCode};
+use crate::tasks::next_batch::{iterator_outcome, not_open, pack_entries, NextBatchTask};
 
 /// Shared slot holding the engine iterator; `None` once closed.
 pub(crate) type IterSlot = Arc<Mutex<Option<DbIterator>>>;
@@ -28,16 +31,40 @@ impl NativeIterator {
 impl NativeIterator {
     /// Reads up to `maxEntries` entries (stopping early once `maxBytes` of keys and values are
     /// gathered; at least one entry unless exhausted). When `seek` is given, first moves to
-    /// the first key `>= seek` (forward) or the last key `<= seek` (reverse). Resolves to a
-    /// flat array `[key0, value0, key1, value1, ...]`; an empty array means the end.
+    /// the first key `>= seek` (forward) or the last key `<= seek` (reverse). Resolves to one
+    /// packed Buffer: keys and values back to back, then `u32` LE lengths (key0, value0, ...),
+    /// then the entry count as `u32` LE; a count of 0 means the end.
     /// Rejects with `STRATA_ITERATOR_NOT_OPEN` once the iterator or its database is closed.
-    #[napi(ts_return_type = "Promise<Array<Buffer>>")]
+    #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn next_batch(&self, max_entries: u32, max_bytes: u32, seek: Option<Uint8Array>) -> AsyncTask<NextBatchTask> {
         AsyncTask::new(NextBatchTask {
             slot: self.slot.clone(),
             max_entries: max_entries.max(1) as usize,
             max_bytes: max_bytes.max(1) as usize,
             seek: seek.map(|s| s.to_vec()),
+        })
+    }
+
+    /// `nextBatch` on the calling thread, served only from memory: the packed batch (possibly
+    /// shorter than asked for), or `null` when nothing could be read without a disk read or
+    /// another read of this iterator is running (then use `nextBatch`, which continues exactly
+    /// where this stopped; a `seek` given here has been taken into account either way).
+    #[napi(catch_unwind)]
+    pub fn next_batch_sync<'env>(
+        &self,
+        env: &'env Env,
+        max_entries: u32,
+        max_bytes: u32,
+        seek: Option<&[u8]>,
+    ) -> Result<Option<BufferSlice<'env>>, napi::Error<ErrorCode>> {
+        guard(|| {
+            let Some(mut slot) = self.slot.try_lock() else { return Ok(None) };
+            let it = slot.as_mut().ok_or_else(not_open)?;
+            let result = it.next_batch_if_cached(seek, max_entries.max(1) as usize, max_bytes.max(1) as usize);
+            match iterator_outcome(&mut slot, result)? {
+                Some(entries) => Ok(Some(copy_buffer(env, &pack_entries(&entries)?)?)),
+                None => Ok(None),
+            }
         })
     }
 

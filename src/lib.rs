@@ -6,23 +6,51 @@
 //!
 //! ## Design
 //!
-//! **Sync/async policy.** Every call that may touch disk has an asynchronous form that runs
-//! on the libuv thread pool as one `napi::Task` (`src/tasks/<op>.rs`, returned as an
-//! `AsyncTask`): `open`, `get`, `getMany`, `write`, `nextBatch`, `clear`, `compactRange`,
-//! `flush` and `close`. Synchronous forms exist only where they pay: `getSync` and
-//! `writeSync` (small point operations), plus cheap calls that never wait on I/O
-//! (`snapshot`, `iterator`, `stats`, `isClosed`, `NativeSnapshot.close`, `NativeIterator.close`).
+//! **Where each call runs.** Crossing to the libuv thread pool and back costs more than an
+//! in-memory write or read, so the hot paths run on the calling (JS) thread whenever that
+//! cannot block, and fall back to one `napi::Task` (`src/tasks/<op>.rs`) otherwise:
 //!
-//! **Buffer ownership.** Synchronous functions borrow the caller's bytes (`&[u8]`) for the
-//! duration of the call. Asynchronous tasks copy their inputs into owned `Vec<u8>` on the
-//! JS thread before they are queued, so JavaScript may reuse or mutate its buffers right
-//! away. Results travel back as `Buffer`s built from engine-owned `Vec<u8>` (moved, never a
-//! view into engine memory or a memory map).
+//! - *Writes without `sync`*: `tryPut` / `tryDel` / `tryWrite` call `Db::try_write`, which
+//!   appends the batch to the WAL with one write(2) and inserts it into the memtable, or
+//!   returns `WouldStall` (write lock held by another writer, memtable full so a rotation
+//!   would fsync the old WAL or wait for a flush, or the database syncs every write). The
+//!   TypeScript layer resolves the promise at once on success and uses `write` (a
+//!   `WriteTask`) on `false`. Durability: the WAL bytes are in the OS before the promise
+//!   resolves, so a process crash loses nothing acknowledged (an OS crash may).
+//! - *Writes with `sync`* always go to the pool (`write`), where concurrent writers share
+//!   fsyncs through the WAL's group commit. TypeScript keeps at most one write of a database
+//!   on the pool and coalesces the writes made meanwhile into the next one, so writes apply
+//!   in call order.
+//! - *Reads*: `getCached` calls `Db::get_if_cached_with`, which answers from the memtables,
+//!   the in-memory index and filter blocks and the block cache, and returns `undefined` when
+//!   a data block would have to be read (then `get`, a `GetTask`). Cached-only mode is a
+//!   thread-local flag checked where a data block is loaded (`cache::cached_only`).
+//!   `getSync` always answers on the calling thread.
+//! - *Iterators*: `nextBatchSync` calls `DbIterator::next_batch_if_cached` (seek included),
+//!   which stops at the first block missing from the cache and remembers where it was, so
+//!   the pool form `nextBatch` continues exactly there.
+//! - `open`, `getMany`, `clear`, `compactRange`, `flush` and `close` always run on the pool;
+//!   `snapshot`, `iterator`, `stats`, `isClosed` and the `close` of snapshots and iterators
+//!   never wait on I/O and run on the calling thread.
+//!
+//! TypeScript also caps the calling-thread operations per event-loop turn (`ts/turns.ts`):
+//! a loop of `await` on already settled promises would otherwise never let timers and I/O
+//! run.
+//!
+//! **Buffer ownership and copies.** Synchronous functions borrow the caller's bytes (`&[u8]`)
+//! for the duration of the call. Asynchronous tasks copy their inputs into owned `Vec<u8>` on
+//! the JS thread before they are queued, so JavaScript may reuse or mutate its buffers right
+//! away. Values read on the calling thread are copied once, from engine memory straight into
+//! a JS-owned Buffer (`napi_create_buffer_copy`: no intermediate `Vec`, no finalizer); the
+//! pool tasks move an engine-owned `Vec<u8>` into the Buffer. Never a view into engine
+//! memory or a memory map.
 //!
 //! **Batching.** Writes cross the boundary as one packed buffer per batch (the engine's
-//! packed-op layout, validated by `WriteBatch::from_packed_ops`). Reads from iterators cross
-//! in batches: one `nextBatch(maxEntries, maxBytes)` call returns a flat array
-//! `[key0, value0, key1, value1, ...]`.
+//! packed-op layout, validated by `WriteBatch::from_packed_ops`); a single put or delete is
+//! passed as key and value directly. Iterator entries cross as one packed Buffer per batch:
+//! keys and values back to back, then a `u32` LE length per key and value, then the entry
+//! count (`tasks::next_batch::pack_entries`); JavaScript slices it with `subarray`. A seek
+//! travels with the batch read that follows it, so "seek + next 10" is one native call.
 //!
 //! **Errors.** Every engine error is mapped in exactly one place, `src/error.rs`, to a JS
 //! `Error` whose `code` is a stable `STRATA_*` string. Panics never cross the boundary:

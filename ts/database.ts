@@ -12,6 +12,10 @@ import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, EntryIterator, ItemIterator, IteratorHost } from './iterator';
 import { NormalizedOptions, normalizeOptions, OpenOptions, toBindingOptions } from './options';
 import { Snapshot } from './snapshot';
+import { fastAllowed } from './turns';
+
+/** The one settled promise every write finished on the calling thread returns. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Lifecycle states. */
 export type DbStatus = 'opening' | 'open' | 'closing' | 'closed';
@@ -137,6 +141,12 @@ export class Db<K = string, V = string> {
   readonly #keyEnc: Encoding<unknown>;
   readonly #valueEnc: Encoding<unknown>;
   readonly #host: IteratorHost;
+  /** Writes (and clears) running on the thread pool. */
+  #poolWrites = 0;
+  /** Writes made while one runs on the pool, coalesced into the next pool write. */
+  #queued:
+    | { parts: Buffer[]; sync: boolean; waiters: { resolve: () => void; reject: (e: unknown) => void }[]; settled: Promise<void> }
+    | undefined;
 
   /** @internal Use `open()`. */
   constructor(location: string, options: NormalizedOptions) {
@@ -191,17 +201,22 @@ export class Db<K = string, V = string> {
     if (this.#status === 'opening') await this.#opening;
     if (this.#status !== 'open') throw this.#closedError();
     const p = op();
+    this.#admit(p);
+    try {
+      return await p;
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Counts `p` as a pending operation until it settles (`close()` waits for those). */
+  #admit(p: Promise<unknown>): void {
     const tracked = p.then(
       () => undefined,
       () => undefined,
     );
     this.#pending.add(tracked);
     void tracked.then(() => this.#pending.delete(tracked));
-    try {
-      return await p;
-    } catch (e) {
-      throw fromNative(e);
-    }
   }
 
   #nativeSync(): NativeDatabase {
@@ -230,14 +245,24 @@ export class Db<K = string, V = string> {
 
   // ---- reads ----------------------------------------------------------------------------
 
-  /** The value of `key`, or `undefined` when it is missing. */
-  async get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<R | undefined> {
-    checkObject(opts, 'options');
-    const k = encodeKey(key, this.#keyEncoding(opts));
-    const snapshot = this.#snapshotOf(opts);
-    const dv = decoder<R>(this.#valueEncoding(opts));
-    const v = await this.#run(() => this.#db().get(k, snapshot));
-    return v === null ? undefined : dv(v);
+  /**
+   * The value of `key`, or `undefined` when it is missing. Answered on the calling thread
+   * when the answer is in memory (memtable, block cache); otherwise read on the thread pool.
+   */
+  get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<R | undefined> {
+    try {
+      checkObject(opts, 'options');
+      const k = encodeKey(key, this.#keyEncoding(opts));
+      const snapshot = this.#snapshotOf(opts);
+      const dv = decoder<R>(this.#valueEncoding(opts));
+      if (this.#status === 'open' && fastAllowed()) {
+        const v = (this.#native as NativeDatabase).getCached(k, snapshot);
+        if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v));
+      }
+      return this.#run(() => this.#db().get(k, snapshot)).then((v) => (v === null ? undefined : dv(v)));
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
   }
 
   /** Like `get`, on the calling thread. Throws instead of rejecting. */
@@ -268,32 +293,123 @@ export class Db<K = string, V = string> {
   }
 
   /** True when `key` exists. */
-  async has(key: KeyInput<K>, opts?: ReadOptions): Promise<boolean> {
-    checkObject(opts, 'options');
-    const k = encodeKey(key, this.#keyEncoding(opts));
-    const snapshot = this.#snapshotOf(opts);
-    const v = await this.#run(() => this.#db().get(k, snapshot));
-    return v !== null;
+  has(key: KeyInput<K>, opts?: ReadOptions): Promise<boolean> {
+    try {
+      checkObject(opts, 'options');
+      const k = encodeKey(key, this.#keyEncoding(opts));
+      const snapshot = this.#snapshotOf(opts);
+      if (this.#status === 'open' && fastAllowed()) {
+        const v = (this.#native as NativeDatabase).getCached(k, snapshot);
+        if (v !== undefined) return Promise.resolve(v !== null);
+      }
+      return this.#run(() => this.#db().get(k, snapshot)).then((v) => v !== null);
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
   }
 
   // ---- writes ---------------------------------------------------------------------------
 
-  /** Writes one key. */
-  async put(key: KeyInput<K>, value: ValueInput<V>, opts?: WriteOptions): Promise<void> {
-    const sync = this.#sync(opts);
-    const p = new BatchPacker();
-    p.put(encodeKey(key, this.#keyEncoding(opts)), encodeValue(value, this.#valueEncoding(opts)));
-    const packed = p.pack();
-    await this.#run(() => this.#db().write(packed, sync));
+  /**
+   * Writes one key. Without `sync` the write is done on the calling thread when it cannot
+   * block (see `#tryFast`); the promise is then already resolved.
+   */
+  put(key: KeyInput<K>, value: ValueInput<V>, opts?: WriteOptions): Promise<void> {
+    try {
+      const sync = this.#sync(opts);
+      const k = encodeKey(key, this.#keyEncoding(opts));
+      const v = encodeValue(value, this.#valueEncoding(opts));
+      if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryPut(k, v)) return RESOLVED;
+      const p = new BatchPacker();
+      p.put(k, v);
+      return this.#writeAsync(p.pack(), sync);
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
   }
 
   /** Deletes one key (deleting a missing key is fine). */
-  async del(key: KeyInput<K>, opts?: WriteOptions): Promise<void> {
-    const sync = this.#sync(opts);
-    const p = new BatchPacker();
-    p.del(encodeKey(key, this.#keyEncoding(opts)));
-    const packed = p.pack();
-    await this.#run(() => this.#db().write(packed, sync));
+  del(key: KeyInput<K>, opts?: WriteOptions): Promise<void> {
+    try {
+      const sync = this.#sync(opts);
+      const k = encodeKey(key, this.#keyEncoding(opts));
+      if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryDel(k)) return RESOLVED;
+      const p = new BatchPacker();
+      p.del(k);
+      return this.#writeAsync(p.pack(), sync);
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /**
+   * True when a write may be tried on the calling thread: not `sync`, open, no write of this
+   * database is on the thread pool (so writes are applied in the order they were made), and
+   * the event-loop budget of this turn allows it (`ts/turns.ts`).
+   */
+  #canTryFast(sync: boolean): boolean {
+    return !sync && this.#status === 'open' && this.#poolWrites === 0 && fastAllowed();
+  }
+
+  /** Writes a packed batch: on the calling thread when it cannot block, else on the pool. */
+  #writePacked(packed: Buffer, sync: boolean): Promise<void> {
+    try {
+      if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryWrite(packed)) return RESOLVED;
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+    return this.#writeAsync(packed, sync);
+  }
+
+  /**
+   * Writes a packed batch on the thread pool (durable first when `sync`). At most one write
+   * of this database is on the pool at a time, so writes apply in the order they were made;
+   * the writes made meanwhile are coalesced into one batch (one WAL record, and one fsync if
+   * any of them asked for `sync`), submitted when the running one finishes.
+   */
+  #writeAsync(packed: Buffer, sync: boolean): Promise<void> {
+    if (this.#poolWrites === 0) {
+      try {
+        return this.#startPoolWrite(packed, sync, this.#run.bind(this));
+      } catch (e) {
+        return Promise.reject(fromNative(e));
+      }
+    }
+    if (this.#status !== 'open') return Promise.reject(this.#closedError());
+    let q = this.#queued;
+    if (q === undefined) {
+      const waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+      const settled = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+      q = this.#queued = { parts: [], sync: false, waiters, settled };
+      // Admitted now: close() waits for it.
+      this.#admit(settled);
+    }
+    q.parts.push(packed);
+    q.sync ||= sync;
+    const waiters = q.waiters;
+    return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+  }
+
+  #startPoolWrite(packed: Buffer, sync: boolean, run: (op: () => Promise<void>) => Promise<void>): Promise<void> {
+    this.#poolWrites++;
+    const p = run(() => this.#db().write(packed, sync));
+    const done = (): void => this.#poolWriteDone();
+    p.then(done, done);
+    return p;
+  }
+
+  /** A pool write (or clear) finished: submits the writes queued meanwhile, if any. */
+  #poolWriteDone(): void {
+    this.#poolWrites--;
+    const q = this.#queued;
+    if (q === undefined || this.#poolWrites > 0) return;
+    this.#queued = undefined;
+    const all = q.parts.length === 1 ? (q.parts[0] as Buffer) : Buffer.concat(q.parts);
+    // Already admitted when queued, so it runs even if close() has begun.
+    this.#startPoolWrite(all, q.sync, (op) => op().catch((e: unknown) => Promise.reject(fromNative(e)))).then(
+      () => q.waiters.forEach((w) => w.resolve()),
+      (e: unknown) => q.waiters.forEach((w) => w.reject(e)),
+    );
   }
 
   /** Applies `ops` atomically; with no arguments returns a chained batch. */
@@ -307,8 +423,7 @@ export class Db<K = string, V = string> {
       const p = new BatchPacker();
       ops.forEach((op, i) => this._addOp(p, op, opts, `operations[${i}]`));
       if (p.length === 0) return;
-      const packed = p.pack();
-      await this.#run(() => this.#db().write(packed, sync));
+      await this.#writePacked(p.pack(), sync);
     })();
   }
 
@@ -327,8 +442,8 @@ export class Db<K = string, V = string> {
   }
 
   /** @internal Writes a packed batch. */
-  async _writePacked(packed: Buffer, sync: boolean): Promise<void> {
-    await this.#run(() => this.#db().write(packed, sync));
+  _writePacked(packed: Buffer, sync: boolean): Promise<void> {
+    return this.#writePacked(packed, sync);
   }
 
   /** @internal */
@@ -342,7 +457,12 @@ export class Db<K = string, V = string> {
     const sync = this.#sync(range);
     const r = this.#range(range, this.#keyEncoding(range));
     if (r === undefined) return;
-    await this.#run(() => this.#db().clear(r, sync));
+    this.#poolWrites++;
+    try {
+      await this.#run(() => this.#db().clear(r, sync));
+    } finally {
+      this.#poolWriteDone();
+    }
   }
 
   // ---- iteration ------------------------------------------------------------------------

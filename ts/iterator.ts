@@ -1,16 +1,26 @@
 /**
- * Iterators over a key range. Entries cross from native code in batches
- * (`NativeIterator.nextBatch`): the first fetch asks for one entry (cheap for "first key"
- * lookups), later fetches for up to 1000 entries or 64 KiB. A JS-side buffer serves
- * `next()` / `nextv()` / `all()` / `for await` from those batches.
+ * Iterators over a key range. Entries cross from native code in batches, each one packed
+ * Buffer (keys and values back to back, then their `u32` lengths, then the count) that is
+ * sliced here with `subarray`. A batch is read on the calling thread when every block it
+ * needs is in memory (`nextBatchSync`), else on the thread pool (`nextBatch`), which
+ * continues exactly where the other stopped. The first fetch after opening or seeking asks
+ * for only what the call needs (one entry for `next()`, `size` for `nextv(size)`), later
+ * fetches for up to 1000 entries or 64 KiB. `next()` / `nextv()` / `all()` / `for await` are
+ * served from the current batch without further native calls.
  */
 import type { NativeIterator } from '../binding';
 import { StrataError, fromNative } from './errors';
+import { fastAllowed } from './turns';
 
 /** First fetch size, later fetch size and byte budget per fetch. */
 export const FIRST_BATCH = 1;
 export const BATCH_ENTRIES = 1000;
 export const BATCH_BYTES = 64 * 1024;
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** What one batch read on the calling thread counts against the event-loop budget. */
+const BATCH_COST = 32;
 
 /** @internal What an iterator needs from its database. */
 export interface IteratorHost {
@@ -28,11 +38,16 @@ function notOpen(message = 'iterator is not open'): StrataError {
 export abstract class BaseIterator<T> implements AsyncIterable<T> {
   readonly #host: IteratorHost;
   #native: NativeIterator | undefined;
-  #buf: Buffer[] = [];
-  #pos = 0;
+  /** The current packed batch, and the read positions in its data and its length table. */
+  #batch: Buffer = EMPTY;
+  #dataPos = 0;
+  #lenPos = 0;
+  #left = 0;
   #ended: boolean;
   #closed = false;
   #fetched = false;
+  /** Reads of this iterator admitted and not yet finished. */
+  #reading = 0;
   #seek: Uint8Array | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   readonly #encodeTarget: (target: unknown) => Uint8Array;
@@ -65,26 +80,45 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
    */
   async #read<R>(fn: () => Promise<R>): Promise<R> {
     if (this.#closed) throw notOpen();
+    this.#reading++;
     try {
       return await this.#host.run(() => this.#serial(fn));
     } catch (e) {
       const err = fromNative(e);
       if (err.code === 'STRATA_CLOSED') throw notOpen(`iterator is not open: ${err.message}`);
       throw err;
+    } finally {
+      this.#reading--;
     }
+  }
+
+  #setBatch(batch: Buffer): void {
+    const n = batch.readUInt32LE(batch.length - 4);
+    this.#batch = batch;
+    this.#left = n;
+    this.#dataPos = 0;
+    this.#lenPos = batch.length - 4 - 8 * n;
+    if (n === 0) this.#ended = true;
   }
 
   async #fill(want: number): Promise<void> {
     if (this.#closed) throw notOpen();
-    if (this.#pos < this.#buf.length || this.#ended) return;
+    if (this.#left > 0 || this.#ended) return;
     const native = this.#native;
     if (native === undefined) throw notOpen();
     const max = this.#fetched ? Math.max(BATCH_ENTRIES, Math.min(want, 100_000)) : Math.max(FIRST_BATCH, Math.min(want, BATCH_ENTRIES));
     const seek = this.#seek;
     this.#seek = undefined;
-    let batch: Buffer[];
+    let batch: Buffer | null;
     try {
-      batch = await native.nextBatch(max, BATCH_BYTES, seek);
+      // On the calling thread when in memory; `null` hands over to the pool (the seek, if
+      // any, has been taken into account either way).
+      if (fastAllowed(BATCH_COST)) {
+        batch = native.nextBatchSync(max, BATCH_BYTES, seek);
+        if (batch === null) batch = await native.nextBatch(max, BATCH_BYTES);
+      } else {
+        batch = await native.nextBatch(max, BATCH_BYTES, seek);
+      }
     } catch (e) {
       const err = fromNative(e);
       if (err.code === 'STRATA_CLOSED' || err.code === 'STRATA_ITERATOR_NOT_OPEN') throw notOpen(`iterator is not open: ${err.message}`);
@@ -92,21 +126,36 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     }
     if (this.#closed) throw notOpen();
     this.#fetched = true;
-    this.#buf = batch;
-    this.#pos = 0;
-    if (batch.length === 0) this.#ended = true;
+    this.#setBatch(batch);
   }
 
   #take(): T | undefined {
-    if (this.#pos >= this.#buf.length) return undefined;
-    const k = this.#buf[this.#pos] as Buffer;
-    const v = this.#buf[this.#pos + 1] as Buffer;
-    this.#pos += 2;
-    return this.decode(k, v);
+    if (this.#left === 0) return undefined;
+    const b = this.#batch;
+    const kl = b.readUInt32LE(this.#lenPos);
+    const vl = b.readUInt32LE(this.#lenPos + 4);
+    const ks = this.#dataPos;
+    const vs = ks + kl;
+    this.#dataPos = vs + vl;
+    this.#lenPos += 8;
+    this.#left--;
+    return this.decode(b.subarray(ks, vs), b.subarray(vs, vs + vl));
+  }
+
+  /** True when the next item can be served from the current batch right now. */
+  #ready(): boolean {
+    return this.#left > 0 && this.#reading === 0 && !this.#closed;
   }
 
   /** The next item, or `undefined` at the end. Rejects with `STRATA_ITERATOR_NOT_OPEN` once closed. */
   next(): Promise<T | undefined> {
+    if (this.#ready()) {
+      try {
+        return Promise.resolve(this.#take());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.#read(async () => {
       await this.#fill(1);
       return this.#take();
@@ -140,7 +189,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
           const item = this.#take();
           if (item === undefined) return out;
           out.push(item);
-          while (this.#pos < this.#buf.length) out.push(this.#take() as T);
+          while (this.#left > 0) out.push(this.#take() as T);
         }
       });
     } finally {
@@ -157,15 +206,17 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     const encoded = this.#encodeTarget(target);
     if (this.#native === undefined) return;
     this.#seek = encoded;
-    this.#buf = [];
-    this.#pos = 0;
+    this.#batch = EMPTY;
+    this.#left = 0;
+    this.#fetched = false;
     this.#ended = false;
   }
 
   /** @internal Ends the iterator because its database is closing. */
   _closeByDb(): void {
     this.#closed = true;
-    this.#buf = [];
+    this.#batch = EMPTY;
+    this.#left = 0;
     this.#native?.close();
     this.#native = undefined;
   }
@@ -180,16 +231,27 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    try {
-      for (;;) {
-        const item = await this.next();
-        if (item === undefined) return;
-        yield item;
-      }
-    } finally {
-      await this.close();
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T, void, undefined> {
+    // A plain iterator object rather than an async generator: an item already in the
+    // current batch costs one settled promise, not a generator round trip.
+    const done = (): IteratorResult<T, void> => ({ done: true, value: undefined });
+    const finish = (): Promise<IteratorResult<T, void>> => this.close().then(done);
+    const step = (item: T | undefined): Promise<IteratorResult<T, void>> | IteratorResult<T, void> =>
+      item === undefined ? finish() : { done: false, value: item };
+    return {
+      next: (): Promise<IteratorResult<T, void>> => {
+        if (this.#ready()) {
+          try {
+            const item = this.#take();
+            return item === undefined ? finish() : Promise.resolve({ done: false, value: item });
+          } catch (e) {
+            return this.close().then(() => Promise.reject(e));
+          }
+        }
+        return this.next().then(step, (e: unknown) => this.close().then(() => Promise.reject(e)));
+      },
+      return: (): Promise<IteratorResult<T, void>> => finish(),
+    };
   }
 }
 

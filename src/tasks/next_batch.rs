@@ -1,4 +1,4 @@
-//! `NativeIterator.nextBatch`.
+//! `NativeIterator.nextBatch`, and the packed layout every batch of entries crosses in.
 
 use napi::bindgen_prelude::Buffer;
 use napi::{Env, Task};
@@ -14,13 +14,47 @@ pub struct NextBatchTask {
     pub(crate) seek: Option<Vec<u8>>,
 }
 
-fn not_open() -> crate::error::BindingError {
+pub(crate) fn not_open() -> crate::error::BindingError {
     err(ErrorCode::IteratorNotOpen, "iterator is not open")
 }
 
+/// Packs entries into one buffer: every key and value back to back, then a table of
+/// `u32` LE lengths (key0, value0, key1, value1, ...), then the entry count as `u32` LE.
+/// JavaScript slices it with `subarray`: one allocation and one boundary crossing per batch.
+pub(crate) fn pack_entries(entries: &[(Vec<u8>, Vec<u8>)]) -> BindingResult<Vec<u8>> {
+    let data: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut out = Vec::with_capacity(data + entries.len() * 8 + 4);
+    for (k, v) in entries {
+        out.extend_from_slice(k);
+        out.extend_from_slice(v);
+    }
+    let len32 = |n: usize| u32::try_from(n).map_err(|_| err(ErrorCode::Internal, "entry too large for a batch"));
+    for (k, v) in entries {
+        out.extend_from_slice(&len32(k.len())?.to_le_bytes());
+        out.extend_from_slice(&len32(v.len())?.to_le_bytes());
+    }
+    out.extend_from_slice(&len32(entries.len())?.to_le_bytes());
+    Ok(out)
+}
+
+/// Maps the outcome of an iterator read: once the database is closed under the iterator,
+/// the iterator is over (its slot is emptied).
+pub(crate) fn iterator_outcome<T>(
+    slot: &mut Option<strata_engine::DbIterator>,
+    result: strata_engine::Result<T>,
+) -> BindingResult<T> {
+    match result {
+        Err(strata_engine::Error::Closed) => {
+            slot.take();
+            Err(not_open())
+        }
+        other => other.js(),
+    }
+}
+
 impl Task for NextBatchTask {
-    type Output = BindingResult<Vec<(Vec<u8>, Vec<u8>)>>;
-    type JsValue = Vec<Buffer>;
+    type Output = BindingResult<Vec<u8>>;
+    type JsValue = Buffer;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         Ok(guard(|| {
@@ -32,25 +66,11 @@ impl Task for NextBatchTask {
                 }
                 it.next_batch(self.max_entries, self.max_bytes)
             })();
-            match result {
-                // The database was closed under the iterator: the iterator is over.
-                Err(strata_engine::Error::Closed) => {
-                    slot.take();
-                    Err(not_open())
-                }
-                other => other.js(),
-            }
+            pack_entries(&iterator_outcome(&mut slot, result)?)
         }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        settle(env, output).map(|entries| {
-            let mut flat = Vec::with_capacity(entries.len() * 2);
-            for (k, v) in entries {
-                flat.push(Buffer::from(k));
-                flat.push(Buffer::from(v));
-            }
-            flat
-        })
+        settle(env, output).map(Buffer::from)
     }
 }

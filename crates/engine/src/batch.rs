@@ -75,6 +75,13 @@ impl WriteBatch {
         WriteBatch { rep, count: 0, user_bytes: 0 }
     }
 
+    /// An empty batch with room for `bytes` bytes of operations without reallocating.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut rep = Vec::with_capacity(HEADER_LEN + bytes);
+        rep.resize(HEADER_LEN, 0);
+        WriteBatch { rep, count: 0, user_bytes: 0 }
+    }
+
     /// Adds a put. Fails on an oversized key or value.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;

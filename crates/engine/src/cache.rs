@@ -1,12 +1,36 @@
 //! The block cache: decoded data blocks shared by all tables, keyed by
 //! `(file_number, block_offset)` and weighted by block size in bytes.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
 use crate::table::Block;
+
+thread_local! {
+    static CACHED_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` in "cached only" mode on this thread: a data block that is not in the block
+/// cache is not read; the read fails with [`crate::Error::WouldBlock`] instead. This is how
+/// the `*_if_cached` calls serve a read on the caller's thread only when it needs no disk I/O.
+pub(crate) fn cached_only<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CACHED_ONLY.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(CACHED_ONLY.with(|c| c.replace(true)));
+    f()
+}
+
+/// True inside [`cached_only`].
+pub(crate) fn is_cached_only() -> bool {
+    CACHED_ONLY.with(Cell::get)
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 struct BlockWeighter;

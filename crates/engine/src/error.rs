@@ -47,6 +47,10 @@ pub enum Error {
     /// The database does not exist and `create_if_missing` was not set.
     #[error("database does not exist at {}", .0.display())]
     NotFound(PathBuf),
+    /// A `*_if_cached` call would have had to read from disk (a data block missing from the
+    /// block cache). Never returned by the blocking calls.
+    #[error("the operation would read from disk")]
+    WouldBlock,
 }
 
 fn fmt_path(p: &Option<PathBuf>) -> String {

@@ -34,6 +34,6 @@ pub mod wal;
 mod db;
 
 pub use batch::WriteBatch;
-pub use db::{Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot};
+pub use db::{Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot, TryWrite};
 pub use error::{Error, Result};
 pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions};

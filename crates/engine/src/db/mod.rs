@@ -38,7 +38,7 @@ use crate::table::Table;
 use crate::version::{DirLock, FileMeta, ManifestState};
 use crate::wal::{LogWriter, SyncHandle};
 
-pub use types::{DbStats, IterOptions, LevelStats, RangeOptions, RecoveryInfo};
+pub use types::{DbStats, IterOptions, LevelStats, RangeOptions, RecoveryInfo, TryWrite};
 
 /// An SSTable that belongs to a version. When the last version holding it is gone and a
 /// compaction has made it obsolete, the file is deleted.
@@ -233,15 +233,58 @@ impl Db {
 
     /// Reads the newest value of `key` (as of `snapshot` if given). A missing key is `Ok(None)`.
     pub fn get(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, snapshot, |v| v.map(<[u8]>::to_vec))
+    }
+
+    /// Like [`Db::get`], but lends the value to `f` instead of copying it out (`None` when
+    /// missing), so a caller can copy it straight to where it is needed.
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        snapshot: Option<&Snapshot>,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
         let inner = self.inner();
         inner.check_open()?;
         let (seq, sv) = inner.read_view(snapshot.map(Snapshot::sequence));
-        Ok(inner.get_in(&sv, key, seq)?.map(|v| v.to_vec()))
+        Ok(f(inner.get_in(&sv, key, seq)?.as_deref()))
+    }
+
+    /// Like [`Db::get`], answered only from memory (memtables, in-memory index and filter
+    /// blocks, the block cache): `Ok(None)` when the answer needs a disk read, so the caller
+    /// can retry with [`Db::get`] on a thread that may block. `Ok(Some(None))` = missing.
+    pub fn get_if_cached(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Option<Vec<u8>>>> {
+        self.get_if_cached_with(key, snapshot, |v| v.map(<[u8]>::to_vec))
+    }
+
+    /// [`Db::get_if_cached`] lending the value to `f` (called only when answered from memory).
+    pub fn get_if_cached_with<R>(
+        &self,
+        key: &[u8],
+        snapshot: Option<&Snapshot>,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<Option<R>> {
+        match crate::cache::cached_only(|| self.get_with(key, snapshot, f)) {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::WouldBlock) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Applies a batch atomically; with `sync`, returns only once it is durable.
     pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         self.inner().write(batch, sync)
+    }
+
+    /// Applies a batch atomically without `sync`, only if that cannot block: the batch is
+    /// appended to the WAL with one write(2) (so it survives a process crash once this
+    /// returns) and inserted into the memtable. Returns [`TryWrite::WouldStall`] with the
+    /// batch, untouched, when the write would have to wait: another writer holds the write
+    /// lock, the memtable is full (rotating it fsyncs the old WAL and may wait for a flush),
+    /// or the database syncs every write. The caller then uses [`Db::write`] on a thread that
+    /// may block.
+    pub fn try_write(&self, batch: WriteBatch) -> Result<TryWrite> {
+        self.inner().try_write(batch)
     }
 
     /// Writes one key.
@@ -278,6 +321,9 @@ impl Db {
             iter: inner.db_iter(&sv, seq, &opts.range),
             remaining: opts.range.limit,
             started: false,
+            anchor: Anchor::Start,
+            lost: None,
+            peeked: None,
             _snapshot: opts.snapshot,
             _sv: sv,
         })
@@ -467,8 +513,29 @@ pub struct DbIterator {
     iter: DbIter,
     remaining: Option<u64>,
     started: bool,
+    /// Where the cursor is, in a form it can be re-placed from (see `next_batch_if_cached`).
+    anchor: Anchor,
+    /// Set when a cached-only read gave up midway: the inner cursor's state is unknown and
+    /// must be re-placed at this anchor before the next read.
+    lost: Option<Anchor>,
+    /// An entry read while re-placing the cursor, to be returned next.
+    peeked: Option<(Vec<u8>, Vec<u8>)>,
     _snapshot: Option<Snapshot>,
     _sv: Arc<SuperVersion>,
+}
+
+/// One `(key, value)` entry returned by a [`DbIterator`].
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A position of a [`DbIterator`] that can be re-established by seeking.
+#[derive(Debug, Clone)]
+enum Anchor {
+    /// Not started: the next read starts at the range's beginning (or end, reversed).
+    Start,
+    /// Just sought to this target; nothing returned since.
+    Seek(Vec<u8>),
+    /// The last entry returned had this key.
+    After(Vec<u8>),
 }
 
 impl std::fmt::Debug for DbIterator {
@@ -481,29 +548,77 @@ impl DbIterator {
     /// The next entry, or `None` at the end (or once the limit is reached).
     #[allow(clippy::should_implement_trait, reason = "a fallible cursor: it returns Result<Option<_>>")]
     pub fn next(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let e = self.next_one()?;
+        if let Some((k, _)) = &e {
+            self.anchor = Anchor::After(k.clone());
+        }
+        Ok(e)
+    }
+
+    fn next_one(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         self.db.check_open()?;
         if self.remaining == Some(0) {
             return Ok(None);
         }
-        if !self.started {
-            self.iter.seek_to_start()?;
-            self.started = true;
-        }
-        let e = self.iter.next_entry()?;
+        self.replace_cursor()?;
+        let e = match self.peeked.take() {
+            Some(e) => Some(e),
+            None => {
+                if !self.started {
+                    self.iter.seek_to_start()?;
+                    self.started = true;
+                }
+                self.iter.next_entry()?
+            }
+        };
         if e.is_some() {
             self.remaining = self.remaining.map(|r| r.saturating_sub(1));
         }
         Ok(e)
     }
 
-    /// Up to `max_entries` entries, stopping early once `max_bytes` of keys and values are
-    /// gathered (at least one entry is returned unless the iterator is exhausted). An empty
-    /// result means the end.
-    pub fn next_batch(&mut self, max_entries: usize, max_bytes: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::with_capacity(max_entries.min(1024));
+    /// Re-places the inner cursor after a cached-only read gave up midway.
+    fn replace_cursor(&mut self) -> Result<()> {
+        let Some(anchor) = self.lost.take() else { return Ok(()) };
+        let r = match &anchor {
+            Anchor::Start => {
+                self.started = false;
+                Ok(())
+            }
+            Anchor::Seek(t) => self.iter.seek(t),
+            Anchor::After(k) => self.iter.seek(k).and_then(|()| {
+                if let Some(e) = self.iter.next_entry()? {
+                    if e.0 != *k {
+                        self.peeked = Some(e);
+                    }
+                }
+                Ok(())
+            }),
+        };
+        match r {
+            Ok(()) => {
+                if !matches!(anchor, Anchor::Start) {
+                    self.started = true;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.peeked = None;
+                self.lost = Some(anchor);
+                Err(e)
+            }
+        }
+    }
+
+    fn next_batch_into(
+        &mut self,
+        max_entries: usize,
+        max_bytes: usize,
+        out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<()> {
         let mut bytes = 0;
         while out.len() < max_entries.max(1) && bytes < max_bytes.max(1) {
-            match self.next()? {
+            match self.next_one()? {
                 Some(e) => {
                     bytes += e.0.len() + e.1.len();
                     out.push(e);
@@ -511,14 +626,70 @@ impl DbIterator {
                 None => break,
             }
         }
+        if let Some((k, _)) = out.last() {
+            self.anchor = Anchor::After(k.clone());
+        }
+        Ok(())
+    }
+
+    /// Up to `max_entries` entries, stopping early once `max_bytes` of keys and values are
+    /// gathered (at least one entry is returned unless the iterator is exhausted). An empty
+    /// result means the end.
+    pub fn next_batch(&mut self, max_entries: usize, max_bytes: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(max_entries.min(1024));
+        self.next_batch_into(max_entries, max_bytes, &mut out)?;
         Ok(out)
+    }
+
+    /// Like [`DbIterator::seek`] (when `seek` is given) followed by
+    /// [`DbIterator::next_batch`], served only from memory: it stops at the first data block
+    /// missing from the block cache. Returns `Ok(None)` when it could not return anything
+    /// without a disk read (call the blocking forms then; they continue exactly where this
+    /// stopped), or `Ok(Some(entries))`, possibly fewer than asked for; an empty result means
+    /// the end.
+    pub fn next_batch_if_cached(
+        &mut self,
+        seek: Option<&[u8]>,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Entry>>> {
+        let mut out = Vec::with_capacity(max_entries.min(1024));
+        let r = crate::cache::cached_only(|| {
+            if let Some(t) = seek {
+                self.seek(t)?;
+            }
+            self.next_batch_into(max_entries, max_bytes, &mut out)
+        });
+        match r {
+            Ok(()) => Ok(Some(out)),
+            Err(Error::WouldBlock) => {
+                if self.lost.is_none() {
+                    self.peeked = None;
+                    self.lost = Some(match out.last() {
+                        Some((k, _)) => Anchor::After(k.clone()),
+                        None => self.anchor.clone(),
+                    });
+                }
+                if let Some((k, _)) = out.last() {
+                    self.anchor = Anchor::After(k.clone());
+                }
+                Ok(if out.is_empty() { None } else { Some(out) })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Moves to the first key `>= target` (forward) or the last key `<= target` (reverse),
     /// within the iterator's bounds. The limit keeps counting from where it was.
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
         self.db.check_open()?;
-        self.iter.seek(target)?;
+        self.lost = None;
+        self.peeked = None;
+        self.anchor = Anchor::Seek(target.to_vec());
+        if let Err(e) = self.iter.seek(target) {
+            self.lost = Some(self.anchor.clone());
+            return Err(e);
+        }
         self.started = true;
         Ok(())
     }

@@ -102,3 +102,13 @@ pub struct RecoveryInfo {
     /// Files found in the directory that no manifest references, deleted at open.
     pub orphans_deleted: u64,
 }
+
+/// Outcome of [`super::Db::try_write`].
+#[derive(Debug)]
+#[must_use]
+pub enum TryWrite {
+    /// Applied: in the WAL (handed to the OS) and visible to reads.
+    Written,
+    /// Not applied, because it would have had to wait; here is the batch back.
+    WouldStall(crate::batch::WriteBatch),
+}

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{DbInner, ImmMemTable, RangeOptions, SuperVersion, WriteState};
+use super::{DbInner, ImmMemTable, RangeOptions, SuperVersion, TryWrite, WriteState};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::key::{SeqNo, MAX_SEQ};
@@ -23,6 +23,26 @@ impl DbInner {
         let pending = self.write_locked(&mut w, batch, sync)?;
         drop(w);
         self.finish_sync(pending)
+    }
+
+    pub(super) fn try_write(&self, batch: WriteBatch) -> Result<TryWrite> {
+        self.check_writable()?;
+        if batch.is_empty() {
+            return Ok(TryWrite::Written);
+        }
+        if self.opts.sync {
+            return Ok(TryWrite::WouldStall(batch));
+        }
+        let Some(mut w) = self.write.try_lock() else {
+            return Ok(TryWrite::WouldStall(batch));
+        };
+        if self.current.read().mem.approximate_size() >= self.opts.memtable_size {
+            // Rotation fsyncs the old WAL and may wait for a flush: leave it to `write`.
+            return Ok(TryWrite::WouldStall(batch));
+        }
+        let pending = self.write_locked(&mut w, batch, false)?;
+        debug_assert!(pending.is_none());
+        Ok(TryWrite::Written)
     }
 
     /// Appends and applies `batch` while the write lock is held. Returns what a `sync`

@@ -188,6 +188,11 @@ impl Table {
                 Counters::add(&self.counters.block_cache_hits, 1);
                 return Ok(b);
             }
+        }
+        if crate::cache::is_cached_only() {
+            return Err(Error::WouldBlock);
+        }
+        if self.cache.is_some() {
             Counters::add(&self.counters.block_cache_misses, 1);
         }
         let block = self.read_data_block(i, self.verify_checksums)?;

@@ -1,0 +1,109 @@
+/**
+ * The calling-thread fast paths and their thread-pool fallbacks: writes (fallback when the
+ * memtable must rotate), reads (fallback when a block is not in the block cache), iterator
+ * batches (same), and the event-loop budget that keeps long loops of settled promises from
+ * starving timers.
+ */
+import test from 'ava';
+
+import { fresh } from './helpers';
+
+const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
+const value = (i: number): string => `value-${i}-${'x'.repeat(80)}`;
+
+test('writes stay in order across fast path and fallback (tiny memtable)', async (t) => {
+  const db = await fresh({ memtableSize: 4096 });
+  // Not awaited: the later writes must win even when earlier ones fell back to the pool.
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < 3000; i++) {
+    pending.push(db.put(key(i % 100), value(i)));
+    if (i % 7 === 0) pending.push(db.del(key((i + 50) % 100)));
+    if (i % 11 === 0) pending.push(db.batch([{ type: 'put', key: key(i % 100), value: value(i) }]));
+  }
+  await Promise.all(pending);
+  const model = new Map<string, string>();
+  for (let i = 0; i < 3000; i++) {
+    model.set(key(i % 100), value(i));
+    if (i % 7 === 0) model.delete(key((i + 50) % 100));
+    if (i % 11 === 0) model.set(key(i % 100), value(i));
+  }
+  for (let i = 0; i < 100; i++) t.is(await db.get(key(i)), model.get(key(i)), key(i));
+  const stats = await db.stats();
+  t.true(stats.flushes + stats.immutableMemtables > 0, 'the memtable rotated');
+  await db.close();
+});
+
+test('sync writes and fast writes interleave correctly', async (t) => {
+  const db = await fresh();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < 200; i++) pending.push(db.put('k', String(i), { sync: i % 3 === 0 }));
+  await Promise.all(pending);
+  t.is(await db.get('k'), '199');
+  await db.close();
+});
+
+test('reads fall back to the pool when blocks are not cached (tiny block cache)', async (t) => {
+  const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024 });
+  const n = 3000;
+  await db.batch(Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: key(i), value: value(i) })));
+  await db.flush();
+  for (let i = 0; i < n; i += 3) {
+    t.is(await db.get(key(i)), value(i));
+    t.is(db.getSync(key(i)), value(i));
+  }
+  t.is(await db.get('absent'), undefined);
+  t.false(await db.has('absent'));
+  t.true(await db.has(key(5)));
+  const stats = await db.stats();
+  t.true(stats.blockCacheMisses > 0);
+  await db.close();
+});
+
+test('iteration is exact across calling-thread and pool batches (tiny block cache)', async (t) => {
+  const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024 });
+  const n = 3000;
+  await db.batch(Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: key(i), value: value(i) })));
+  await db.flush();
+  // Newer versions and deletions in the memtable over the table.
+  for (let i = 0; i < n; i += 10) await db.put(key(i), `new${i}`);
+  for (let i = 5; i < n; i += 10) await db.del(key(i));
+  const expected: [string, string][] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 10 === 5) continue;
+    expected.push([key(i), i % 10 === 0 ? `new${i}` : value(i)]);
+  }
+  const seen: [string, string][] = [];
+  for await (const e of db.iterator()) seen.push(e);
+  t.deepEqual(seen, expected);
+  t.deepEqual(await db.iterator({ reverse: true }).all(), [...expected].reverse());
+  const it = db.iterator();
+  for (const i of [1234, 17, 2999, 0, 1500]) {
+    it.seek(key(i));
+    const from = expected.findIndex(([k]) => k >= key(i));
+    t.deepEqual(await it.nextv(10), expected.slice(from, from + 10));
+    t.deepEqual(await it.next(), expected[from + 10]);
+  }
+  await it.close();
+  t.deepEqual(await db.keys({ gte: key(100), limit: 25 }).all(), expected.filter(([k]) => k >= key(100)).slice(0, 25).map(([k]) => k));
+  await db.close();
+});
+
+test('long loops of fast operations still let the event loop turn', async (t) => {
+  const db = await fresh();
+  let turns = 0;
+  let running = true;
+  const tick = (): void => {
+    turns++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const pairs = 20_000;
+  for (let i = 0; i < pairs; i++) {
+    await db.put(key(i % 1000), 'v');
+    await db.get(key(i % 1000));
+  }
+  running = false;
+  // At most FAST_STREAK (512) calling-thread operations per turn: 40 000 operations need 78.
+  t.true(turns >= 40, `${turns} event-loop turns during ${pairs} put+get pairs`);
+  await db.close();
+});
