@@ -9,7 +9,7 @@
 //! **Sync/async policy.** Every call that may touch disk has an asynchronous form that runs
 //! on the libuv thread pool as one `napi::Task` (`src/tasks/<op>.rs`, returned as an
 //! `AsyncTask`): `open`, `get`, `getMany`, `write`, `nextBatch`, `clear`, `compactRange`,
-//! `flush` and `close`. Synchronous forms exist only where they pay: `getSync` and
+//! `flush`, `verify` and `close`. Synchronous forms exist only where they pay: `getSync` and
 //! `writeSync` (small point operations), plus cheap calls that never wait on I/O
 //! (`snapshot`, `iterator`, `stats`, `isClosed`, `NativeSnapshot.close`, `NativeIterator.close`).
 //!
