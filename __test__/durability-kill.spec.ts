@@ -1,0 +1,44 @@
+/**
+ * T1 (quick tier): kill -9 cycles through the Node binding. See fixtures/kill-harness.ts for
+ * the workload and the checker; `npm run test:soak` runs the same cycles for longer.
+ */
+import test from 'ava';
+
+import { emptySummary, killCycle, KillState, prng } from './fixtures/kill-harness';
+import { tmpPath } from './helpers';
+
+const CYCLES = Number(process.env.STRATA_KILL_CYCLES ?? 100);
+
+test(`T1: ${CYCLES} kill -9 cycles lose no acknowledged write and tear no batch`, async (t) => {
+  t.timeout(10 * 60_000);
+  const seed = Number(process.env.STRATA_SEED ?? Date.now() % 1_000_000);
+  const state = new KillState(tmpPath(), seed);
+  const rand = prng(seed);
+  const sum = emptySummary();
+  const started = Date.now();
+  for (let i = 0; i < CYCLES; i++) await killCycle(state, sum, rand, { verifyEvery: 10 });
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  const pct = ((100 * sum.killsInBackground) / sum.cycles).toFixed(0);
+  const strict = ((100 * sum.killsInBackgroundStrict) / sum.cycles).toFixed(0);
+  t.log(
+    `seed ${seed}: ${sum.cycles} cycles in ${secs}s, ${sum.ops} ops, ${sum.ackedWrites} acked writes (${sum.ackedSyncWrites} sync), ` +
+      `${sum.inFlightAtKill} in flight at kill; kills during flush/compaction ${sum.killsInBackground} (${pct}%), ` +
+      `${sum.killsInBackgroundStrict} (${strict}%) on engine evidence alone ` +
+      `[explicit ${sum.evidence.explicitFlushOrCompactInFlight}, tmp file ${sum.evidence.tmpFileOnDisk}, stats ${sum.evidence.statsShowedWork}]; ` +
+      `lost ${sum.lostAckedWrites}, torn ${sum.tornBatches}, never written ${sum.neverWritten}, bad reads ${sum.badReads}, ` +
+      `failed opens ${sum.failedOpens}, child crashes ${sum.childCrashes}, stderr lines ${sum.unexpectedStderr.length}, ` +
+      `verify ${sum.verifyRuns} runs / ${sum.verifyProblems} problems, unreferenced files after close ${sum.unreferencedAfterClose}`,
+  );
+  t.deepEqual(sum.violations, []);
+  t.deepEqual(sum.unexpectedStderr, []);
+  t.is(sum.lostAckedWrites, 0);
+  t.is(sum.tornBatches, 0);
+  t.is(sum.neverWritten, 0);
+  t.is(sum.badReads, 0);
+  t.is(sum.failedOpens, 0);
+  t.is(sum.childCrashes, 0);
+  t.is(sum.verifyProblems, 0);
+  t.is(sum.unreferencedAfterClose, 0);
+  t.true(sum.ackedWrites > 0);
+  t.true(sum.killsInBackgroundStrict / sum.cycles >= 0.25, `only ${strict}% of kills landed during a flush or compaction`);
+});
