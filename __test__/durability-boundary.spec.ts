@@ -10,7 +10,7 @@ import * as path from 'node:path';
 
 import test from 'ava';
 
-import { tmpPath } from './helpers';
+import { expectCode, fresh, tmpPath } from './helpers';
 
 const FUZZ = path.join(__dirname, 'fixtures', 'boundary-fuzz.js');
 const CALLS = Number(process.env.STRATA_BOUNDARY_CALLS ?? 10_000);
@@ -38,4 +38,21 @@ test(`T13: ${CALLS} random API calls never crash the process and fail only with 
     .split('\n')
     .filter((l) => l.trim() !== '' && !/deliberate panic for testing|panicked at src\/tasks\/panic\.rs|stack backtrace|RUST_BACKTRACE/.test(l));
   t.deepEqual(other, []);
+});
+
+// Regression (found by the T13 program, seed 900324): a BigInt or a cyclic object as an
+// encoding name or a batch op type made the error message's JSON.stringify throw a plain
+// TypeError without a code instead of STRATA_INVALID_ARGUMENT.
+test('unserializable option values fail with STRATA_INVALID_ARGUMENT, not a TypeError', async (t) => {
+  const db = await fresh();
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  for (const bad of [12n, cyclic]) {
+    await expectCode(() => db.keys({ keyEncoding: bad as never }), 'STRATA_INVALID_ARGUMENT');
+    await expectCode(() => db.get('k', { valueEncoding: bad as never }), 'STRATA_INVALID_ARGUMENT');
+    await expectCode(() => db.batch([{ type: bad, key: 'k' } as never]), 'STRATA_INVALID_ARGUMENT');
+    await expectCode(() => db.batch().put('k', 'v', { keyEncoding: bad as never }), 'STRATA_INVALID_ARGUMENT');
+  }
+  await db.close();
+  t.pass();
 });

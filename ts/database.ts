@@ -7,7 +7,7 @@
 import type { BindingRange, NativeDatabase, NativeIterator } from '../binding';
 import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
-import { Encoding, EncodingName, encoding, describe } from './encodings';
+import { Encoding, EncodingName, encoding, describe, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, EntryIterator, ItemIterator, IteratorHost } from './iterator';
 import { NormalizedOptions, normalizeOptions, OpenOptions, toBindingOptions } from './options';
@@ -341,7 +341,7 @@ export class Db<K = string, V = string> {
     } else if (o.type === 'del') {
       p.del(encodeKey(o.key, this.#keyEncoding(enc), `${what}.key`));
     } else {
-      throw invalidArgument(`${what}.type must be 'put' or 'del', got ${JSON.stringify(o.type) ?? describe(o.type)}`);
+      throw invalidArgument(`${what}.type must be 'put' or 'del', got ${quote(o.type)}`);
     }
   }
 
