@@ -24,7 +24,8 @@ test(`T1: ${CYCLES} kill -9 cycles lose no acknowledged write and tear no batch`
     `seed ${seed}: ${sum.cycles} cycles in ${secs}s, ${sum.ops} ops, ${sum.ackedWrites} acked writes (${sum.ackedSyncWrites} sync), ` +
       `${sum.inFlightAtKill} in flight at kill; kills during flush/compaction ${sum.killsInBackground} (${pct}%), ` +
       `${sum.killsInBackgroundStrict} (${strict}%) on engine evidence alone ` +
-      `[explicit ${sum.evidence.explicitFlushOrCompactInFlight}, tmp file ${sum.evidence.tmpFileOnDisk}, stats ${sum.evidence.statsShowedWork}]; ` +
+      `[explicit request ${sum.evidence.explicitFlushOrCompactInFlight}, MANIFEST.tmp ${sum.evidence.tmpFileOnDisk}, ` +
+      `unlisted SST ${sum.evidence.unlistedSstOnDisk}, stats ${sum.evidence.statsShowedWork}]; ` +
       `lost ${sum.lostAckedWrites}, torn ${sum.tornBatches}, never written ${sum.neverWritten}, bad reads ${sum.badReads}, ` +
       `failed opens ${sum.failedOpens}, child crashes ${sum.childCrashes}, stderr lines ${sum.unexpectedStderr.length}, ` +
       `verify ${sum.verifyRuns} runs / ${sum.verifyProblems} problems, unreferenced files after close ${sum.unreferencedAfterClose}`,
@@ -41,4 +42,21 @@ test(`T1: ${CYCLES} kill -9 cycles lose no acknowledged write and tear no batch`
   t.is(sum.unreferencedAfterClose, 0);
   t.true(sum.ackedWrites > 0);
   t.true(sum.killsInBackgroundStrict / sum.cycles >= 0.25, `only ${strict}% of kills landed during a flush or compaction`);
+});
+
+// Regression: the child logged with process.stdout.write, which queues in memory when the
+// parent drains the pipe slowly; a SIGKILL then lost `invoke` lines of writes the engine had
+// applied, and the checker saw values "never written" (1,025 of them in one quick-tier run).
+test('T1 harness: the history survives a parent that stops reading the log', async (t) => {
+  t.timeout(2 * 60_000);
+  const seed = Number(process.env.STRATA_SEED ?? Date.now() % 1_000_000);
+  const state = new KillState(tmpPath(), seed);
+  const rand = prng(seed);
+  const sum = emptySummary();
+  for (let i = 0; i < 4; i++) await killCycle(state, sum, rand, { pauseReaderMs: 2500 });
+  t.log(`seed ${seed}: ${sum.cycles} cycles, ${sum.ops} ops logged, ${sum.ackedWrites} acked writes`);
+  t.deepEqual(sum.violations, []);
+  t.is(sum.neverWritten, 0);
+  t.is(sum.badReads, 0);
+  t.is(sum.lostAckedWrites, 0);
 });
