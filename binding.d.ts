@@ -63,6 +63,11 @@ export declare class NativeDatabase {
   flush(): Promise<void>
   /** Current engine statistics. */
   stats(): BindingStats
+  /**
+   * Reads every block of every live file and checks every checksum and invariant off the
+   * JS thread; resolves to the problems found (empty when clean).
+   */
+  verify(): Promise<Array<BindingProblem>>
   /** Closes the database. Idempotent; later calls fail with `STRATA_CLOSED`. */
   close(): Promise<void>
 }
@@ -147,6 +152,18 @@ export interface BindingOpenOptions {
   targetFileSize?: number
   /** `"tolerate-corrupted-tail"` (default), `"point-in-time"` or `"salvage"`. */
   walRecovery?: string
+}
+
+/** One problem found by `verify`. */
+export interface BindingProblem {
+  /** The stable `STRATA_*` code of the problem (`STRATA_CORRUPTION`, `STRATA_IO_ERROR`, ...). */
+  code: string
+  /** Human-readable description (not stable). */
+  message: string
+  /** The file concerned, when known. */
+  file?: string
+  /** Byte offset of the damage within `file`, when known. */
+  offset?: number
 }
 
 /** A key range. Bounds are raw bytes; at most one lower and one upper bound may be set. */

@@ -11,7 +11,7 @@ use crate::options::{BindingOpenOptions, BindingRange, BindingStats};
 use crate::snapshot::{self, NativeSnapshot};
 use crate::tasks::{
     clear::ClearTask, close::CloseTask, compact_range::CompactRangeTask, flush::FlushTask, get::GetTask,
-    get_many::GetManyTask, open::OpenTask, write::WriteTask,
+    get_many::GetManyTask, open::OpenTask, verify::VerifyTask, write::WriteTask,
 };
 
 /// An open database. Created by `NativeDatabase.open`.
@@ -220,6 +220,13 @@ impl NativeDatabase {
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Result<BindingStats, ErrorCode> {
         guard(|| Ok(self.db.stats().js()?.into()))
+    }
+
+    /// Reads every block of every live file and checks every checksum and invariant off the
+    /// JS thread; resolves to the problems found (empty when clean).
+    #[napi(ts_return_type = "Promise<Array<BindingProblem>>")]
+    pub fn verify(&self) -> AsyncTask<VerifyTask> {
+        AsyncTask::new(VerifyTask { db: self.db.clone() })
     }
 
     /// Closes the database. Idempotent; later calls fail with `STRATA_CLOSED`.

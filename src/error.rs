@@ -70,10 +70,10 @@ pub fn invalid(message: impl ToString) -> BindingError {
     err(ErrorCode::InvalidArgument, message)
 }
 
-/// Maps an engine error to its code. The one mapping of the binding.
-pub fn from_engine(e: strata_engine::Error) -> BindingError {
+/// The stable code of an engine error. The one mapping of the binding.
+pub fn code_of(e: &strata_engine::Error) -> ErrorCode {
     use strata_engine::Error as E;
-    let code = match &e {
+    match e {
         E::Io { .. } => ErrorCode::IoError,
         E::Corruption { .. } => ErrorCode::Corruption,
         E::Locked(_) => ErrorCode::Locked,
@@ -85,8 +85,23 @@ pub fn from_engine(e: strata_engine::Error) -> BindingError {
         // Only the `*_if_cached` calls raise it, and they turn it into "not in memory".
         E::WouldBlock => ErrorCode::Internal,
         _ => ErrorCode::Internal,
-    };
-    err(code, e)
+    }
+}
+
+/// The file and byte offset an engine error points at, when it names them
+/// (`Corruption { file, offset }`, or the path of an `Io` error).
+pub fn location(e: &strata_engine::Error) -> (Option<&std::path::Path>, Option<u64>) {
+    use strata_engine::Error as E;
+    match e {
+        E::Corruption { file, offset, .. } => (file.as_deref(), *offset),
+        E::Io { path, .. } => (path.as_deref(), None),
+        _ => (None, None),
+    }
+}
+
+/// Maps an engine error to a coded binding error.
+pub fn from_engine(e: strata_engine::Error) -> BindingError {
+    err(code_of(&e), e)
 }
 
 /// `.js()` on engine results: maps the error through [`from_engine`].

@@ -29,7 +29,7 @@
 //! - *Iterators*: `nextBatchSync` calls `DbIterator::next_batch_if_cached` (seek included),
 //!   which stops at the first block missing from the cache and remembers where it was, so
 //!   the pool form `nextBatch` continues exactly there.
-//! - `open`, `getMany`, `clear`, `compactRange`, `flush` and `close` always run on the pool;
+//! - `open`, `getMany`, `clear`, `compactRange`, `flush`, `verify` and `close` always run on the pool;
 //!   `snapshot`, `iterator`, `stats`, `isClosed` and the `close` of snapshots and iterators
 //!   never wait on I/O and run on the calling thread.
 //!

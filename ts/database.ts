@@ -7,7 +7,7 @@
 import type { BindingRange, NativeDatabase, NativeIterator } from '../binding';
 import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
-import { Encoding, EncodingName, encoding, describe } from './encodings';
+import { Encoding, EncodingName, encoding, describe, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, EntryIterator, ItemIterator, IteratorHost } from './iterator';
 import { NormalizedOptions, normalizeOptions, OpenOptions, toBindingOptions } from './options';
@@ -98,6 +98,25 @@ export interface Stats {
   syncWrites: number;
   lastSequence: number;
   liveSnapshots: number;
+}
+
+/** One problem found by `db.verify()`. */
+export interface VerifyProblem {
+  /** Stable code, e.g. `STRATA_CORRUPTION` or `STRATA_IO_ERROR`. */
+  code: string;
+  /** Human-readable description (not stable). */
+  message: string;
+  /** The damaged file, when known. */
+  file?: string;
+  /** Byte offset of the damage in `file`, when known. */
+  offset?: number;
+}
+
+/** Result of `db.verify()`. */
+export interface VerifyResult {
+  /** True when no problem was found. */
+  ok: boolean;
+  problems: VerifyProblem[];
 }
 
 /** An entry iterator: `AsyncIterable<[K, V]>` plus `next`, `nextv`, `all`, `seek`, `close`. */
@@ -437,7 +456,7 @@ export class Db<K = string, V = string> {
     } else if (o.type === 'del') {
       p.del(encodeKey(o.key, this.#keyEncoding(enc), `${what}.key`));
     } else {
-      throw invalidArgument(`${what}.type must be 'put' or 'del', got ${JSON.stringify(o.type) ?? describe(o.type)}`);
+      throw invalidArgument(`${what}.type must be 'put' or 'del', got ${quote(o.type)}`);
     }
   }
 
@@ -598,6 +617,21 @@ export class Db<K = string, V = string> {
       const s = this.#db().stats();
       return { ...s, levels: s.levels.map((l) => ({ files: l.files, bytes: l.bytes })) };
     });
+  }
+
+  /**
+   * Reads every block of every live SSTable and WAL and checks every checksum and ordering
+   * invariant, off the JS thread. Damage is reported in the result, not thrown.
+   */
+  async verify(): Promise<VerifyResult> {
+    const found = await this.#run(() => this.#db().verify());
+    const problems = found.map((p) => {
+      const out: VerifyProblem = { code: p.code, message: p.message };
+      if (p.file != null) out.file = p.file;
+      if (p.offset != null) out.offset = p.offset;
+      return out;
+    });
+    return { ok: problems.length === 0, problems };
   }
 
   /**

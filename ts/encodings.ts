@@ -36,6 +36,15 @@ export function describe(value: unknown): string {
   return typeof value;
 }
 
+/** `JSON.stringify(value)` for error messages; never throws (BigInt, cycles) and never `undefined`. */
+export function quote(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? describe(value);
+  } catch {
+    return describe(value);
+  }
+}
+
 const utf8: Encoding<string> = {
   name: 'utf8',
   encode: (v, what) => bytesOf(v, what, 'utf8'),
@@ -79,5 +88,5 @@ export function encoding(name: unknown, option = 'encoding'): Encoding<unknown> 
   if (typeof name === 'string' && Object.prototype.hasOwnProperty.call(REGISTRY, name)) {
     return REGISTRY[name as EncodingName];
   }
-  throw invalidArgument(`${option}: unknown encoding ${JSON.stringify(name)} (expected one of ${encodingNames.join(', ')})`);
+  throw invalidArgument(`${option}: unknown encoding ${quote(name)} (expected one of ${encodingNames.join(', ')})`);
 }

@@ -25,6 +25,8 @@ export type {
   Iterator,
   KeyIterator,
   ValueIterator,
+  VerifyProblem,
+  VerifyResult,
 } from './database';
 export { BaseIterator, EntryIterator, ItemIterator } from './iterator';
 export { Snapshot } from './snapshot';

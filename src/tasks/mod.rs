@@ -11,4 +11,5 @@ pub mod get_many;
 pub mod next_batch;
 pub mod open;
 pub mod panic;
+pub mod verify;
 pub mod write;

@@ -11,7 +11,7 @@
 //! * gets of keys outside the damaged block all succeed (hence ≥ 90% of rows readable).
 //!
 //! Quick tier by default; `STRATA_SOAK_CASES=N` runs N sniper cases (and N/10 shotgun
-//! cases) on the full 20,000-key database; `STRATA_SEED` changes the seed.
+//! cases) on the full 20,000-key database; `STRATA_TEST_SEED` changes the seed.
 
 #![allow(
     clippy::unwrap_used,

@@ -9,7 +9,7 @@
 //! against the history; `verify` must be clean.
 //!
 //! Soak: `STRATA_SOAK_SECS` or `STRATA_SOAK_SEEDS` set (any value) runs 3-op workloads;
-//! `STRATA_T4_DEPTH=<n>` picks the depth directly.
+//! `STRATA_TEST_T4_DEPTH=<n>` picks the depth directly.
 
 mod common;
 
@@ -213,7 +213,7 @@ fn workloads(depth: usize) -> Vec<Vec<WOp>> {
 #[test]
 fn exhaustive_crash_states() {
     let soak = env_u64("STRATA_SOAK_SECS").is_some() || env_u64("STRATA_SOAK_SEEDS").is_some();
-    let depth = env_u64("STRATA_T4_DEPTH").map_or(if soak { 3 } else { 2 }, |d| d as usize);
+    let depth = env_u64("STRATA_TEST_T4_DEPTH").map_or(if soak { 3 } else { 2 }, |d| d as usize);
     common::watchdog("exhaustive_crash_states", if soak { 7200 } else { 1200 });
     let start = Instant::now();
     let bases = [base(false), base(true)];

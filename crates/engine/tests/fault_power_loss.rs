@@ -8,7 +8,7 @@
 //! and `Db::verify` must be clean.
 //!
 //! Quick tier: as many seeds as fit in `QUICK_SECS`. Soak: `STRATA_SOAK_SECS=<secs>` runs
-//! longer, `STRATA_SOAK_SEEDS=<n>` runs exactly n seeds; `STRATA_SEED=<s>` replays one seed.
+//! longer, `STRATA_SOAK_SEEDS=<n>` runs exactly n seeds; `STRATA_TEST_SEED=<s>` replays one seed.
 
 mod common;
 
@@ -231,7 +231,7 @@ fn check_recovery(seed: u64, fs: &FaultFs, opts: &Options, hist: &History, what:
 #[test]
 fn power_loss_random_seeds() {
     common::watchdog("power_loss_random_seeds", 1800 + env_u64("STRATA_SOAK_SECS").unwrap_or(0));
-    if let Some(seed) = env_u64("STRATA_SEED") {
+    if let Some(seed) = env_u64("STRATA_TEST_SEED") {
         run_seed(seed).unwrap_or_else(|e| panic!("{e}"));
         return;
     }

@@ -39,9 +39,9 @@ impl Rng {
     }
 }
 
-/// The seed for a test: `STRATA_SEED` if set, else `default`.
+/// The seed for a test: `STRATA_TEST_SEED` if set, else `default`.
 pub fn seed(default: u64) -> u64 {
-    std::env::var("STRATA_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("STRATA_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 /// `STRATA_SOAK_CASES` if set.
