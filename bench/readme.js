@@ -2,7 +2,7 @@
 'use strict';
 // `npm run bench:readme`: splices bench/results/latest.md into README.md between the
 // BENCHMARKS:BEGIN / BENCHMARKS:END markers (its top heading dropped, its other headings
-// moved down two levels to sit under "## Benchmarks").
+// moved down one level to sit under "## Benchmarks").
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -15,7 +15,7 @@ const END = '<!-- BENCHMARKS:END -->';
 const md = fs.readFileSync(latest, 'utf8')
   .split('\n')
   .filter((l) => !/^# /.test(l))
-  .map((l) => (/^##+ /.test(l) ? `##${l}` : l))
+  .map((l) => (/^##+ /.test(l) ? `#${l}` : l))
   .join('\n')
   .trim();
 const text = fs.readFileSync(readme, 'utf8');
