@@ -40,7 +40,7 @@ test('bench smoke: every phase x store reports a positive figure', async (t) => 
     STRATA_BENCH_STORES: 'all',
     STRATA_BENCH_PHASES: 'all',
     // LMDB's default durability flushes every commit; keep the smoke run short.
-    STRATA_BENCH_MAX_PHASE_SECONDS: '2',
+    STRATA_BENCH_MAX_PHASE_SECONDS: '1',
   });
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, [RUN], { env, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -44,7 +44,7 @@ async function timed(phase, total, step, { sync = false, per = 1, ops = total * 
   let last = t0;
   let i = 0;
   for (; i < total; ) {
-    const end = Math.min(total, i + 1024);
+    const end = Math.min(total, i + 64);
     if (sync) {
       for (; i < end; i++) step(i);
     } else {

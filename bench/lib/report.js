@@ -40,7 +40,7 @@ function loadEngine(file) {
 
 const int = (x) => Math.round(x).toLocaleString('en-US');
 const mib = (b) => (b / (1 << 20)).toFixed(1);
-const ratio = (x) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ratio = (x) => (x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
 
 function cell(store, phase) {
   if (!store || store.error) return 'error';
@@ -92,7 +92,7 @@ function renderMarkdown(report) {
     out.push('## StrataDB through Node vs the engine alone');
     out.push('');
     if (engine?.phases) {
-      out.push(`Engine: \`cargo bench -p strata-engine --bench phases\` (criterion, N = ${int(engine.n)}, ${engine.date ?? ''}, mean of ${engine.samples ?? '?'} runs; \`npm run bench:engine\`).`);
+      out.push(`Engine: \`cargo bench -p strata-engine --bench phases\` (criterion, N = ${int(engine.n)}, ${engine.date ?? ''}, mean of ${engine.samples ?? '?'} runs; \`npm run bench:engine\`). Node figures are from this run (N = ${int(c.n)}); the engine's N may differ.`);
       out.push('');
       out.push('| phase | Node ops/s | engine ops/s | Node ÷ engine |');
       out.push('| --- | ---: | ---: | ---: |');
