@@ -10,6 +10,28 @@ import type { NativeIterator } from '../../binding';
 import { LevelAbortError, toLevelError } from './errors';
 
 /** Entries per batch after the first. */
+
+/**
+ * Splits one packed batch from `NativeIterator.nextBatch` (keys and values back to back, then
+ * a u32 LE length per key and value, then the entry count) into `[key0, value0, key1, ...]`
+ * views of it, without copying.
+ */
+function unpackBatch(batch: Buffer): Buffer[] {
+  const n = batch.readUInt32LE(batch.length - 4);
+  const out: Buffer[] = new Array<Buffer>(2 * n);
+  let data = 0;
+  let lens = batch.length - 4 - 8 * n;
+  for (let i = 0; i < n; i++) {
+    const kl = batch.readUInt32LE(lens);
+    const vl = batch.readUInt32LE(lens + 4);
+    lens += 8;
+    out[2 * i] = batch.subarray(data, data + kl);
+    out[2 * i + 1] = batch.subarray(data + kl, data + kl + vl);
+    data += kl + vl;
+  }
+  return out;
+}
+
 export const BATCH_ENTRIES = 1000;
 /** Default byte budget of one batch (keys plus values). */
 export const BATCH_BYTES = 64 * 1024;
@@ -85,7 +107,7 @@ class Cursor {
     const seek = this.#seek;
     this.#seek = undefined;
     this.#first = false;
-    const batch = await this.#abortable(this.#native.nextBatch(entries, this.#maxBytes, seek));
+    const batch = unpackBatch(await this.#abortable(this.#native.nextBatch(entries, this.#maxBytes, seek)));
     this.#buf = batch;
     this.#pos = 0;
     if (batch.length === 0) {
