@@ -212,8 +212,14 @@ export interface BindingStats {
   compactionBytesWritten: number
   /** Bytes of keys and values written by users. */
   userBytesWritten: number
-  /** Total bytes written / user bytes written. */
+  /** (Flush + compaction bytes written) / user bytes written; WAL bytes not included. */
   writeAmplification: number
+  /** Bytes appended to WAL files. */
+  walBytesWritten: number
+  /** Lookups that consulted a bloom filter. */
+  bloomChecks: number
+  /** Why the database is read-only after a background failure (absent when writable). */
+  readOnlyReason?: string
   /** WAL fsyncs performed. */
   walSyncs: number
   /** Writes that asked for sync. */

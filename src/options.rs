@@ -212,8 +212,14 @@ pub struct BindingStats {
     pub compaction_bytes_written: f64,
     /// Bytes of keys and values written by users.
     pub user_bytes_written: f64,
-    /// Total bytes written / user bytes written.
+    /// (Flush + compaction bytes written) / user bytes written; WAL bytes not included.
     pub write_amplification: f64,
+    /// Bytes appended to WAL files.
+    pub wal_bytes_written: f64,
+    /// Lookups that consulted a bloom filter.
+    pub bloom_checks: f64,
+    /// Why the database is read-only after a background failure (absent when writable).
+    pub read_only_reason: Option<String>,
     /// WAL fsyncs performed.
     pub wal_syncs: f64,
     /// Writes that asked for sync.
@@ -247,6 +253,9 @@ impl From<DbStats> for BindingStats {
             compaction_bytes_written: n(s.compaction_bytes_written),
             user_bytes_written: n(s.user_bytes_written),
             write_amplification: s.write_amplification,
+            wal_bytes_written: n(s.wal_bytes_written),
+            bloom_checks: n(s.bloom_checks),
+            read_only_reason: s.read_only_reason,
             wal_syncs: n(s.wal_syncs),
             sync_writes: n(s.sync_writes),
             last_sequence: n(s.last_sequence),

@@ -93,7 +93,14 @@ export interface Stats {
   compactionBytesRead: number;
   compactionBytesWritten: number;
   userBytesWritten: number;
+  /** (Flush + compaction bytes written) / user bytes written; WAL bytes not included. */
   writeAmplification: number;
+  /** Bytes appended to WAL files. */
+  walBytesWritten: number;
+  /** Lookups that consulted a bloom filter (`bloomNegatives` of them were answered by it). */
+  bloomChecks: number;
+  /** Set when a background failure made the database read-only (writes reject with `STRATA_POISONED`). */
+  readOnlyReason?: string;
   walSyncs: number;
   syncWrites: number;
   lastSequence: number;

@@ -70,7 +70,8 @@ pub struct DbStats {
     pub compaction_bytes_written: u64,
     /// Bytes of keys and values written by users.
     pub user_bytes_written: u64,
-    /// (WAL + flush + compaction bytes written) / user bytes written.
+    /// (flush + compaction bytes written) / user bytes written. WAL bytes are not included
+    /// (see `wal_bytes_written`).
     pub write_amplification: f64,
     /// WAL fsyncs performed.
     pub wal_syncs: u64,
