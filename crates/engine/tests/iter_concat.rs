@@ -11,18 +11,9 @@ use strata_engine::key::{compare_internal, internal_key, seek_key, ValueKind};
 use strata_engine::memtable::MemTable;
 use strata_engine::{Error, Result};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+#[path = "support/xorshift.rs"]
+mod xorshift;
+use xorshift::Rng;
 
 fn key_of(i: usize) -> Vec<u8> {
     format!("k{:03}", i).into_bytes()
