@@ -7,7 +7,7 @@ import test from 'ava';
 import { emptySummary, killCycle, KillState, prng } from './fixtures/kill-harness';
 import { tmpPath } from './helpers';
 
-const CYCLES = Number(process.env.STRATA_TEST_KILL_CYCLES ?? 100);
+const CYCLES = Number(process.env.STRATA_TEST_KILL_CYCLES ?? 200);
 
 test(`T1: ${CYCLES} kill -9 cycles lose no acknowledged write and tear no batch`, async (t) => {
   t.timeout(10 * 60_000);
