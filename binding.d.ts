@@ -25,6 +25,15 @@ export declare class NativeDatabase {
    */
   getSync(key: Uint8Array, snapshot?: NativeSnapshot | undefined | null): Buffer | null
   /**
+   * The allocation-free read of `getSync`/`get`/`has` on the calling thread. `io[..key_len]`
+   * holds the key; the value is written over `io` from offset 0. Returns the value's
+   * length (when it exceeds `io.length` nothing is written and the caller reads it with
+   * `getSync`), -1 when the key is missing, or -2 with `cached_only` when the answer is
+   * not in memory (read it on the pool with `get`). One shared buffer in each direction
+   * instead of a new Buffer per value: creating a Buffer is most of a small read's cost.
+   */
+  getInto(io: Buffer, keyLen: number, cachedOnly: boolean, snapshot?: NativeSnapshot | undefined | null): number
+  /**
    * Reads one key on the calling thread if that needs no disk read: the value, `null`
    * when missing, or `undefined` when the answer is not in memory (then use `get`).
    */

@@ -5,7 +5,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use strata_engine::{Db, IterOptions, TryWrite, WriteBatch};
 
-use crate::error::{check_key, guard, internal, BindingResult, EngineResultExt, ErrorCode};
+use crate::error::{check_key, guard, internal, invalid, BindingResult, EngineResultExt, ErrorCode};
 use crate::iterator::NativeIterator;
 use crate::options::{BindingOpenOptions, BindingRange, BindingStats};
 use crate::snapshot::{self, NativeSnapshot};
@@ -77,6 +77,60 @@ impl NativeDatabase {
             check_key(key)?;
             let snapshot = snapshot::resolve(snapshot)?;
             self.db.get_with(key, snapshot.as_ref(), |v| v.map(|v| copy_buffer(env, v)).transpose()).js()?
+        })
+    }
+
+    /// The allocation-free read of `getSync`/`get`/`has` on the calling thread. `io[..key_len]`
+    /// holds the key; the value is written over `io` from offset 0. Returns the value's
+    /// length (when it exceeds `io.length` nothing is written and the caller reads it with
+    /// `getSync`), -1 when the key is missing, or -2 with `cached_only` when the answer is
+    /// not in memory (read it on the pool with `get`). One shared buffer in each direction
+    /// instead of a new Buffer per value: creating a Buffer is most of a small read's cost.
+    #[napi(catch_unwind)]
+    pub fn get_into(
+        &self,
+        mut io: BufferSlice,
+        key_len: u32,
+        cached_only: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<i64, ErrorCode> {
+        guard(|| {
+            let key_len = key_len as usize;
+            let Some(key) = io.get(..key_len) else {
+                return Err(invalid(format!("key length {key_len} exceeds the buffer of {} bytes", io.len())));
+            };
+            check_key(key)?;
+            // The value overwrites the key, so the lookup works on a copy of the key (on the
+            // stack for the usual short keys).
+            let mut stack = [0u8; 256];
+            let heap: Vec<u8>;
+            let key: &[u8] = match stack.get_mut(..key_len) {
+                Some(dst) => {
+                    dst.copy_from_slice(key);
+                    dst
+                }
+                None => {
+                    heap = key.to_vec();
+                    &heap
+                }
+            };
+            let snapshot = snapshot::resolve(snapshot)?;
+            let copy_out = |v: Option<&[u8]>| -> i64 {
+                match v {
+                    None => -1,
+                    Some(v) => {
+                        if let Some(dst) = io.get_mut(..v.len()) {
+                            dst.copy_from_slice(v);
+                        }
+                        v.len() as i64
+                    }
+                }
+            };
+            if cached_only {
+                Ok(self.db.get_if_cached_with(key, snapshot.as_ref(), copy_out).js()?.unwrap_or(-2))
+            } else {
+                Ok(self.db.get_with(key, snapshot.as_ref(), copy_out).js()?)
+            }
         })
     }
 

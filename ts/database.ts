@@ -4,7 +4,7 @@
  * (`opening → open → closing → closed`), pending operations, open iterators and snapshots
  * lives here.
  */
-import type { BindingRange, NativeDatabase, NativeIterator } from '../binding';
+import type { BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, EncodingName, encoding, describe, quote } from './encodings';
@@ -16,6 +16,8 @@ import { fastAllowed } from './turns';
 
 /** The one settled promise every write finished on the calling thread returns. */
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Size of the buffer the calling-thread reads exchange keys and values through. */
+const IO_BUFFER_SIZE = 64 * 1024;
 
 /** Lifecycle states. */
 export type DbStatus = 'opening' | 'open' | 'closing' | 'closed';
@@ -158,6 +160,8 @@ export class Db<K = string, V = string> {
   readonly location: string;
   readonly options: NormalizedOptions;
   #native: NativeDatabase | undefined;
+  /** Key in, value out, for reads on the calling thread (`getInto`): no Buffer per call. */
+  #io: Buffer = Buffer.allocUnsafeSlow(IO_BUFFER_SIZE);
   #status: DbStatus = 'opening';
   #opening: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -255,6 +259,32 @@ export class Db<K = string, V = string> {
     return this.#native as NativeDatabase;
   }
 
+  /**
+   * A read on the calling thread through the shared `#io` buffer: the value (a copy), `null`
+   * when missing, `undefined` with `cachedOnly` when the answer is not in memory. Keys and
+   * values that do not fit the buffer take the Buffer-returning calls.
+   */
+  #readHere(
+    native: NativeDatabase,
+    k: Uint8Array,
+    snapshot: NativeSnapshot | undefined,
+    cachedOnly: boolean,
+  ): Buffer | null | undefined {
+    const io = this.#io;
+    if (k.byteLength <= io.length) {
+      io.set(k, 0);
+      const n = native.getInto(io, k.byteLength, cachedOnly, snapshot);
+      if (n === -1) return null;
+      if (n === -2) return undefined;
+      if (n <= io.length) {
+        const out = Buffer.allocUnsafe(n);
+        io.copy(out, 0, 0, n);
+        return out;
+      }
+    }
+    return cachedOnly ? native.getCached(k, snapshot) : native.getSync(k, snapshot);
+  }
+
   #snapshotOf(opts: ReadOptions | IteratorOptions<K> | undefined) {
     const s = opts?.snapshot;
     if (s === undefined) return undefined;
@@ -282,7 +312,7 @@ export class Db<K = string, V = string> {
       const snapshot = this.#snapshotOf(opts);
       const dv = decoder<R>(this.#valueEncoding(opts));
       if (this.#status === 'open' && fastAllowed()) {
-        const v = (this.#native as NativeDatabase).getCached(k, snapshot);
+        const v = this.#readHere(this.#native as NativeDatabase, k, snapshot, true);
         if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v));
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => (v === null ? undefined : dv(v)));
@@ -299,7 +329,7 @@ export class Db<K = string, V = string> {
     const dv = decoder<R>(this.#valueEncoding(opts));
     let v: Buffer | null;
     try {
-      v = this.#nativeSync().getSync(k, snapshot);
+      v = this.#readHere(this.#nativeSync(), k, snapshot, false) as Buffer | null;
     } catch (e) {
       throw fromNative(e);
     }
@@ -325,7 +355,7 @@ export class Db<K = string, V = string> {
       const k = encodeKey(key, this.#keyEncoding(opts));
       const snapshot = this.#snapshotOf(opts);
       if (this.#status === 'open' && fastAllowed()) {
-        const v = (this.#native as NativeDatabase).getCached(k, snapshot);
+        const v = this.#readHere(this.#native as NativeDatabase, k, snapshot, true);
         if (v !== undefined) return Promise.resolve(v !== null);
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => v !== null);

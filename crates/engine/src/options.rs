@@ -94,6 +94,11 @@ pub struct Options {
     pub compaction: CompactionOptions,
     /// Verify block checksums on every read from disk. Default true.
     pub verify_checksums: bool,
+    /// On a clean `close`, write the memtable to an SSTable first, so that the database is
+    /// left compressed, with an empty WAL, and the next open replays nothing. Default true;
+    /// false closes faster and leaves the memtable's writes in the WAL (they are synced
+    /// either way).
+    pub flush_on_close: bool,
     /// The file system every file operation goes through. Default [`RealFs`](crate::file::RealFs),
     /// the operating system's; tests use [`FaultFs`](crate::file::fault::FaultFs) to simulate
     /// power loss and I/O errors.
@@ -117,6 +122,7 @@ impl Default for Options {
             wal_recovery: RecoveryMode::TolerateCorruptedTail,
             compaction: CompactionOptions::default(),
             verify_checksums: true,
+            flush_on_close: true,
             fs: crate::file::real_fs(),
         }
     }

@@ -165,7 +165,9 @@ struct DbHandle {
 
 impl Drop for DbHandle {
     fn drop(&mut self) {
-        let _ = self.inner.close();
+        // A dropped handle (no explicit close) does not flush: dropping may happen where
+        // blocking for a flush is wrong (a JavaScript finalizer); the WAL keeps the writes.
+        let _ = self.inner.close_with(false);
     }
 }
 
@@ -364,8 +366,10 @@ impl Db {
         self.inner().verify()
     }
 
-    /// Closes the database: stops background work, syncs the WAL and releases the lock.
-    /// Later calls fail with `Closed`; closing twice is fine.
+    /// Closes the database: writes the memtable to an SSTable (with
+    /// [`Options::flush_on_close`], the default), stops background work, syncs the WAL and
+    /// releases the lock. Later calls fail with `Closed`; closing twice is fine. Dropping a
+    /// `Db` without `close` does the same without the flush.
     pub fn close(&self) -> Result<()> {
         self.inner().close()
     }
@@ -484,6 +488,14 @@ impl DbInner {
     }
 
     fn close(&self) -> Result<()> {
+        self.close_with(self.opts.flush_on_close)
+    }
+
+    fn close_with(&self, flush: bool) -> Result<()> {
+        // Flush while the background threads still run. A poisoned database writes nothing;
+        // a failed flush poisons it, and the close still completes (the writes stay in the
+        // synced WAL and are replayed at the next open).
+        let flushed = if flush && self.check_writable().is_ok() { self.flush_and_wait() } else { Ok(()) };
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -503,7 +515,7 @@ impl DbInner {
         };
         // Release the directory lock even if the final sync failed.
         *self.lock.lock() = None;
-        res
+        flushed.and(res)
     }
 }
 
