@@ -246,7 +246,8 @@ fn run_read_faults(style: CompactionStyle, cases: usize, seed_: u64) {
     let mut rng = Rng::new(seed(seed_));
     // The fixture as an in-memory file system.
     let dir = Path::new("/t7-read-fault");
-    let mut image = FsImage { files: BTreeMap::new(), dirs: [Path::new("/"), dir].iter().map(|p| p.to_path_buf()).collect() };
+    let mut image =
+        FsImage { files: BTreeMap::new(), dirs: [Path::new("/"), dir].iter().map(|p| p.to_path_buf()).collect() };
     for e in std::fs::read_dir(fx.dir.path()).unwrap() {
         let e = e.unwrap();
         image.files.insert(dir.join(e.file_name()), std::sync::Arc::new(std::fs::read(e.path()).unwrap()));

@@ -442,7 +442,12 @@ fn plan() -> (Vec<(Mode, usize, f64)>, Option<Duration>) {
     let modes = match n {
         Some(n) => {
             let tenth = if n == usize::MAX { n } else { (n / 10).max(1) };
-            vec![(Mode::Sniper, n, 0.7), (Mode::Shotgun, tenth, 0.1), (Mode::Burst2, tenth, 0.1), (Mode::Burst8, tenth, 0.1)]
+            vec![
+                (Mode::Sniper, n, 0.7),
+                (Mode::Shotgun, tenth, 0.1),
+                (Mode::Burst2, tenth, 0.1),
+                (Mode::Burst8, tenth, 0.1),
+            ]
         }
         None => vec![
             (Mode::Sniper, QUICK_SNIPER, 0.0),
@@ -602,4 +607,3 @@ fn verify_has_no_false_positives_on_clean_databases() {
     }
     println!("T6 clean: 50 databases × 2 verify() calls, 0 false positives, in {:?}", t0.elapsed());
 }
-

@@ -287,7 +287,8 @@ fn short_cases(style: CompactionStyle, base: u64) {
         return;
     }
     let soak_secs = env::<u64>("STRATA_SOAK_SECS");
-    let cases = env::<u64>("STRATA_SOAK_CASES").unwrap_or(if soak_secs.is_some() { u64::MAX } else { QUICK_SHORT_CASES });
+    let cases =
+        env::<u64>("STRATA_SOAK_CASES").unwrap_or(if soak_secs.is_some() { u64::MAX } else { QUICK_SHORT_CASES });
     let deadline = soak_secs.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
     let t0 = std::time::Instant::now();
     let mut total = CaseStats::default();
