@@ -10,8 +10,20 @@
 //!   SST and of the MANIFEST is covered by a CRC, so no flip may go undetected);
 //! * gets of keys outside the damaged block all succeed (hence ≥ 90% of rows readable).
 //!
-//! Quick tier by default; `STRATA_SOAK_CASES=N` runs N sniper cases (and N/10 shotgun
-//! cases) on the full 20,000-key database; `STRATA_TEST_SEED` changes the seed.
+//! The database: 20,000 keys with 100-byte values (2.2 MB of keys and values), LZ4, 4 KiB
+//! blocks, 160 KiB tables: about 1.3 MB in 8 SSTs after compression, plus the MANIFEST.
+//!
+//! Damage modes: sniper (1 random bit of a random byte), shotgun (4 KiB of zeros or junk at
+//! a random offset), and bursts of 2 and 8 adjacent bits (first and last bit flipped, the
+//! bits between random; a burst may span two bytes). Every case damages a private working
+//! copy of the database in place, runs, and restores the bytes afterwards; cases run on
+//! [`WORKERS`] threads, each with its own copy.
+//!
+//! Quick tier: 1,000 sniper + 100 shotgun + 20 + 20 bursts, and the exhaustive
+//! footer/index/properties flips. Soak: `STRATA_SOAK_CASES=N` runs N sniper cases and N/10
+//! of each other mode; `STRATA_SOAK_SECS=S` runs for S seconds instead (70% sniper, 10%
+//! each other mode; with both, whichever limit comes first). `STRATA_TEST_SEED` changes
+//! the seed.
 
 #![allow(
     clippy::unwrap_used,
@@ -25,24 +37,30 @@
 mod corruption_support;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use corruption_support::*;
 use strata_engine::stats::Counters;
 use strata_engine::table::Table;
 use strata_engine::{Db, Error, Options};
 
-/// Keys in the quick-tier database (the soak tier uses 20,000).
-const QUICK_KEYS: usize = 6_000;
-const SOAK_KEYS: usize = 20_000;
+/// Keys in the database (quick and soak tiers).
+const KEYS: usize = 20_000;
 const QUICK_SNIPER: usize = 1_000;
 const QUICK_SHOTGUN: usize = 100;
+const QUICK_BURSTS: usize = 20;
 const GETS: usize = 200;
+/// Table size: the values compress to about 1.3 MB, so 160 KiB gives about 8 SSTs.
+const TARGET_FILE_SIZE: u64 = 160 * 1024;
+/// Threads running cases, each on its own copy of the database.
+const WORKERS: usize = 2;
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    /// Keeps the pristine database (the work copies are made from `files`).
+    _dir: tempfile::TempDir,
     model: Model,
     /// Every key ever written (present and deleted) plus a few never written.
     probe_keys: Vec<Vec<u8>>,
@@ -51,8 +69,7 @@ struct Fixture {
 
 fn fixture(n: usize) -> Fixture {
     let dir = tempdir();
-    let target = if n >= SOAK_KEYS { 256 * 1024 } else { 64 * 1024 };
-    let model = build_db(dir.path(), n, &corruption_opts(target));
+    let model = build_db(dir.path(), n, &corruption_opts(TARGET_FILE_SIZE));
     let mut probe_keys: Vec<Vec<u8>> = (0..n).map(key).collect();
     probe_keys.extend((0..20).map(|i| format!("absent{i}").into_bytes()));
     let files = db_files(dir.path())
@@ -63,7 +80,7 @@ fn fixture(n: usize) -> Fixture {
             (name, bytes, layout)
         })
         .collect();
-    Fixture { dir, model, probe_keys, files }
+    Fixture { _dir: dir, model, probe_keys, files }
 }
 
 fn opts() -> Options {
@@ -81,6 +98,8 @@ struct Outcome {
     /// Keys whose get failed.
     failed_keys: Vec<Vec<u8>>,
     problems: Vec<Error>,
+    /// Time spent in open, scan, gets, verify and close.
+    phases: [Duration; 5],
 }
 
 fn assert_corruption(e: &Error, ctx: &str) {
@@ -90,14 +109,21 @@ fn assert_corruption(e: &Error, ctx: &str) {
 /// Open → full scan → gets → verify, checking every answer against the model.
 fn run_case(dir: &Path, fx: &Fixture, rng: &mut Rng, ctx: &str) -> Outcome {
     let mut out = Outcome::default();
+    let mut t = Instant::now();
+    let mut lap = |out: &mut Outcome, i: usize| {
+        out.phases[i] += t.elapsed();
+        t = Instant::now();
+    };
     let db = match Db::open(dir, opts()) {
         Ok(db) => db,
         Err(e) => {
+            lap(&mut out, 0);
             assert_corruption(&e, ctx);
             out.open_error = Some(e);
             return out;
         }
     };
+    lap(&mut out, 0);
     let (entries, err) = scan(&db);
     let mut expected = fx.model.iter();
     for (k, v) in &entries {
@@ -112,6 +138,7 @@ fn run_case(dir: &Path, fx: &Fixture, rng: &mut Rng, ctx: &str) -> Outcome {
         }
         None => assert_eq!(entries.len(), fx.model.len(), "{ctx}: scan ended early without an error"),
     }
+    lap(&mut out, 1);
     for _ in 0..GETS {
         let k = &fx.probe_keys[rng.below(fx.probe_keys.len())];
         match db.get(k, None) {
@@ -126,11 +153,14 @@ fn run_case(dir: &Path, fx: &Fixture, rng: &mut Rng, ctx: &str) -> Outcome {
             }
         }
     }
+    lap(&mut out, 2);
     out.problems = db.verify().unwrap();
     for p in &out.problems {
         assert_corruption(p, ctx);
     }
+    lap(&mut out, 3);
     db.close().unwrap();
+    lap(&mut out, 4);
     out
 }
 
@@ -156,26 +186,153 @@ struct Tally {
     cases: usize,
     detected: usize,
     undetected: usize,
+    unchanged: usize,
     open_failed: usize,
     gets_ok: usize,
     gets_total: usize,
     by_kind: BTreeMap<String, usize>,
+    phases: [Duration; 5],
 }
 
-/// Applies `damage` to one file of a fresh copy of the database and checks the outcome.
-/// `lo..hi` is the damaged byte range.
-fn damage_case(fx: &Fixture, fi: usize, new_bytes: &[u8], lo: u64, hi: u64, rng: &mut Rng, t: &mut Tally, ctx: &str) {
-    let (name, orig, layout) = &fx.files[fi];
-    let work = tempdir();
-    clone_db(fx.dir.path(), work.path(), Some((name, new_bytes)));
-    let out = run_case(work.path(), fx, rng, ctx);
+impl Tally {
+    fn merge(&mut self, o: Tally) {
+        self.cases += o.cases;
+        self.detected += o.detected;
+        self.undetected += o.undetected;
+        self.unchanged += o.unchanged;
+        self.open_failed += o.open_failed;
+        self.gets_ok += o.gets_ok;
+        self.gets_total += o.gets_total;
+        for (a, b) in self.phases.iter_mut().zip(o.phases) {
+            *a += b;
+        }
+        for (k, v) in o.by_kind {
+            *self.by_kind.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// The damage modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sniper,
+    Shotgun,
+    Burst2,
+    Burst8,
+}
+
+/// One damage case: new contents for `[lo, hi)` of live file `fi`.
+#[derive(Debug)]
+struct Case {
+    fi: usize,
+    lo: u64,
+    new: Vec<u8>,
+    /// Seed of the case's random gets.
+    seed: u64,
+    what: String,
+}
+
+/// Draws the next case of `mode` (deterministic in the seed and the case number).
+fn draw_case(fx: &Fixture, candidates: &[usize], mode: Mode, rng: &mut Rng, number: usize) -> Case {
+    let fi = candidates[rng.below(candidates.len())];
+    let (name, orig, _) = &fx.files[fi];
+    let len = orig.len();
+    let (lo, new, what) = match mode {
+        Mode::Sniper => {
+            let pos = rng.below(len);
+            let bit = rng.below(8);
+            (pos, vec![orig[pos] ^ (1 << bit)], format!("byte {pos} bit {bit}"))
+        }
+        Mode::Shotgun => {
+            let pos = rng.below(len);
+            let end = (pos + 4096).min(len);
+            let zeros = rng.below(2) == 0;
+            let fill = if zeros { vec![0u8; end - pos] } else { rng.bytes(end - pos) };
+            (pos, fill, format!("{pos}..{end} {}", if zeros { "zeros" } else { "junk" }))
+        }
+        Mode::Burst2 | Mode::Burst8 => {
+            // A burst of `n` bits starting at a random bit: first and last bit flipped, the
+            // bits between random. It spans two bytes when it does not fit in the first.
+            let n = if mode == Mode::Burst2 { 2 } else { 8 };
+            let start_bit = rng.below(len * 8 - (n - 1));
+            let inner = if n > 2 { (rng.next() as u16) & ((1 << (n - 1)) - 2) } else { 0 };
+            let pattern: u16 = (1 | inner | (1 << (n - 1))) << (start_bit % 8);
+            let pos = start_bit / 8;
+            let bytes = if pattern > 0xff { 2 } else { 1 };
+            let new: Vec<u8> = (0..bytes).map(|i| orig[pos + i] ^ (pattern >> (8 * i)) as u8).collect();
+            (pos, new, format!("{n}-bit burst at bit {start_bit} (mask {pattern:#06x})"))
+        }
+    };
+    Case { fi, lo: lo as u64, new, seed: rng.next(), what: format!("{mode:?} #{number}: {name} {what}") }
+}
+
+/// A private copy of the database that cases damage in place and then restore.
+struct WorkCopy {
+    dir: tempfile::TempDir,
+}
+
+impl WorkCopy {
+    fn new(fx: &Fixture) -> WorkCopy {
+        let dir = tempdir();
+        for (name, bytes, _) in &fx.files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        WorkCopy { dir }
+    }
+
+    fn write_at(&self, name: &str, offset: u64, bytes: &[u8]) {
+        let f = std::fs::OpenOptions::new().write(true).open(self.dir.path().join(name)).unwrap();
+        f.write_all_at(bytes, offset).unwrap();
+    }
+
+    /// Back to the fixture's state after a case damaged `[lo, lo + len)` of file `fi` (the
+    /// engine never writes into an existing SST; an open replaces the MANIFEST and the WAL).
+    fn restore(&self, fx: &Fixture, fi: usize, lo: u64, len: usize) {
+        let (name, orig, _) = &fx.files[fi];
+        for e in std::fs::read_dir(self.dir.path()).unwrap() {
+            let e = e.unwrap();
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n != "LOCK" && !fx.files.iter().any(|f| f.0 == n) {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+        for (n, bytes, layout) in &fx.files {
+            if layout.is_none() {
+                std::fs::write(self.dir.path().join(n), bytes).unwrap();
+            }
+        }
+        if name.ends_with(".sst") {
+            self.write_at(name, lo, &orig[lo as usize..lo as usize + len]);
+        }
+    }
+
+    /// The copy holds exactly the fixture's files and bytes.
+    fn assert_pristine(&self, fx: &Fixture) {
+        for (n, b, _) in &fx.files {
+            assert!(std::fs::read(self.dir.path().join(n)).unwrap() == *b, "work copy of {n} was not restored");
+        }
+    }
+}
+
+/// Applies the damage of `case` to the work copy, checks the outcome and restores the copy.
+fn damage_case(fx: &Fixture, work: &WorkCopy, case: &Case, t: &mut Tally) {
+    let (name, orig, layout) = &fx.files[case.fi];
+    let ctx = &case.what;
+    let (lo, hi) = (case.lo, case.lo + case.new.len() as u64);
+    work.write_at(name, lo, &case.new);
+    let mut rng = Rng::new(case.seed);
+    let out = run_case(work.dir.path(), fx, &mut rng, ctx);
+    work.restore(fx, case.fi, lo, case.new.len());
     t.cases += 1;
+    for (a, b) in t.phases.iter_mut().zip(out.phases) {
+        *a += b;
+    }
     t.gets_ok += out.gets_ok;
     t.gets_total += out.gets_ok + out.gets_err;
     if out.open_error.is_some() {
         t.open_failed += 1;
     }
-    let changed = new_bytes != orig.as_slice();
+    let changed = case.new.as_slice() != &orig[lo as usize..hi as usize];
     // The regions the damage touched; the report must point inside one of them.
     let (rlo, rhi, kinds) = match layout {
         Some(l) => {
@@ -198,11 +355,12 @@ fn damage_case(fx: &Fixture, fi: usize, new_bytes: &[u8], lo: u64, hi: u64, rng:
     *t.by_kind.entry(kind_name.to_string()).or_default() += 1;
     if !changed {
         // Overwriting bytes with equal bytes: the database must be exactly as before.
+        t.unchanged += 1;
         assert!(out.open_error.is_none() && out.gets_err == 0 && !out.scan_error, "{ctx}: unchanged file failed");
         assert!(out.problems.is_empty(), "{ctx}: false positive on an unchanged file: {:?}", out.problems);
         return;
     }
-    if detected(&out, work.path(), name, rlo, rhi) {
+    if detected(&out, work.dir.path(), name, rlo, rhi) {
         t.detected += 1;
     } else {
         // Every SST and MANIFEST byte is CRC-covered: an undetected change is a coverage bug.
@@ -232,87 +390,125 @@ fn damage_case(fx: &Fixture, fi: usize, new_bytes: &[u8], lo: u64, hi: u64, rng:
     }
 }
 
-fn sizes() -> (usize, usize, usize) {
-    match soak_cases() {
-        Some(n) => (SOAK_KEYS, n, (n / 10).max(1)),
-        None => (QUICK_KEYS, QUICK_SNIPER, QUICK_SHOTGUN),
+/// Runs up to `count` cases of `mode` (or until `deadline`) on [`WORKERS`] threads.
+fn run_mode(fx: &Fixture, works: &[WorkCopy], mode: Mode, count: usize, deadline: Option<Instant>, seed: u64) -> Tally {
+    let candidates: Vec<usize> = (0..fx.files.len()).filter(|&i| !fx.files[i].1.is_empty()).collect();
+    // Cases are drawn in order from one generator, so the set of cases depends only on the seed.
+    let gen = Mutex::new((Rng::new(seed), 0usize));
+    // Set when a worker panics, so that the others stop too.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    struct PanicFlag<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for PanicFlag<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     }
+    let next = || {
+        let mut g = gen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        if g.1 >= count || deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        g.1 += 1;
+        let n = g.1 - 1;
+        Some(draw_case(fx, &candidates, mode, &mut g.0, n))
+    };
+    let total = Mutex::new(Tally::default());
+    std::thread::scope(|s| {
+        for work in works {
+            let (next, total, failed) = (&next, &total, &failed);
+            s.spawn(move || {
+                let _flag = PanicFlag(failed);
+                let mut t = Tally::default();
+                while let Some(case) = next() {
+                    damage_case(fx, work, &case, &mut t);
+                }
+                work.assert_pristine(fx);
+                total.lock().unwrap().merge(t);
+            });
+        }
+    });
+    total.into_inner().unwrap()
+}
+
+/// Per mode: the case count and the share of the soak time (quick tier: counts only).
+fn plan() -> (Vec<(Mode, usize, f64)>, Option<Duration>) {
+    let secs = std::env::var("STRATA_SOAK_SECS").ok().and_then(|s| s.parse::<u64>().ok());
+    let n = soak_cases().or(secs.map(|_| usize::MAX));
+    let modes = match n {
+        Some(n) => {
+            let tenth = if n == usize::MAX { n } else { (n / 10).max(1) };
+            vec![
+                (Mode::Sniper, n, 0.7),
+                (Mode::Shotgun, tenth, 0.1),
+                (Mode::Burst2, tenth, 0.1),
+                (Mode::Burst8, tenth, 0.1),
+            ]
+        }
+        None => vec![
+            (Mode::Sniper, QUICK_SNIPER, 0.0),
+            (Mode::Shotgun, QUICK_SHOTGUN, 0.0),
+            (Mode::Burst2, QUICK_BURSTS, 0.0),
+            (Mode::Burst8, QUICK_BURSTS, 0.0),
+        ],
+    };
+    (modes, secs.map(Duration::from_secs))
 }
 
 #[test]
 fn sniper_and_shotgun() {
-    let (keys, sniper, shotgun) = sizes();
     let seed = seed(0x7e57_c0de);
     let t0 = Instant::now();
-    let fx = fixture(keys);
+    let fx = fixture(KEYS);
     let total: usize = fx.files.iter().map(|f| f.1.len()).sum();
+    let ssts = fx.files.iter().filter(|f| f.0.ends_with(".sst")).count();
     println!(
-        "T6 fixture: {keys} keys, {} SSTs, {} live files, {total} bytes, built in {:?} (seed {seed})",
-        fx.files.iter().filter(|f| f.0.ends_with(".sst")).count(),
+        "T6 fixture: {KEYS} keys, {ssts} SSTs, {} live files, {total} bytes, built in {:?} (seed {seed})",
         fx.files.len(),
         t0.elapsed()
     );
-    assert!(fx.files.iter().filter(|f| f.0.ends_with(".sst")).count() >= 4);
+    assert!(ssts >= 6, "expected about 8 SSTs, got {ssts}");
+    let works: Vec<WorkCopy> = (0..WORKERS).map(|_| WorkCopy::new(&fx)).collect();
     // Clean baseline.
     let mut rng = Rng::new(seed);
-    let work = tempdir();
-    clone_db(fx.dir.path(), work.path(), None);
-    let clean = run_case(work.path(), &fx, &mut rng, "clean");
+    let clean = run_case(works[0].dir.path(), &fx, &mut rng, "clean");
     assert!(clean.open_error.is_none() && clean.gets_err == 0 && !clean.scan_error && clean.problems.is_empty());
-    drop(work);
+    println!("T6 clean case: ms in open/scan/gets/verify/close {:?}", clean.phases.map(|d| d.as_millis()));
+    works[0].restore(&fx, 0, 0, 0);
 
-    // Sniper: one random bit of one random byte of one random live (non-empty) file.
-    let candidates: Vec<usize> = (0..fx.files.len()).filter(|&i| !fx.files[i].1.is_empty()).collect();
-    let mut t = Tally::default();
-    let t1 = Instant::now();
-    for case in 0..sniper {
-        let fi = candidates[rng.below(candidates.len())];
-        let (name, orig, _) = &fx.files[fi];
-        let pos = rng.below(orig.len());
-        let bit = rng.below(8);
-        let mut bytes = orig.clone();
-        bytes[pos] ^= 1 << bit;
-        let ctx = format!("sniper #{case}: {name} byte {pos} bit {bit}");
-        damage_case(&fx, fi, &bytes, pos as u64, pos as u64 + 1, &mut rng, &mut t, &ctx);
+    let (modes, soak) = plan();
+    let t_all = Instant::now();
+    for (i, (mode, count, share)) in modes.into_iter().enumerate() {
+        let deadline = soak.map(|d| Instant::now() + d.mul_f64(share));
+        let t1 = Instant::now();
+        let t = run_mode(&fx, &works, mode, count, deadline, seed.wrapping_add(i as u64 * 0x9e37_79b9));
+        let el = t1.elapsed();
+        println!(
+            "T6 {mode:?}: {} cases in {el:?} ({:.0} ms/case wall, {WORKERS} workers): {} detected, {} undetected, \
+             {} unchanged, {} failed open; {}/{} gets readable; by region {:?}; ms per case in open/scan/gets/verify/close \
+             {:?}",
+            t.cases,
+            el.as_secs_f64() * 1000.0 / t.cases.max(1) as f64,
+            t.detected,
+            t.undetected,
+            t.unchanged,
+            t.open_failed,
+            t.gets_ok,
+            t.gets_total,
+            t.by_kind,
+            t.phases.map(|d| (d.as_secs_f64() * 1000.0 / t.cases.max(1) as f64).round())
+        );
+        assert!(t.cases > 0, "{mode:?}: no case ran");
+        assert_eq!(t.detected + t.unchanged, t.cases, "{mode:?}: every change detected");
+        if mode != Mode::Shotgun {
+            assert_eq!(t.unchanged, 0, "{mode:?}: a bit flip always changes the file");
+        }
     }
-    println!(
-        "T6 sniper: {} cases in {:?}: {} detected, {} undetected, {} failed open; {}/{} gets readable; by region {:?}",
-        t.cases,
-        t1.elapsed(),
-        t.detected,
-        t.undetected,
-        t.open_failed,
-        t.gets_ok,
-        t.gets_total,
-        t.by_kind
-    );
-    assert_eq!(t.detected, t.cases);
-
-    // Shotgun: 4 KiB of zeros or junk at a random offset.
-    let mut s = Tally::default();
-    let t2 = Instant::now();
-    for case in 0..shotgun {
-        let fi = candidates[rng.below(candidates.len())];
-        let (name, orig, _) = &fx.files[fi];
-        let pos = rng.below(orig.len());
-        let end = (pos + 4096).min(orig.len());
-        let zeros = rng.below(2) == 0;
-        let mut bytes = orig.clone();
-        let fill = if zeros { vec![0u8; end - pos] } else { rng.bytes(end - pos) };
-        bytes[pos..end].copy_from_slice(&fill);
-        let ctx = format!("shotgun #{case}: {name} {pos}..{end} {}", if zeros { "zeros" } else { "junk" });
-        damage_case(&fx, fi, &bytes, pos as u64, end as u64, &mut rng, &mut s, &ctx);
-    }
-    println!(
-        "T6 shotgun: {} cases in {:?}: {} detected, {} failed open; {}/{} gets readable; by region {:?}",
-        s.cases,
-        t2.elapsed(),
-        s.detected,
-        s.open_failed,
-        s.gets_ok,
-        s.gets_total,
-        s.by_kind
-    );
+    println!("T6 all modes: {:?}", t_all.elapsed());
 }
 
 /// Every byte of every SST's index block, properties block and footer, flipped one at a
@@ -322,19 +518,17 @@ fn sniper_and_shotgun() {
 /// every 16th byte.
 #[test]
 fn exhaustive_footer_and_index_flips() {
-    let fx = fixture(QUICK_KEYS);
+    let fx = fixture(KEYS);
     let t0 = Instant::now();
     let (mut flips, mut db_opens) = (0usize, 0usize);
-    let work = tempdir();
+    let work = WorkCopy::new(&fx);
     for (fi, (name, orig, layout)) in fx.files.iter().enumerate() {
         let Some(layout) = layout else { continue };
         let meta_start = layout.iter().find(|r| r.kind == RegionKind::Properties).unwrap().start;
-        let path = work.path().join(name);
+        let path = work.dir.path().join(name);
         for pos in meta_start..orig.len() as u64 {
             let region = region_of(layout, pos);
-            let mut bytes = orig.clone();
-            bytes[pos as usize] ^= 1 << (pos % 8);
-            std::fs::write(&path, &bytes).unwrap();
+            work.write_at(name, pos, &[orig[pos as usize] ^ (1 << (pos % 8))]);
             let r = Table::open(
                 &path,
                 1,
@@ -353,14 +547,14 @@ fn exhaustive_footer_and_index_flips() {
             }
             flips += 1;
             if pos % 16 == 0 {
-                let db_dir = work.path().join(format!("db-{fi}-{pos}"));
-                clone_db(fx.dir.path(), &db_dir, Some((name, &bytes)));
-                match Db::open(&db_dir, opts()) {
-                    Err(Error::Corruption { file: Some(f), offset: Some(_), .. }) if f == db_dir.join(name) => {}
+                match Db::open(work.dir.path(), opts()) {
+                    Err(Error::Corruption { file: Some(f), offset: Some(_), .. }) if f == path => {}
                     other => panic!("Db::open with {name} byte {pos} flipped: {other:?}"),
                 }
-                std::fs::remove_dir_all(&db_dir).unwrap();
                 db_opens += 1;
+                work.restore(&fx, fi, pos, 1);
+            } else {
+                work.write_at(name, pos, &orig[pos as usize..pos as usize + 1]);
             }
         }
     }

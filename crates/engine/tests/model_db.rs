@@ -1,6 +1,14 @@
 //! Randomized differential test of `Db` against a `BTreeMap` model: puts, deletes, batches,
 //! range clears, snapshots, bounded forward and reverse scans with seeks, flushes, manual
 //! compactions and reopen, on a tiny geometry so that flushes and compactions happen often.
+//!
+//! T11(a). Per compaction style: [`QUICK_SHORT_CASES`] short cases of 1–200 operations each
+//! (seeded, the length derived from the seed; 2,000 cases in all for the two styles) on a
+//! 4 KiB memtable, plus 8 long cases of 2,000 operations that build deeper trees.
+//!
+//! Soak: `STRATA_SOAK_CASES=<n>` runs `n` short cases per style, `STRATA_SOAK_SECS=<s>`
+//! runs short cases for `s` seconds per style (the two styles run side by side); with both,
+//! whichever limit comes first. `STRATA_TEST_SEED=<seed>` replays one short case.
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default, clippy::indexing_slicing)]
 
@@ -25,9 +33,12 @@ impl Rng {
     }
 }
 
-fn opts(style: CompactionStyle) -> Options {
+const QUICK_SHORT_CASES: u64 = 1_000;
+const MAX_SHORT_STEPS: u64 = 200;
+
+fn opts(style: CompactionStyle, memtable_size: usize) -> Options {
     let mut o = Options::default();
-    o.memtable_size = 16 * 1024;
+    o.memtable_size = memtable_size;
     o.block_size = 512;
     o.block_cache_size = 64 * 1024;
     o.compaction.style = style;
@@ -102,9 +113,30 @@ fn scan(db: &Db, range: RangeOptions, snapshot: Option<Snapshot>) -> Vec<(Vec<u8
     }
 }
 
-fn run(seed: u64, style: CompactionStyle, steps: usize) {
-    let dir = tempfile::tempdir().unwrap();
+/// A temporary directory, on tmpfs when there is one (short cases create many databases).
+fn tempdir() -> tempfile::TempDir {
+    if std::path::Path::new("/dev/shm").is_dir() {
+        if let Ok(d) = tempfile::tempdir_in("/dev/shm") {
+            return d;
+        }
+    }
+    tempfile::tempdir().unwrap()
+}
+
+/// What one case did (for the printed totals).
+#[derive(Debug, Default, Clone, Copy)]
+struct CaseStats {
+    steps: u64,
+    flushes: u64,
+    compactions: u64,
+    reopens: u64,
+}
+
+fn run(seed: u64, style: CompactionStyle, steps: usize, memtable_size: usize, verbose: bool) -> CaseStats {
+    let dir = tempdir();
     let mut r = Rng(seed | 1);
+    let opts = |style| opts(style, memtable_size);
+    let mut reopens = 0;
     let mut db = Db::open(dir.path(), opts(style)).unwrap();
     let mut model = Model::new();
     let mut snaps: Vec<(Snapshot, Model)> = Vec::new();
@@ -201,6 +233,7 @@ fn run(seed: u64, style: CompactionStyle, steps: usize) {
                 db.compact_range(Some(&lo), Some(&hi)).unwrap();
             }
             _ => {
+                reopens += 1;
                 snaps.clear();
                 if r.below(2) == 0 {
                     db.close().unwrap();
@@ -217,24 +250,90 @@ fn run(seed: u64, style: CompactionStyle, steps: usize) {
     assert!(db.verify().unwrap().is_empty(), "verify seed {seed}");
     let stats = db.stats().unwrap();
     assert!(stats.read_only_reason.is_none());
-    eprintln!(
-        "seed {seed} {style:?}: levels {:?} flushes {} compactions {}",
-        stats.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
-        stats.flushes,
-        stats.compactions
+    if verbose {
+        eprintln!(
+            "seed {seed} {style:?}: levels {:?} flushes {} compactions {}",
+            stats.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
+            stats.flushes,
+            stats.compactions
+        );
+    }
+    // Counters restart at each reopen; these are the last incarnation's.
+    CaseStats { steps: steps as u64, flushes: stats.flushes, compactions: stats.compactions, reopens }
+}
+
+fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// The seed of short case `i` of a style, and its length (1–200 operations).
+fn short_case(base: u64, i: u64) -> (u64, usize) {
+    let mut r = Rng(base.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
+    let seed = r.next();
+    (seed, short_steps(seed))
+}
+
+fn short_steps(seed: u64) -> usize {
+    (1 + Rng((seed ^ 0x5bd1_e995) | 1).below(MAX_SHORT_STEPS)) as usize
+}
+
+/// Short cases for one style: the quick count, or the soak's count and/or time limit.
+fn short_cases(style: CompactionStyle, base: u64) {
+    const MEMTABLE: usize = 4 * 1024;
+    if let Some(seed) = env::<u64>("STRATA_TEST_SEED") {
+        let steps = short_steps(seed);
+        eprintln!("replaying seed {seed} ({steps} steps) {style:?}");
+        run(seed, style, steps, MEMTABLE, true);
+        return;
+    }
+    let soak_secs = env::<u64>("STRATA_SOAK_SECS");
+    let cases =
+        env::<u64>("STRATA_SOAK_CASES").unwrap_or(if soak_secs.is_some() { u64::MAX } else { QUICK_SHORT_CASES });
+    let deadline = soak_secs.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let t0 = std::time::Instant::now();
+    let mut total = CaseStats::default();
+    let mut done = 0u64;
+    while done < cases && deadline.is_none_or(|d| std::time::Instant::now() < d) {
+        let (seed, steps) = short_case(base, done);
+        let s = run(seed, style, steps, MEMTABLE, false);
+        total.steps += s.steps;
+        total.flushes += s.flushes;
+        total.compactions += s.compactions;
+        total.reopens += s.reopens;
+        done += 1;
+    }
+    println!(
+        "T11a {style:?}: {done} short cases, {} ops ({} reopens, last-incarnation flushes {}, compactions {}), \
+         0 divergences, in {:?}",
+        total.steps,
+        total.reopens,
+        total.flushes,
+        total.compactions,
+        t0.elapsed()
     );
+    assert!(done >= cases.min(1), "no case ran");
 }
 
 #[test]
 fn model_leveled() {
     for seed in 1..=8u64 {
-        run(seed * 0x9E37_79B9, CompactionStyle::Leveled, 2000);
+        run(seed * 0x9E37_79B9, CompactionStyle::Leveled, 2000, 16 * 1024, true);
     }
 }
 
 #[test]
 fn model_size_tiered() {
     for seed in 1..=8u64 {
-        run(seed * 0x85EB_CA6B, CompactionStyle::SizeTiered, 2000);
+        run(seed * 0x85EB_CA6B, CompactionStyle::SizeTiered, 2000, 16 * 1024, true);
     }
+}
+
+#[test]
+fn model_short_cases_leveled() {
+    short_cases(CompactionStyle::Leveled, 0x11a_0001);
+}
+
+#[test]
+fn model_short_cases_size_tiered() {
+    short_cases(CompactionStyle::SizeTiered, 0x11a_0002);
 }
