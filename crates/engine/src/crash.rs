@@ -159,7 +159,7 @@ mod imp {
                 }
             }
             Mode::Odds { odds } => {
-                if draw() % odds == 0 {
+                if draw().is_multiple_of(*odds) {
                     die(name, n);
                 }
             }
