@@ -228,9 +228,9 @@ fn maintenance(seed: u64, dir: &Path, db: &RwLock<Db>, stop: &AtomicBool) {
         // the reopens (and so the open.* points) from happening: compact 1/20 of the keys.
         // Every 4th operation, starting with the first, is a reopen, so that every run (the
         // census too) reaches the open.* points.
-        let (what, res) = if n % 4 != 0 && roll < 70 {
+        let (what, res) = if !n.is_multiple_of(4) && roll < 70 {
             ("flush", db.read().unwrap().flush())
-        } else if n % 4 != 0 {
+        } else if !n.is_multiple_of(4) {
             let lo = rng.below(KEYS - KEYS / 20);
             let (a, b) = (key(lo), key(lo + KEYS / 20));
             ("compact", db.read().unwrap().compact_range(Some(&a), Some(&b)))
