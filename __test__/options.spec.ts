@@ -137,6 +137,20 @@ test('invalid values name the option and the source', (t) => {
   }
 });
 
+test('variables reserved for the test and benchmark tools are not options', (t) => {
+  const env = {
+    STRATA_SOAK_SECS: '60',
+    STRATA_TEST_SEED: '7',
+    STRATA_BENCH_N: '1000',
+    STRATA_CRASH_POINT: 'wal.appended.before_sync',
+    STRATA_CRASH_HIT: '3',
+    STRATA_CRASH_ODDS: '1000',
+    STRATA_CRASH_SEED: '1',
+  };
+  const c = loadConfig({ env, envFile: false });
+  t.deepEqual(c, loadConfig({ env: {}, envFile: false }));
+});
+
 test('open applies options and rejects bad ones', async (t) => {
   const db = await fresh({ memtableSize: '4MiB', profile: 'low-memory', compactionStyle: 'size-tiered' });
   t.is(db.options.memtableSize, 4 * MiB);

@@ -20,6 +20,7 @@ pub mod batch;
 pub mod cache;
 pub mod coding;
 pub mod compaction;
+pub mod crash;
 pub mod error;
 pub mod file;
 pub mod iter;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::{DbInner, DbStats, LevelStats, SuperVersion, TableHandle, Version};
 use crate::cache::BlockCache;
 use crate::compaction::{pick_compaction, pick_manual, CompactionPick};
+use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::iter::compaction_filter::CompactionFilter;
 use crate::iter::merge::MergingIterator;
@@ -110,6 +111,7 @@ impl DbInner {
                 self.poison(&e);
                 return Err(e);
             }
+            crash_point("install.dir_synced.before_manifest");
         }
         let mut manifest = self.manifest.lock();
         let mut state = manifest.clone();
@@ -192,7 +194,9 @@ impl DbInner {
             next_file_number: None,
         };
         self.install(edit, vec![handle], Some(imm.wal_number))?;
+        crash_point("flush.wal.before_unlink");
         let _ = self.opts.fs.remove_file(&wal_file_name(&self.path, imm.wal_number));
+        crash_point("flush.wal.after_unlink");
         self.write_cv.notify_all();
         self.kick_background();
         Ok(true)
@@ -259,6 +263,8 @@ impl DbInner {
                 if split && full && uk != last_user_key.as_slice() {
                     if let Some((n, b)) = builder.take() {
                         outputs.push(self.finish_output(n, b)?);
+                        // One output is complete and synced; the next is not created yet.
+                        crash_point("compaction.between_outputs");
                     }
                 }
                 if builder.is_none() {

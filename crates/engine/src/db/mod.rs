@@ -24,6 +24,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
+use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::file::Fs;
 use crate::iter::concat::{ConcatIterator, IterSource};
@@ -62,7 +63,9 @@ impl Drop for TableHandle {
             // The manifest edit that superseded this file is durable (it is marked obsolete
             // only after that), and no version holds it any more. Open readers keep their own
             // mapping or descriptor, which stays valid after the unlink on Unix.
+            crash_point("table.obsolete.before_unlink");
             let _ = self.fs.remove_file(self.table.path());
+            crash_point("table.obsolete.after_unlink");
             if let Some(c) = &self.cache {
                 c.remove_file(self.meta.number);
             }

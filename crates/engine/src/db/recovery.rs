@@ -10,6 +10,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use super::{BgState, DbInner, RecoveryInfo, SuperVersion, TableHandle, Version, WriteState};
 use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
+use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::memtable::MemTable;
 use crate::options::Options;
@@ -186,6 +187,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
     // New tables must be in the directory durably before the manifest names them.
     sync_dir_with(fs.as_ref(), path)?;
     write_manifest_with(fs.as_ref(), path, &state)?;
+    crash_point("open.manifest_written.before_wal_create");
     // The new WAL is created only once that manifest is durable: until then the replayed
     // WALs must stay the newest, since only the newest WAL may have a torn tail. (Creating
     // it first let a second crash leave an empty newer WAL beside a torn one, and the next
@@ -200,12 +202,16 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         }
     }
     for p in wals.values() {
+        crash_point("open.obsolete.before_unlink");
         let _ = fs.remove_file(p);
+        crash_point("open.obsolete.after_unlink");
     }
     for p in &orphans {
+        crash_point("open.obsolete.before_unlink");
         if fs.remove_file(p).is_ok() {
             recovery.orphans_deleted += 1;
         }
+        crash_point("open.obsolete.after_unlink");
     }
     // Order L0 as the manifest does (newest first).
     if let (Some(l0), Some(meta_l0)) = (levels.first_mut(), state.levels.first()) {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{DbInner, ImmMemTable, RangeOptions, SuperVersion, TryWrite, WriteState};
 use crate::batch::WriteBatch;
+use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::key::{SeqNo, MAX_SEQ};
 use crate::memtable::MemTable;
@@ -68,6 +69,8 @@ impl DbInner {
                 return Err(e);
             }
         };
+        // The record is in the OS (write(2) returned), not yet in the memtable, not synced.
+        crash_point("wal.appended.before_sync");
         let sv = self.super_version();
         for (i, op) in batch.iter().enumerate() {
             let op = op?;
@@ -89,6 +92,7 @@ impl DbInner {
                 self.poison(&e);
                 return Err(e);
             }
+            crash_point("wal.synced.before_ack");
         }
         Ok(())
     }
@@ -123,10 +127,19 @@ impl DbInner {
         let path = wal_file_name(&self.path, number);
         // The new WAL's directory entry must be durable before a sync write in it is acknowledged.
         let fs = self.opts.fs.as_ref();
-        let result = w.wal.sync().and_then(|()| LogWriter::create_with(fs, &path)).and_then(|wal| {
-            sync_dir_with(fs, &self.path)?;
-            Ok(wal)
-        });
+        let result = w
+            .wal
+            .sync()
+            .and_then(|()| {
+                crash_point("wal.rotate.old_synced.before_create");
+                LogWriter::create_with(fs, &path)
+            })
+            .and_then(|wal| {
+                crash_point("wal.rotate.created.before_dir_sync");
+                sync_dir_with(fs, &self.path)?;
+                crash_point("wal.rotate.dir_synced.before_switch");
+                Ok(wal)
+            });
         let new_wal = match result {
             Ok(wal) => wal,
             Err(e) => {

@@ -9,6 +9,7 @@ use super::block::BlockBuilder;
 use super::filter::{build_filter, hash64};
 use super::format::{encode_block, BlockHandle, Footer, BLOCK_TRAILER_LEN};
 use super::properties::TableProperties;
+use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::file::{OsFile, WritableFile};
 use crate::key::{compare_internal, parse_internal_key, ValueKind};
@@ -158,7 +159,11 @@ impl TableBuilder {
         let footer = Footer { filter: filter_handle, properties: props_handle, index: index_handle }.encode();
         self.write_raw(&footer)?;
         let file = self.writer.into_inner().map_err(|e| Error::io(&self.path, e.into_error()))?;
+        crash_point("sst.written.before_sync");
         file.0.sync_all().map_err(|e| Error::io(&self.path, e))?;
+        // Tables are written under their final name (no rename): the next step is the
+        // directory sync that precedes the manifest naming the table.
+        crash_point("sst.synced.before_dir_sync");
         self.props.file_size = self.offset;
         Ok(self.props)
     }

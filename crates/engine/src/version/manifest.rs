@@ -14,6 +14,7 @@ use std::path::Path;
 use super::filename::{manifest_file_name, manifest_temp_file_name};
 use super::{FileMeta, ManifestState};
 use crate::coding::{self, Decoder};
+use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::file::{Fs, RealFs};
 
@@ -175,10 +176,15 @@ pub fn write_manifest_with(fs: &dyn Fs, dir: &Path, state: &ManifestState) -> Re
     {
         let f = fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+        crash_point("manifest.tmp_written.before_sync");
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
     }
+    crash_point("manifest.tmp_synced.before_rename");
     fs.rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
+    crash_point("manifest.renamed.before_dir_sync");
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    crash_point("manifest.dir_synced.before_publish");
+    Ok(())
 }
 
 /// Reads `dir/MANIFEST`: `Ok(None)` if it does not exist, `Corruption` naming the file and
