@@ -46,7 +46,7 @@ test(`T13: ${CALLS} random API calls never crash the process and fail only with 
     );
   }
   t.deepEqual(violations, []);
-  t.true((stats.calls as number) >= (SOAK_SECS > 0 ? Math.min(CALLS, 10_000) : CALLS));
+  t.true((stats.calls as number) >= (SOAK_SECS > 0 ? Math.min(CALLS, 1_000) : CALLS));
   // Only the deliberate panics may print (Rust's panic hook writes them to stderr).
   const other = stderr
     .split('\n')

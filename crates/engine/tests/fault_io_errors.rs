@@ -833,7 +833,7 @@ fn real_fs_leak_child() {
         }
         out.close().unwrap_or_else(|e| panic!("run {r}: {e}"));
         faults += tfs.injected_len();
-        drop(tfs.pause());
+        let _ = tfs.pause();
         let (fds, maps) = (open_fds(), maps_under(&root));
         assert_eq!((fds, maps), (fds0, maps0), "run {r}: descriptors and maps after close vs before open");
         check_no_open_handles(&tfs, &format!("run {r}")).unwrap_or_else(|e| panic!("{e}"));
