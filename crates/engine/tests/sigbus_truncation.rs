@@ -123,10 +123,10 @@ fn flush_and_compaction_cycles_under_mmap_readers() {
             db.put(&key(k), &val(k, cycle), false).unwrap();
         }
         db.flush().unwrap();
-        if cycle % 10 == 0 {
+        if cycle.is_multiple_of(10) {
             db.compact_range(None, None).unwrap();
         }
-        if soak && cycle % 500 == 0 {
+        if soak && cycle.is_multiple_of(500) {
             println!(
                 "T9a: {cycle} cycles, {} reads, {:.0} s",
                 reads.load(Ordering::Relaxed),
