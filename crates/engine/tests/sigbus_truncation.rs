@@ -1,7 +1,9 @@
 //! T9: mmap / SIGBUS safety.
 //!
 //! (a) 100 flush + compaction cycles while 2 reader threads scan and get through mmap;
-//!     obsolete SSTs are unlinked while readers still map them: 0 wrong reads.
+//!     obsolete SSTs are unlinked while readers still map them: 0 wrong reads. Soak:
+//!     `STRATA_SOAK_CYCLES=<n>` runs n cycles; `STRATA_SOAK_SECS=<s>` runs cycles until the
+//!     time is up (both: whichever ends later). Prints `SOAK-SUMMARY T9: …`.
 //! (b) With the database closed, one SST is truncated by k ∈ {1, 7, 4096, half,
 //!     all-but-footer, everything} bytes or has junk appended: `open()` fails with
 //!     `Corruption("size mismatch …")` before mapping, in both read modes, never SIGBUS.
@@ -24,7 +26,7 @@ mod corruption_support;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use corruption_support::*;
 use strata_engine::{Db, Error, IterOptions, Options};
@@ -57,9 +59,18 @@ fn check_val(k: &[u8], v: &[u8]) -> bool {
     v.len() == 60 && v.starts_with(format!("{n:06}:").as_bytes())
 }
 
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
 #[test]
 fn flush_and_compaction_cycles_under_mmap_readers() {
     let t0 = Instant::now();
+    // Quick tier: 100 cycles. Soak: a cycle count, a duration, or both.
+    let min_cycles =
+        env_u64("STRATA_SOAK_CYCLES").unwrap_or(if env_u64("STRATA_SOAK_SECS").is_some() { 1 } else { 100 });
+    let until = env_u64("STRATA_SOAK_SECS").map(|s| t0 + Duration::from_secs(s));
+    let soak = until.is_some() || env_u64("STRATA_SOAK_CYCLES").is_some();
     let dir = tempdir();
     let db = Db::open(dir.path(), small_opts(true)).unwrap();
     const KEYS: usize = 600;
@@ -103,26 +114,36 @@ fn flush_and_compaction_cycles_under_mmap_readers() {
             })
         })
         .collect();
-    let mut rng = Rng::new(99);
-    for cycle in 1..=100u64 {
+    let mut rng = Rng::new(seed(99));
+    let mut cycle = 0u64;
+    while cycle < min_cycles || until.is_some_and(|u| Instant::now() < u) {
+        cycle += 1;
         for _ in 0..150 {
             let k = rng.below(KEYS);
             db.put(&key(k), &val(k, cycle), false).unwrap();
         }
         db.flush().unwrap();
-        if cycle % 10 == 0 {
+        if cycle.is_multiple_of(10) {
             db.compact_range(None, None).unwrap();
+        }
+        if soak && cycle.is_multiple_of(500) {
+            println!(
+                "T9a: {cycle} cycles, {} reads, {:.0} s",
+                reads.load(Ordering::Relaxed),
+                t0.elapsed().as_secs_f64()
+            );
         }
     }
     stop.store(true, Ordering::Release);
     let wrong: u64 = readers.into_iter().map(|h| h.join().unwrap()).sum();
     let stats = db.stats().unwrap();
     println!(
-        "T9a: 100 flush+compaction cycles ({} flushes, {} compactions), {} reads by 2 mmap readers, {wrong} wrong, in {:?}",
+        "{}T9a: {cycle} flush+compaction cycles ({} flushes, {} compactions), {} reads by 2 mmap readers, {wrong} wrong, in {:.1} s",
+        if soak { "SOAK-SUMMARY " } else { "" },
         stats.flushes,
         stats.compactions,
         reads.load(Ordering::Relaxed),
-        t0.elapsed()
+        t0.elapsed().as_secs_f64()
     );
     assert_eq!(wrong, 0);
     assert!(stats.compactions > 0);
