@@ -43,7 +43,7 @@ SEED=${STRATA_TEST_SEED:-$(($(date +%s) % 1000000))}
 T6_CHUNK=${STRATA_SOAK_T6_CHUNK:-2000}
 T7_CHUNK=${STRATA_SOAK_T7_CHUNK:-200}
 FUZZ_TARGETS="wal_reader sst_open_scan block_decode manifest_decode sst_roundtrip batch_decode"
-ALL="T1 T2 T3 T4 T5 T6 T7 T8 T9 T10 T11 T13"
+ALL="T1 T2 T3 T4 T5 T6 T7 T8 T9 T10 T11a T11 T13"
 WANTED=${STRATA_SOAK_TESTS:-$ALL}
 LIMIT=$((3 * SECS + 1800))
 
@@ -89,6 +89,8 @@ for t in $FUZZ_TARGETS; do
   add "T10-$t" time '^Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY: |artifact_prefix|Test unit written' \
     "cd crates/engine/fuzz && mkdir -p corpus-work/$t corpus-raw/$t && (cp -n corpus/$t/* corpus-work/$t/ 2>/dev/null; true) && RUSTC_BOOTSTRAP=1 cargo fuzz run $t corpus-work/$t corpus-raw/$t -- -max_total_time=$SECS -rss_limit_mb=2048 -timeout=10 -max_len=1048576 -print_final_stats=1"
 done
+add T11a time '^T11a|SOAK-SUMMARY' \
+  "$CARGO_TEST --test model_db $NOCAP"
 add T11 time 'SOAK-SUMMARY|^T11' \
   "$CARGO_TEST --test atomic_visibility $NOCAP"
 add T13 time 'SOAK-SUMMARY|[0-9]+ tests? (passed|failed)' \
