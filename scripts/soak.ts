@@ -9,9 +9,11 @@
  * - open descriptors while the database is open <= live files + 16;
  * - files on disk not referenced by the manifest after a clean close = 0 (checked every cycle).
  *
- *   npm run test:soak                     # 30 minutes
- *   STRATA_SOAK_SECS=120 npm run test:soak
- *   STRATA_TEST_SEED=42 STRATA_SOAK_DIR=/var/tmp/soak npm run test:soak
+ *   npm run test:soak:t1                     # 30 minutes
+ *   STRATA_SOAK_SECS=120 npm run test:soak:t1
+ *   STRATA_TEST_SEED=42 STRATA_SOAK_DIR=/var/tmp/soak npm run test:soak:t1
+ *
+ * (`npm run test:soak` runs this and every other soak test: scripts/soak-all.sh.)
  *
  * Exits 0 when every check held, 1 otherwise; prints a summary line every 25 cycles.
  */
