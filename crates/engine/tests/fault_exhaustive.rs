@@ -2,7 +2,9 @@
 //!
 //! Every workload of 1-3 operations (1-4 in the soak tier) from {put-sync, put-nosync,
 //! delete, batch(3), flush, compact, close+reopen} runs on a small pre-populated database
-//! (one with only a WAL, one with SSTables in L0 and L1 plus a WAL), ending with a close.
+//! (one with only a WAL; one with SSTables in L0 and L1 plus a WAL; one with only a WAL
+//! whose workload starts with a full memtable, so its first write rotates the memtable),
+//! ending with a close.
 //! `FaultFs` records the crash state right after every sync, directory sync, rename and
 //! removal (including those of background flushes and compactions and of the reopen's
 //! recovery), and right after every acknowledgement. Each crash point is recovered under
@@ -46,9 +48,16 @@ const EXHAUSTIVE_NAMES: usize = 4;
 /// Beyond it, this many random consistent subsets (more in the soak tier).
 const SAMPLED_SUBSETS: u64 = 8;
 
-fn options(fs: &FaultFs) -> Options {
+/// The base databases' memtable size.
+const MEMTABLE: usize = 16 << 10;
+/// The memtable size of the third base, which the workload fills to the brink before its
+/// first operation: that operation rotates the memtable (new WAL, background flush), so
+/// writes land in a WAL whose directory entry is new.
+const BRINK_MEMTABLE: usize = 4096;
+
+fn options(fs: &FaultFs, memtable_size: usize) -> Options {
     Options {
-        memtable_size: 16 << 10,
+        memtable_size,
         block_size: 512,
         block_cache_size: 0,
         compaction: CompactionOptions {
@@ -78,7 +87,7 @@ fn base(with_tables: bool) -> (FsImage, History) {
     let fs = FaultFs::new();
     let path = Path::new(DB_PATH);
     let mut hist = History::new();
-    let db = Db::open(path, options(&fs)).expect("open base");
+    let db = Db::open(path, options(&fs, MEMTABLE)).expect("open base");
     let mut put = |db: &Db, i: usize, tag: &str| {
         let s = hist.invoke(Op::Write { muts: vec![(k(i), Some(v(tag, i)))], sync: false });
         let r = db.put(&k(i), &v(tag, i), false);
@@ -113,13 +122,31 @@ fn base(with_tables: bool) -> (FsImage, History) {
 }
 
 /// Runs `ops` on a copy of `image`, capturing crash points; returns them with the history.
-fn run_workload(image: &FsImage, base_hist: &History, ops: &[WOp], extra: &[ResetMode]) -> (Vec<CrashPoint>, History) {
+fn run_workload(
+    image: &FsImage,
+    base_hist: &History,
+    memtable: usize,
+    ops: &[WOp],
+    extra: &[ResetMode],
+) -> (Vec<CrashPoint>, History) {
     let fs = FaultFs::from_image(image);
     fs.set_crash_capture_modes(extra);
     let path = Path::new(DB_PATH);
-    let opts = options(&fs);
+    let opts = options(&fs, memtable);
     let hist = Arc::new(Mutex::new(base_hist.clone()));
     let mut db = Db::open(path, opts.clone()).expect("open for workload");
+    if memtable == BRINK_MEMTABLE {
+        let mut h = hist.lock().expect("history");
+        let mut i = 0;
+        while db.stats().expect("stats").memtable_bytes < memtable as u64 {
+            let (key, val) = (k(200 + i), v("fill", i));
+            let s = h.invoke(Op::Write { muts: vec![(key.clone(), Some(val.clone()))], sync: false });
+            let r = db.put(&key, &val, false);
+            r.as_ref().expect("fill put");
+            h.complete(s, &r);
+            i += 1;
+        }
+    }
     // Tag = 2 * ops invoked + 1 if the last one has not returned yet.
     let h2 = Arc::clone(&hist);
     fs.set_crash_capture(Some(Arc::new(move || {
@@ -181,9 +208,9 @@ fn run_workload(image: &FsImage, base_hist: &History, ops: &[WOp], extra: &[Rese
 }
 
 /// Recovers one crash image and checks it; returns an error description.
-fn recover_and_check(image: &FsImage, hist: &History, tag: u64) -> Result<(), String> {
+fn recover_and_check(image: &FsImage, hist: &History, memtable: usize, tag: u64) -> Result<(), String> {
     let fs = FaultFs::from_image(image);
-    let db = Db::open(Path::new(DB_PATH), options(&fs)).map_err(|e| format!("open failed: {e}"))?;
+    let db = Db::open(Path::new(DB_PATH), options(&fs, memtable)).map_err(|e| format!("open failed: {e}"))?;
     let state = read_all(&db).map_err(|e| format!("scan failed: {e}"))?;
     let len = usize::try_from(tag / 2).unwrap_or(usize::MAX);
     let mut h = History { entries: hist.entries.get(..len).unwrap_or(&hist.entries).to_vec() };
@@ -256,7 +283,12 @@ fn exhaustive_crash_states() {
     let samples = if soak { SAMPLED_SUBSETS * 2 } else { SAMPLED_SUBSETS };
     common::watchdog("exhaustive_crash_states", if soak { 14400 } else { 1200 });
     let start = Instant::now();
-    let bases = [base(false), base(true)];
+    let (wal_only, with_tables) = (base(false), base(true));
+    let bases = [
+        ("wal-only", wal_only.clone(), MEMTABLE),
+        ("with-tables", with_tables, MEMTABLE),
+        ("brink", wal_only, BRINK_MEMTABLE),
+    ];
     let jobs: Vec<(usize, Vec<WOp>)> =
         (0..bases.len()).flat_map(|b| workloads(depth).into_iter().map(move |w| (b, w))).collect();
     let next = AtomicUsize::new(0);
@@ -272,8 +304,8 @@ fn exhaustive_crash_states() {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((b, ops)) = jobs.get(i) else { return };
-                let (image, base_hist) = &bases[*b];
-                let (points, hist) = run_workload(image, base_hist, ops, extra);
+                let (base_name, (image, base_hist), memtable) = &bases[*b];
+                let (points, hist) = run_workload(image, base_hist, *memtable, ops, extra);
                 points_seen.fetch_add(points.len(), Ordering::Relaxed);
                 for (pi, p) in points.iter().enumerate() {
                     max_unsynced.fetch_max(p.unsynced.len(), Ordering::Relaxed);
@@ -285,10 +317,10 @@ fn exhaustive_crash_states() {
                         if mode.starts_with("r5") {
                             subset_recoveries.fetch_add(1, Ordering::Relaxed);
                         }
-                        if let Err(e) = recover_and_check(&img, &hist, p.tag) {
+                        if let Err(e) = recover_and_check(&img, &hist, *memtable, p.tag) {
                             let msg = format!(
                                 "base {} workload {ops:?}: crash after op {} ({:?} {}), {mode}: {e}; unsynced names: {:?}",
-                                if *b == 0 { "wal-only" } else { "with-tables" },
+                                base_name,
                                 p.entry.op,
                                 p.entry.kind,
                                 p.entry.path.display(),
