@@ -309,6 +309,13 @@ fn exhaustive_crash_states() {
                 points_seen.fetch_add(points.len(), Ordering::Relaxed);
                 for (pi, p) in points.iter().enumerate() {
                     max_unsynced.fetch_max(p.unsynced.len(), Ordering::Relaxed);
+                    // The model's own invariant: durable names + every unsynced operation = r1.
+                    if p.unsynced.image(&p.r4, &vec![true; p.unsynced.len()]).files != p.r1.files {
+                        failures.lock().expect("failures").push(format!(
+                            "FaultFs model: r4 + all unsynced names != r1 at op {} of {ops:?}",
+                            p.entry.op
+                        ));
+                    }
                     if p.unsynced.len() > EXHAUSTIVE_NAMES {
                         sampled_points.fetch_add(1, Ordering::Relaxed);
                     }

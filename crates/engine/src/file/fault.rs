@@ -971,11 +971,27 @@ impl Fs for FaultFs {
         if !st.dirs.contains(dir) {
             return Err(not_found(dir));
         }
-        st.durable_names.retain(|p, _| p.parent() != Some(dir));
-        let entries: Vec<(PathBuf, u64)> =
-            st.live.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, id)| (p.clone(), *id)).collect();
-        st.durable_names.extend(entries);
-        st.pending.retain(|p| !p.in_dir(dir));
+        // The directory's live entries become durable: replaying its pending operations
+        // onto the durable names gives exactly them (`live` = `durable_names` + `pending`),
+        // in time proportional to the operations rather than to the files.
+        let pending = std::mem::take(&mut st.pending);
+        let (covered, rest): (Vec<PendingOp>, Vec<PendingOp>) = pending.into_iter().partition(|p| p.in_dir(dir));
+        st.pending = rest;
+        for op in covered {
+            match op {
+                PendingOp::Create { path, inode } => {
+                    st.durable_names.insert(path, inode);
+                }
+                PendingOp::Rename { from, to } => {
+                    if let Some(id) = st.durable_names.remove(&from) {
+                        st.durable_names.insert(to, id);
+                    }
+                }
+                PendingOp::Remove { path } => {
+                    st.durable_names.remove(&path);
+                }
+            }
+        }
         st.captured(op, OpKind::SyncDir, dir);
         Ok(())
     }
@@ -1134,6 +1150,7 @@ mod tests {
         assert_eq!(drawn, seen, "random subsets reach every consistent subset");
         // A directory sync covers everything; a reset then forgets nothing.
         fs.sync_dir(&p("/d")).unwrap();
+        assert_eq!(fs.state.lock().durable_names, fs.state.lock().live);
         fs.power_off();
         fs.reset(ResetMode::ForgetRandomUnsyncedNames, 3);
         let mut left = fs.read_dir(&p("/d")).unwrap();
