@@ -1150,7 +1150,10 @@ mod tests {
         assert_eq!(drawn, seen, "random subsets reach every consistent subset");
         // A directory sync covers everything; a reset then forgets nothing.
         fs.sync_dir(&p("/d")).unwrap();
-        assert_eq!(fs.state.lock().durable_names, fs.state.lock().live);
+        {
+            let st = fs.state.lock();
+            assert_eq!(st.durable_names, st.live);
+        }
         fs.power_off();
         fs.reset(ResetMode::ForgetRandomUnsyncedNames, 3);
         let mut left = fs.read_dir(&p("/d")).unwrap();
