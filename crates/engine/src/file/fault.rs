@@ -18,8 +18,12 @@
 //!   a substring) once or persistently, with `EIO` or `ENOSPC`.
 //! * Every operation is counted ([`FaultFs::ops`]) and, when tracing, recorded
 //!   ([`FaultFs::trace`]). With a crash-capture hook set, the crash images (reset modes r1
-//!   and r4) right after every sync, directory sync, rename and removal are recorded
+//!   and r4, plus the unsynced namespace operations from which every r5 image can be
+//!   built) right after every sync, directory sync, rename and removal are recorded
 //!   ([`FaultFs::take_crash_points`]) for exhaustive crash-state testing.
+//! * The namespace operations not yet covered by a directory sync are kept in issue
+//!   order; reset mode r5 persists a random subset of them that respects same-name order
+//!   ([`UnsyncedNames`] states the rule).
 //!
 //! SSTables opened for random access are read from a copy of the file's bytes taken at
 //! open (the "map" is a byte buffer); each `read_at` counts as a read operation.
@@ -116,12 +120,186 @@ pub enum ResetMode {
     /// r4: r1, and files, renames and removals not covered by a directory sync are
     /// forgotten (the namespace reverts to what was last made durable).
     ForgetUnsyncedNames,
+    /// r5: r1, and a random *consistent subset* of the namespace operations not covered
+    /// by a directory sync survives (see [`UnsyncedNames`] for the rule); r4 and r1 are
+    /// its two extremes.
+    ForgetRandomUnsyncedNames,
 }
 
 impl ResetMode {
-    /// All four modes, r1 to r4.
-    pub const ALL: [ResetMode; 4] =
-        [ResetMode::DropUnsynced, ResetMode::DropRandomSuffix, ResetMode::TornPage, ResetMode::ForgetUnsyncedNames];
+    /// All five modes, r1 to r5.
+    pub const ALL: [ResetMode; 5] = [
+        ResetMode::DropUnsynced,
+        ResetMode::DropRandomSuffix,
+        ResetMode::TornPage,
+        ResetMode::ForgetUnsyncedNames,
+        ResetMode::ForgetRandomUnsyncedNames,
+    ];
+}
+
+/// One namespace operation not yet covered by a directory sync, as [`UnsyncedNames`]
+/// replays it onto an [`FsImage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameOp {
+    /// A new directory entry `path` for a new file, whose durable content (at the crash)
+    /// is `data`.
+    Create {
+        /// The new entry.
+        path: PathBuf,
+        /// The file's synced bytes at the time of the crash.
+        data: Arc<Vec<u8>>,
+    },
+    /// A rename inside one directory (atomic: the entry moves or it does not). A rename
+    /// across directories is recorded as a `Remove` in the source directory and a
+    /// `Create` in the target directory.
+    Rename {
+        /// The old name.
+        from: PathBuf,
+        /// The new name (replaced if it existed).
+        to: PathBuf,
+    },
+    /// An unlink.
+    Remove {
+        /// The removed entry.
+        path: PathBuf,
+    },
+}
+
+impl NameOp {
+    fn touches(&self, other: &NameOp) -> bool {
+        let mine: [Option<&PathBuf>; 2] = self.names();
+        let theirs = other.names();
+        mine.iter().flatten().any(|a| theirs.iter().flatten().any(|b| a == b))
+    }
+
+    fn names(&self) -> [Option<&PathBuf>; 2] {
+        match self {
+            NameOp::Create { path, .. } | NameOp::Remove { path } => [Some(path), None],
+            NameOp::Rename { from, to } => [Some(from), Some(to)],
+        }
+    }
+}
+
+/// The namespace operations (create, rename, unlink) not yet covered by a directory sync
+/// at a crash, in the order they were issued, and the rule deciding which subsets of them
+/// a crash may persist.
+///
+/// **The rule.** A crash persists any subset `S` of these operations that is *closed
+/// under same-name order*: if an operation is in `S`, so is every earlier unsynced
+/// operation on any name it touches (a rename touches both its names). Each operation is
+/// atomic (a rename of X to Y happened entirely or not at all) and operations on one name
+/// persist in issue order; operations on different names persist independently, in any
+/// order. That is the weakest ordering POSIX leaves a file system without a directory
+/// fsync, and a superset of what journaling file systems produce: ext4 and XFS commit
+/// metadata in journal transactions, so they persist a *prefix* of the operations, and
+/// every prefix is closed. Every subset is replayed, in issue order, onto the r4 image
+/// (the durable namespace); the empty subset is r4 and the full one is r1. File contents
+/// are always the synced bytes (as in r1).
+#[derive(Debug, Clone, Default)]
+pub struct UnsyncedNames {
+    /// The operations, oldest first.
+    pub ops: Vec<NameOp>,
+}
+
+impl UnsyncedNames {
+    /// Number of unsynced operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True if every namespace operation was covered by a directory sync.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// For every operation, the earlier operations on a name it touches.
+    fn direct_preds(&self) -> Vec<Vec<usize>> {
+        (0..self.ops.len())
+            .map(|j| {
+                (0..j).filter(|&i| self.ops.get(i).zip(self.ops.get(j)).is_some_and(|(a, b)| a.touches(b))).collect()
+            })
+            .collect()
+    }
+
+    /// True if `subset` (one flag per operation) is allowed by the rule.
+    pub fn is_consistent(&self, subset: &[bool]) -> bool {
+        let on = |i: usize| subset.get(i).copied().unwrap_or(false);
+        self.direct_preds().iter().enumerate().all(|(j, preds)| !on(j) || preds.iter().all(|&i| on(i)))
+    }
+
+    /// Every allowed subset, including the empty one (r4) and the full one (r1), when
+    /// there are at most `max_ops` operations; `None` when there are more.
+    pub fn all_consistent_subsets(&self, max_ops: usize) -> Option<Vec<Vec<bool>>> {
+        let n = self.ops.len();
+        if n > max_ops || n >= 20 {
+            return None;
+        }
+        let preds = self.direct_preds();
+        let mut out = Vec::new();
+        for mask in 0u32..(1u32 << n) {
+            let on = |i: usize| mask & (1 << i) != 0;
+            if preds.iter().enumerate().all(|(j, p)| !on(j) || p.iter().all(|&i| on(i))) {
+                out.push((0..n).map(on).collect());
+            }
+        }
+        Some(out)
+    }
+
+    /// A random allowed subset drawn with `seed`. Half the draws keep each operation
+    /// whose predecessors are kept with probability 1/2 (favouring early operations), the
+    /// other half close a uniformly random set downwards (favouring late ones).
+    pub fn random_subset(&self, seed: u64) -> Vec<bool> {
+        let mut rng = Rng(seed);
+        let n = self.ops.len();
+        let preds = self.direct_preds();
+        let mut on = vec![false; n];
+        if rng.below(2) == 0 {
+            for j in 0..n {
+                let allowed = preds.get(j).is_some_and(|p| p.iter().all(|&i| on.get(i).copied().unwrap_or(false)));
+                if allowed && rng.below(2) == 0 {
+                    if let Some(f) = on.get_mut(j) {
+                        *f = true;
+                    }
+                }
+            }
+        } else {
+            for f in &mut on {
+                *f = rng.below(2) == 0;
+            }
+            for j in (0..n).rev() {
+                if on.get(j).copied().unwrap_or(false) {
+                    for &i in preds.get(j).map(Vec::as_slice).unwrap_or(&[]) {
+                        if let Some(f) = on.get_mut(i) {
+                            *f = true;
+                        }
+                    }
+                }
+            }
+        }
+        on
+    }
+
+    /// The crash image when the operations flagged in `subset` persisted: `durable` is
+    /// the r4 image (durable names, synced bytes).
+    pub fn image(&self, durable: &FsImage, subset: &[bool]) -> FsImage {
+        let mut img = durable.clone();
+        for (op, _) in self.ops.iter().zip(subset).filter(|(_, on)| **on) {
+            match op {
+                NameOp::Create { path, data } => {
+                    img.files.insert(path.clone(), Arc::clone(data));
+                }
+                NameOp::Rename { from, to } => {
+                    if let Some(data) = img.files.remove(from) {
+                        img.files.insert(to.clone(), data);
+                    }
+                }
+                NameOp::Remove { path } => {
+                    img.files.remove(path);
+                }
+            }
+        }
+        img
+    }
 }
 
 /// One traced operation.
@@ -169,6 +347,13 @@ pub struct CrashPoint {
     pub r1: FsImage,
     /// The state after the crash under reset mode r4.
     pub r4: FsImage,
+    /// The namespace operations a crash here may or may not persist: every image
+    /// `unsynced.image(&r4, subset)` for a consistent subset is a possible crash state
+    /// (reset mode r5).
+    pub unsynced: UnsyncedNames,
+    /// The images under the extra modes set with [`FaultFs::set_crash_capture_modes`]
+    /// (r2 and r3 seeded with the operation number).
+    pub extra: Vec<(ResetMode, FsImage)>,
 }
 
 /// The hook called at every crash point; its result is stored as [`CrashPoint::tag`].
@@ -178,6 +363,26 @@ pub type CaptureHook = Arc<dyn Fn() -> u64 + Send + Sync>;
 struct Inode {
     data: Vec<u8>,
     durable: Arc<Vec<u8>>,
+    /// `data` may differ from `durable` (written or truncated since the last sync).
+    dirty: bool,
+}
+
+/// A namespace operation not yet covered by a directory sync, by inode.
+#[derive(Debug, Clone)]
+enum PendingOp {
+    Create { path: PathBuf, inode: u64 },
+    Rename { from: PathBuf, to: PathBuf },
+    Remove { path: PathBuf },
+}
+
+impl PendingOp {
+    /// True if a sync of `dir` covers the operation.
+    fn in_dir(&self, dir: &Path) -> bool {
+        match self {
+            PendingOp::Create { path, .. } | PendingOp::Remove { path } => path.parent() == Some(dir),
+            PendingOp::Rename { to, .. } => to.parent() == Some(dir),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -192,6 +397,9 @@ struct State {
     next_inode: u64,
     live: BTreeMap<PathBuf, u64>,
     durable_names: BTreeMap<PathBuf, u64>,
+    /// Namespace operations since the last sync of their directory, oldest first. Applied
+    /// in order to `durable_names` they give `live`.
+    pending: Vec<PendingOp>,
     dirs: BTreeSet<PathBuf>,
     locks: HashSet<PathBuf>,
     generation: u64,
@@ -203,6 +411,7 @@ struct State {
     faults: Vec<ArmedFault>,
     injected: Vec<InjectedFault>,
     capture: Option<CaptureHook>,
+    capture_modes: Vec<ResetMode>,
     crash_points: Vec<CrashPoint>,
 }
 
@@ -280,11 +489,43 @@ impl State {
         let tag = hook();
         let r1 = self.crash_image(ResetMode::DropUnsynced, &mut Rng(0));
         let r4 = self.crash_image(ResetMode::ForgetUnsyncedNames, &mut Rng(0));
-        self.crash_points.push(CrashPoint { entry: TraceEntry { op, kind, path: path.to_path_buf() }, tag, r1, r4 });
+        let unsynced = self.unsynced();
+        let extra = self.capture_modes.iter().map(|&m| (m, self.crash_image(m, &mut Rng(op)))).collect();
+        self.crash_points.push(CrashPoint {
+            entry: TraceEntry { op, kind, path: path.to_path_buf() },
+            tag,
+            r1,
+            r4,
+            unsynced,
+            extra,
+        });
+    }
+
+    /// The unsynced namespace operations, with the synced content of the files they create.
+    fn unsynced(&self) -> UnsyncedNames {
+        let ops = self
+            .pending
+            .iter()
+            .map(|op| match op {
+                PendingOp::Create { path, inode } => NameOp::Create {
+                    path: path.clone(),
+                    data: self.inodes.get(inode).map(|i| Arc::clone(&i.durable)).unwrap_or_default(),
+                },
+                PendingOp::Rename { from, to } => NameOp::Rename { from: from.clone(), to: to.clone() },
+                PendingOp::Remove { path } => NameOp::Remove { path: path.clone() },
+            })
+            .collect();
+        UnsyncedNames { ops }
     }
 
     /// The state a crash now would leave behind.
     fn crash_image(&self, mode: ResetMode, rng: &mut Rng) -> FsImage {
+        if mode == ResetMode::ForgetRandomUnsyncedNames {
+            let durable = self.crash_image(ResetMode::ForgetUnsyncedNames, rng);
+            let unsynced = self.unsynced();
+            let subset = unsynced.random_subset(rng.next());
+            return unsynced.image(&durable, &subset);
+        }
         let names = if mode == ResetMode::ForgetUnsyncedNames { &self.durable_names } else { &self.live };
         let mut files = BTreeMap::new();
         for (path, id) in names {
@@ -292,7 +533,9 @@ impl State {
             let synced = inode.durable.len();
             let appended = inode.data.len() > synced && inode.data.starts_with(&inode.durable);
             let content = match mode {
-                ResetMode::DropUnsynced | ResetMode::ForgetUnsyncedNames => Arc::clone(&inode.durable),
+                ResetMode::DropUnsynced | ResetMode::ForgetUnsyncedNames | ResetMode::ForgetRandomUnsyncedNames => {
+                    Arc::clone(&inode.durable)
+                }
                 ResetMode::DropRandomSuffix if appended => {
                     let extra = rng.below(inode.data.len() - synced + 1);
                     Arc::new(inode.data.get(..synced + extra).map(<[u8]>::to_vec).unwrap_or_default())
@@ -329,6 +572,7 @@ impl State {
             self.live.insert(path.clone(), id);
         }
         self.durable_names = self.live.clone();
+        self.pending.clear();
         self.dirs = image.dirs.clone();
         self.locks.clear();
         self.generation += 1;
@@ -472,6 +716,12 @@ impl FaultFs {
         self.state.lock().capture = hook;
     }
 
+    /// Also records, at every crash point, the image under each of `modes` (for r2 and
+    /// r3, seeded with the operation number).
+    pub fn set_crash_capture_modes(&self, modes: &[ResetMode]) {
+        self.state.lock().capture_modes = modes.to_vec();
+    }
+
     /// Records a crash point now (for example right after an operation is acknowledged),
     /// when a capture hook is set. Does not count as an operation.
     pub fn capture_now(&self, what: &Path) {
@@ -507,6 +757,7 @@ impl FaultFs {
                 if truncate {
                     if let Some(inode) = st.inodes.get_mut(&id) {
                         inode.data.clear();
+                        inode.dirty = true;
                     }
                 }
                 id
@@ -514,6 +765,7 @@ impl FaultFs {
             None => {
                 let id = st.new_inode();
                 st.live.insert(path.to_path_buf(), id);
+                st.pending.push(PendingOp::Create { path: path.to_path_buf(), inode: id });
                 id
             }
         };
@@ -540,8 +792,9 @@ impl FaultFile {
         st.check_gen(self.generation)?;
         let op = st.begin(OpKind::Sync, &self.path)?;
         let inode = st.inodes.get_mut(&self.inode).ok_or_else(|| eio("inode vanished"))?;
-        if inode.durable.as_slice() != inode.data.as_slice() {
+        if inode.dirty {
             inode.durable = Arc::new(inode.data.clone());
+            inode.dirty = false;
         }
         st.captured(op, OpKind::Sync, &self.path);
         Ok(())
@@ -555,6 +808,7 @@ impl WritableFile for FaultFile {
         st.begin(OpKind::Write, &self.path)?;
         let inode = st.inodes.get_mut(&self.inode).ok_or_else(|| eio("inode vanished"))?;
         inode.data.extend_from_slice(buf);
+        inode.dirty = true;
         Ok(())
     }
 
@@ -657,6 +911,12 @@ impl Fs for FaultFs {
         }
         let id = st.live.remove(from).ok_or_else(|| not_found(from))?;
         st.live.insert(to.to_path_buf(), id);
+        if from.parent() == to.parent() {
+            st.pending.push(PendingOp::Rename { from: from.to_path_buf(), to: to.to_path_buf() });
+        } else {
+            st.pending.push(PendingOp::Remove { path: from.to_path_buf() });
+            st.pending.push(PendingOp::Create { path: to.to_path_buf(), inode: id });
+        }
         st.captured(op, OpKind::Rename, to);
         Ok(())
     }
@@ -665,6 +925,7 @@ impl Fs for FaultFs {
         let mut st = self.state.lock();
         let op = st.begin(OpKind::Remove, path)?;
         st.live.remove(path).ok_or_else(|| not_found(path))?;
+        st.pending.push(PendingOp::Remove { path: path.to_path_buf() });
         st.captured(op, OpKind::Remove, path);
         Ok(())
     }
@@ -710,10 +971,27 @@ impl Fs for FaultFs {
         if !st.dirs.contains(dir) {
             return Err(not_found(dir));
         }
-        st.durable_names.retain(|p, _| p.parent() != Some(dir));
-        let entries: Vec<(PathBuf, u64)> =
-            st.live.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, id)| (p.clone(), *id)).collect();
-        st.durable_names.extend(entries);
+        // The directory's live entries become durable: replaying its pending operations
+        // onto the durable names gives exactly them (`live` = `durable_names` + `pending`),
+        // in time proportional to the operations rather than to the files.
+        let pending = std::mem::take(&mut st.pending);
+        let (covered, rest): (Vec<PendingOp>, Vec<PendingOp>) = pending.into_iter().partition(|p| p.in_dir(dir));
+        st.pending = rest;
+        for op in covered {
+            match op {
+                PendingOp::Create { path, inode } => {
+                    st.durable_names.insert(path, inode);
+                }
+                PendingOp::Rename { from, to } => {
+                    if let Some(id) = st.durable_names.remove(&from) {
+                        st.durable_names.insert(to, id);
+                    }
+                }
+                PendingOp::Remove { path } => {
+                    st.durable_names.remove(&path);
+                }
+            }
+        }
         st.captured(op, OpKind::SyncDir, dir);
         Ok(())
     }
@@ -739,6 +1017,7 @@ impl Fs for FaultFs {
         if !st.live.contains_key(path) {
             let id = st.new_inode();
             st.live.insert(path.to_path_buf(), id);
+            st.pending.push(PendingOp::Create { path: path.to_path_buf(), inode: id });
         }
         st.locks.insert(path.to_path_buf());
         Ok(Some(Box::new(FaultLock {
@@ -815,6 +1094,72 @@ mod tests {
         let mut names = fs.read_dir(&p("/d")).unwrap();
         names.sort();
         assert!(names.is_empty());
+    }
+
+    #[test]
+    fn subset_reset_keeps_consistent_subsets_of_unsynced_names() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(&p("/d")).unwrap();
+        let a = fs.create(&p("/d/a")).unwrap();
+        a.write_all(b"A").unwrap();
+        a.sync_all().unwrap();
+        fs.sync_dir(&p("/d")).unwrap();
+        let t = fs.create(&p("/d/tmp")).unwrap();
+        t.write_all(b"M").unwrap();
+        t.sync_all().unwrap();
+        fs.rename(&p("/d/tmp"), &p("/d/M")).unwrap();
+        let b = fs.create(&p("/d/b")).unwrap();
+        b.write_all(b"B").unwrap();
+        fs.remove_file(&p("/d/a")).unwrap();
+        let st = fs.state.lock();
+        let u = st.unsynced();
+        let r1 = st.crash_image(ResetMode::DropUnsynced, &mut Rng(0));
+        let r4 = st.crash_image(ResetMode::ForgetUnsyncedNames, &mut Rng(0));
+        drop(st);
+        assert_eq!(u.len(), 4);
+        // create tmp < rename tmp->M; create b and remove a are independent: 3 * 2 * 2.
+        let subsets = u.all_consistent_subsets(4).unwrap();
+        assert_eq!(subsets.len(), 12);
+        assert!(u.all_consistent_subsets(3).is_none());
+        assert!(!u.is_consistent(&[false, true, false, false]));
+        let names = |img: &FsImage| img.files.keys().map(|k| k.display().to_string()).collect::<Vec<_>>().join(",");
+        let mut seen = BTreeSet::new();
+        for s in &subsets {
+            assert!(u.is_consistent(s));
+            let img = u.image(&r4, s);
+            // The rename is atomic: never both names, never the renamed file without M's bytes.
+            assert!(!(img.files.contains_key(&p("/d/tmp")) && img.files.contains_key(&p("/d/M"))));
+            if let Some(m) = img.files.get(&p("/d/M")) {
+                assert_eq!(m.as_slice(), b"M");
+            }
+            // Unsynced bytes are lost whatever the names do.
+            if let Some(bb) = img.files.get(&p("/d/b")) {
+                assert!(bb.is_empty());
+            }
+            seen.insert(names(&img));
+        }
+        assert_eq!(seen.len(), 12);
+        assert!(seen.contains(&names(&r1)) && seen.contains(&names(&r4)));
+        assert_eq!(names(&r4), "/d/a");
+        assert_eq!(names(&r1), "/d/M,/d/b");
+        let mut drawn = BTreeSet::new();
+        for seed in 0..200 {
+            assert!(u.is_consistent(&u.random_subset(seed)));
+            drawn.insert(names(&fs.crash_image(ResetMode::ForgetRandomUnsyncedNames, seed)));
+        }
+        assert_eq!(drawn, seen, "random subsets reach every consistent subset");
+        // A directory sync covers everything; a reset then forgets nothing.
+        fs.sync_dir(&p("/d")).unwrap();
+        {
+            let st = fs.state.lock();
+            assert_eq!(st.durable_names, st.live);
+        }
+        fs.power_off();
+        fs.reset(ResetMode::ForgetRandomUnsyncedNames, 3);
+        let mut left = fs.read_dir(&p("/d")).unwrap();
+        left.sort();
+        assert_eq!(left, vec![OsString::from("M"), OsString::from("b")]);
+        assert!(fs.state.lock().pending.is_empty());
     }
 
     #[test]
