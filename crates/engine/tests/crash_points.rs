@@ -22,8 +22,9 @@
 //! child run without a crash, which also counts the hits of every point per run
 //! (the census), from which the hit numbers are spread.
 //!
-//! Quick tier: every point × 10 hits. Soak (`STRATA_SOAK_SECS=<s>`): every point × 100
-//! hits, then the odds mode with N in {10, 1000, 100000} until the time is up.
+//! Quick tier: every point × 10 hits. Soak (`STRATA_SOAK_SECS=<s>`): every point × up to 100
+//! hits within half of the time (at least 10 each), then the odds mode with N in
+//! {10, 1000, 100000} until the time is up.
 //! `STRATA_TEST_SEED=<s>` fixes the seed.
 #![cfg(feature = "crash-points")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::too_many_lines)]
@@ -672,11 +673,20 @@ fn crash_points() {
         let hits = spread_hits(census, hits_per_point, &mut rng);
         let t0 = Instant::now();
         let crashes_before = totals.crashes;
+        // Soak: the points share half of the time; each runs at least the quick tier's
+        // hits, then more until its share is used (the odds mode gets the other half).
+        let share = soak_secs.map(|s| s as f64 / 2.0 / CRASH_POINTS.len() as f64);
+        let mut ran = 0usize;
         for &hit in &hits {
+            if ran >= QUICK_HITS && share.is_some_and(|sh| t0.elapsed().as_secs_f64() > sh) {
+                break;
+            }
             state = case(&dir, &state, &Crash::Point(p, hit), rng.next() % 1_000_000, &mut totals);
+            ran += 1;
         }
         eprintln!(
-            "crash_points: {p}: hits {hits:?}, {} crashes, {:.1} s",
+            "crash_points: {p}: hits {:?}, {} crashes, {:.1} s",
+            &hits[..ran],
             totals.crashes - crashes_before,
             t0.elapsed().as_secs_f64()
         );
@@ -701,7 +711,7 @@ fn crash_points() {
     }
 
     eprintln!(
-        "crash_points summary: seed {seed}; {} points x {hits_per_point} hits = {point_cases} point cases, \
+        "crash_points summary: seed {seed}; {} points x up to {hits_per_point} hits = {point_cases} point cases, \
          {odds_cases} odds cases; crashes {}, clean exits {}, not reached {}, checker violations {}, \
          failed opens {}, verify problems {}; {} acked writes ({} sync), {} in flight at the crashes; {:.1} s",
         CRASH_POINTS.len(),
