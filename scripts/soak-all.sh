@@ -19,6 +19,9 @@
 #   STRATA_SOAK_T6_CHUNK  T6 cases per round (default 2000), STRATA_SOAK_T7_CHUNK T7 blocks per
 #                         style and round (default 200)
 #
+# T3 and T11a read STRATA_TEST_SEED as "replay this one seed", so they run without it (their
+# seeds come from the clock and every failure prints its seed).
+#
 # Each test either bounds itself by STRATA_SOAK_SECS ("time"), is re-run with a new seed until
 # the time is up ("repeat", for the count-based T6 and T7), or is exhaustive and runs once
 # ("once", T4 at depth 4). A "time" or "repeat" test that ends before STRATA_SOAK_SECS is
@@ -72,7 +75,7 @@ add T1 time '^\[[0-9]+s\] cycles|^(PASSED|FAILED)|RSS growth' \
 add T2 time 'SOAK-SUMMARY|^T2' \
   "$CARGO_TEST --features crash-points --test crash_points $NOCAP"
 add T3 time '^T3 power loss' \
-  "$CARGO_TEST --test fault_power_loss $NOCAP"
+  "env -u STRATA_TEST_SEED $CARGO_TEST --test fault_power_loss $NOCAP"
 add T4 once '^T4 exhaustive' \
   "STRATA_TEST_T4_DEPTH=4 $CARGO_TEST --test fault_exhaustive $NOCAP"
 add T5 time 'SOAK-SUMMARY' \
@@ -90,7 +93,7 @@ for t in $FUZZ_TARGETS; do
     "cd crates/engine/fuzz && mkdir -p corpus-work/$t corpus-raw/$t && (cp -n corpus/$t/* corpus-work/$t/ 2>/dev/null; true) && RUSTC_BOOTSTRAP=1 cargo fuzz run $t corpus-work/$t corpus-raw/$t -- -max_total_time=$SECS -rss_limit_mb=2048 -timeout=10 -max_len=1048576 -print_final_stats=1"
 done
 add T11a time '^T11a|SOAK-SUMMARY' \
-  "$CARGO_TEST --test model_db $NOCAP"
+  "env -u STRATA_TEST_SEED $CARGO_TEST --test model_db $NOCAP"
 add T11 time 'SOAK-SUMMARY|^T11' \
   "$CARGO_TEST --test atomic_visibility $NOCAP"
 add T13 time 'SOAK-SUMMARY|[0-9]+ tests? (passed|failed)' \

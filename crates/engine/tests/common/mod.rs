@@ -100,6 +100,9 @@ pub fn env_u64(name: &str) -> Option<u64> {
 
 /// Aborts the process if the test is still running after `secs` (a hang is a failure).
 pub fn watchdog(name: &'static str, secs: u64) {
+    // The watchdog ends the whole process: in a soak run, the other tests of the same binary
+    // keep it alive for STRATA_SOAK_SECS, so every limit stretches by that much.
+    let secs = secs.max(env_u64("STRATA_SOAK_SECS").unwrap_or(0).saturating_add(1800));
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(secs));
         eprintln!("{name}: watchdog fired after {secs} s: the test hangs");
