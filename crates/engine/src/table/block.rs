@@ -246,6 +246,8 @@ impl Block {
             }
         }
         key.clear();
+        // `Block::new` parsed and checked every entry (bounds, shared prefixes, order), so
+        // the `None` returns below for a malformed entry are unreachable for a built block.
         let mut off = self.restart_point(lo);
         while off < self.restarts_offset {
             let h = parse_entry(&self.data, off, self.restarts_offset).ok()?;
