@@ -76,6 +76,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Takes the next `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or_else(|| self.err("length overflow"))?;
         let out = self.buf.get(self.pos..end).ok_or_else(|| self.err("truncated"))?;
@@ -84,6 +85,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads one byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8> {
         let b = self.bytes(1)?;
         b.first().copied().ok_or_else(|| self.err("truncated"))
@@ -102,7 +104,19 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a LEB128 varint of at most 10 bytes.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64> {
+        // Fast path: lengths in blocks and batches are almost always below 128.
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64> {
         let mut result: u64 = 0;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;

@@ -78,6 +78,11 @@ impl MemTable {
     /// if the memtable has no visible entry for it. A tombstone is returned as
     /// `Some((ValueKind::Delete, empty))`, so the caller knows to stop looking further down.
     pub fn get(&self, user_key: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes)> {
+        if self.map.is_empty() {
+            // No lookup key to build (an allocation) for the empty memtable of a database
+            // that is only read.
+            return None;
+        }
         let target = IKey(Bytes::from(key::seek_key(user_key, seq.min(key::MAX_SEQ))));
         let entry = self.map.lower_bound(Bound::Included(&target))?;
         let parsed = key::parse_internal_key(&entry.key().0).ok()?;

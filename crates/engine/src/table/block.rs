@@ -231,6 +231,39 @@ impl Block {
         }
     }
 
+    /// Point lookup: the first entry with key `>= target` (internal order), its key left in
+    /// `key` and the range of its value returned; `None` when every key is smaller. The
+    /// cursor-free form of `iter().seek(target)` for gets: no iterator, no allocation once
+    /// `key` has grown to the block's key sizes.
+    pub(crate) fn seek_point(&self, target: &[u8], key: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts.saturating_sub(1));
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if compare_internal(self.restart_key(mid), target) == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        key.clear();
+        // `Block::new` parsed and checked every entry (bounds, shared prefixes, order), so
+        // the `None` returns below for a malformed entry are unreachable for a built block.
+        let mut off = self.restart_point(lo);
+        while off < self.restarts_offset {
+            let h = parse_entry(&self.data, off, self.restarts_offset).ok()?;
+            if h.shared > key.len() {
+                return None;
+            }
+            key.truncate(h.shared);
+            key.extend_from_slice(self.data.get(h.delta_start..h.delta_end)?);
+            if compare_internal(key, target) != Ordering::Less {
+                return Some(h.delta_end..h.value_end);
+            }
+            off = h.value_end;
+        }
+        None
+    }
+
     /// A bidirectional iterator over the block.
     pub fn iter(self: &Arc<Self>) -> BlockIter {
         BlockIter {

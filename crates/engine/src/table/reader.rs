@@ -1,5 +1,6 @@
 //! Opens, reads and verifies SSTables.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,9 +15,17 @@ use super::properties::TableProperties;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::file::{open_random_access, RandomAccess};
-use crate::key::{compare_internal, parse_internal_key, seek_key, user_key, SeqNo, ValueKind};
+use crate::key::{
+    append_internal_key, compare_internal, parse_internal_key, user_key, SeqNo, ValueKind, KIND_FOR_SEEK,
+};
 use crate::options::TableOptions;
 use crate::stats::Counters;
+
+thread_local! {
+    /// Scratch buffers of point lookups on this thread: the seek target and the key of the
+    /// entry found. Reused so that a get allocates nothing in the table it reads.
+    static LOOKUP: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// Re-bases an error raised while decoding the contents of the block at `h`. Those offsets
 /// count bytes of the *decoded* (possibly decompressed) contents, which are not file
@@ -228,20 +237,39 @@ impl Table {
                 return Ok(None);
             }
         }
-        let target = seek_key(user_key_, seq);
-        let i = self.find_block(&target);
+        LOOKUP.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => {
+                let (target, key) = &mut *bufs;
+                self.get_with_buffers(user_key_, seq, target, key)
+            }
+            // Not reachable today (nothing in a lookup calls back into one); stay correct.
+            Err(_) => self.get_with_buffers(user_key_, seq, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    fn get_with_buffers(
+        &self,
+        user_key_: &[u8],
+        seq: SeqNo,
+        target: &mut Vec<u8>,
+        key: &mut Vec<u8>,
+    ) -> Result<Option<(ValueKind, Bytes)>> {
+        target.clear();
+        append_internal_key(target, user_key_, seq, KIND_FOR_SEEK);
+        let i = self.find_block(target);
         if i >= self.index.len() {
             return Ok(None);
         }
         let block = self.data_block(i)?;
-        let mut it = block.iter();
-        it.seek(&target);
-        if !it.valid() || user_key(it.key()) != user_key_ {
+        let Some(value) = block.seek_point(target, key) else {
+            return Ok(None);
+        };
+        if user_key(key) != user_key_ {
             return Ok(None);
         }
-        let parsed = parse_internal_key(it.key()).map_err(|e| e.with_file(self.path()))?;
+        let parsed = parse_internal_key(key).map_err(|e| e.with_file(self.path()))?;
         let value = match parsed.kind {
-            ValueKind::Put => it.value_bytes(),
+            ValueKind::Put => block.slice(value),
             ValueKind::Delete => Bytes::new(),
         };
         Ok(Some((parsed.kind, value)))
