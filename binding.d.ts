@@ -29,10 +29,11 @@ export declare class NativeDatabase {
    * holds the key; the value is written over `io` from offset 0. Returns the value's
    * length (when it exceeds `io.length` nothing is written and the caller reads it with
    * `getSync`), -1 when the key is missing, or -2 with `cached_only` when the answer is
-   * not in memory (read it on the pool with `get`). One shared buffer in each direction
-   * instead of a new Buffer per value: creating a Buffer is most of a small read's cost.
+   * not in memory (read it on the pool with `get`). With `length_only` (for `has`) the
+   * value is not copied at all. One shared buffer in each direction instead of a new
+   * Buffer per value: creating a Buffer is most of a small read's cost.
    */
-  getInto(io: Buffer, keyLen: number, cachedOnly: boolean, snapshot?: NativeSnapshot | undefined | null): number
+  getInto(io: Buffer, keyLen: number, cachedOnly: boolean, lengthOnly: boolean, snapshot?: NativeSnapshot | undefined | null): number
   /**
    * Reads one key on the calling thread if that needs no disk read: the value, `null`
    * when missing, or `undefined` when the answer is not in memory (then use `get`).

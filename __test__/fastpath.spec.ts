@@ -63,6 +63,28 @@ test('reads fall back to the pool when blocks are not cached (tiny block cache)'
   await db.close();
 });
 
+test('has() answers without copying the value: big values, deletes, snapshots, memtable and SSTs', async (t) => {
+  const db = await fresh<string, Buffer>({ valueEncoding: 'buffer' });
+  const big = Buffer.alloc(200 * 1024, 7); // larger than the shared read buffer
+  await db.put('big', big);
+  await db.put('small', Buffer.from('v'));
+  await db.put('empty', Buffer.alloc(0));
+  const snap = db.snapshot();
+  await db.del('small');
+  for (const phase of ['memtable', 'sst']) {
+    t.true(await db.has('big'), phase);
+    t.true(await db.has('empty'), phase);
+    t.false(await db.has('small'), phase);
+    t.false(await db.has('never'), phase);
+    t.true(await db.has('small', { snapshot: snap }), phase);
+    t.true(await db.has('big', { snapshot: snap }), phase);
+    t.deepEqual(await db.get('big'), big, phase); // the shared buffer was not disturbed
+    await db.flush();
+  }
+  snap.close();
+  await db.close();
+});
+
 test('iteration is exact across calling-thread and pool batches (tiny block cache)', async (t) => {
   const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024 });
   const n = 3000;

@@ -84,14 +84,16 @@ impl NativeDatabase {
     /// holds the key; the value is written over `io` from offset 0. Returns the value's
     /// length (when it exceeds `io.length` nothing is written and the caller reads it with
     /// `getSync`), -1 when the key is missing, or -2 with `cached_only` when the answer is
-    /// not in memory (read it on the pool with `get`). One shared buffer in each direction
-    /// instead of a new Buffer per value: creating a Buffer is most of a small read's cost.
+    /// not in memory (read it on the pool with `get`). With `length_only` (for `has`) the
+    /// value is not copied at all. One shared buffer in each direction instead of a new
+    /// Buffer per value: creating a Buffer is most of a small read's cost.
     #[napi(catch_unwind)]
     pub fn get_into(
         &self,
         mut io: BufferSlice,
         key_len: u32,
         cached_only: bool,
+        length_only: bool,
         snapshot: Option<&NativeSnapshot>,
     ) -> Result<i64, ErrorCode> {
         guard(|| {
@@ -119,6 +121,9 @@ impl NativeDatabase {
                 match v {
                     None => -1,
                     Some(v) => {
+                        if length_only {
+                            return v.len() as i64;
+                        }
                         if let Some(dst) = io.get_mut(..v.len()) {
                             dst.copy_from_slice(v);
                         }

@@ -273,7 +273,7 @@ export class Db<K = string, V = string> {
     const io = this.#io;
     if (k.byteLength <= io.length) {
       io.set(k, 0);
-      const n = native.getInto(io, k.byteLength, cachedOnly, snapshot);
+      const n = native.getInto(io, k.byteLength, cachedOnly, false, snapshot);
       if (n === -1) return null;
       if (n === -2) return undefined;
       if (n <= io.length) {
@@ -354,9 +354,11 @@ export class Db<K = string, V = string> {
       checkObject(opts, 'options');
       const k = encodeKey(key, this.#keyEncoding(opts));
       const snapshot = this.#snapshotOf(opts);
-      if (this.#status === 'open' && fastAllowed()) {
-        const v = this.#readHere(this.#native as NativeDatabase, k, snapshot, true);
-        if (v !== undefined) return Promise.resolve(v !== null);
+      if (this.#status === 'open' && fastAllowed() && k.byteLength <= this.#io.length) {
+        // Only the answer crosses back: the value is not copied.
+        this.#io.set(k, 0);
+        const n = (this.#native as NativeDatabase).getInto(this.#io, k.byteLength, true, true, snapshot);
+        if (n !== -2) return Promise.resolve(n >= 0);
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => v !== null);
     } catch (e) {
