@@ -47,7 +47,9 @@ test('sync writes and fast writes interleave correctly', async (t) => {
 });
 
 test('reads fall back to the pool when blocks are not cached (tiny block cache)', async (t) => {
-  const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024 });
+  // Positioned reads: with a memory map, blocks whose pages are in memory are decoded on the
+  // calling thread and the pool would rarely be needed.
+  const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024, useMmap: false });
   const n = 3000;
   await db.batch(Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: key(i), value: value(i) })));
   await db.flush();
@@ -85,8 +87,8 @@ test('has() answers without copying the value: big values, deletes, snapshots, m
   await db.close();
 });
 
-test('iteration is exact across calling-thread and pool batches (tiny block cache)', async (t) => {
-  const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024 });
+for (const useMmap of [false, true]) test(`iteration is exact across calling-thread and pool batches (tiny block cache, useMmap ${String(useMmap)})`, async (t) => {
+  const db = await fresh({ blockCacheSize: 4096, memtableSize: 64 * 1024, useMmap });
   const n = 3000;
   await db.batch(Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: key(i), value: value(i) })));
   await db.flush();

@@ -1,5 +1,5 @@
-//! Read-only memory maps of immutable files. This module holds the engine's one `unsafe`
-//! block (see `crates/engine/UNSAFE.md`).
+//! Read-only memory maps of immutable files. This module holds the engine's `unsafe` blocks
+//! (see `crates/engine/UNSAFE.md`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -79,4 +79,69 @@ impl RandomAccess for MmapFile {
     fn path(&self) -> &Path {
         &self.path
     }
+
+    fn is_resident(&self, offset: u64, len: usize) -> bool {
+        match check_range(&self.path, self.size, offset, len) {
+            Ok((start, end)) if end <= self.data.len() && start < end => pages_resident(&self.data, start, end),
+            _ => false,
+        }
+    }
+}
+
+/// Pages of a range checked at most, so that the answer fits a stack array (64 KiB with
+/// 4 KiB pages; larger ranges are reported as not resident and read on the thread pool).
+const MAX_RESIDENT_PAGES: usize = 16;
+
+/// The system's page size, asked once.
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(sysconf_page_size)
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn sysconf_page_size() -> usize {
+    // SAFETY: `sysconf` takes an integer name and returns an integer; it touches no memory
+    // of ours. A failure (-1) or a value that is not a power of two gives 0, which turns the
+    // residency check off.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(v).ok().filter(|p| p.is_power_of_two()).unwrap_or(0)
+}
+
+#[cfg(not(unix))]
+fn sysconf_page_size() -> usize {
+    0
+}
+
+/// Whether every page of `map[start..end]` is in memory (`mincore`). `map` is the whole
+/// mapping, so its first byte is page-aligned.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn pages_resident(map: &[u8], start: usize, end: usize) -> bool {
+    let page = page_size();
+    if page == 0 || start >= end || end > map.len() || !(map.as_ptr() as usize).is_multiple_of(page) {
+        return false;
+    }
+    let first = start & !(page - 1);
+    let pages = (end - first).div_ceil(page);
+    if pages > MAX_RESIDENT_PAGES {
+        return false;
+    }
+    let mut vec = [0u8; MAX_RESIDENT_PAGES];
+    // SAFETY: `mincore` reads the page tables for `[addr, addr + pages * page)` and writes
+    // one byte per page into `vec`; it never touches the mapped memory itself, so it cannot
+    // fault even if the file behind the map was truncated. `addr` is page-aligned: the map
+    // starts on a page (checked above) and `first` is rounded down to a page. The range lies
+    // inside this live mapping: `first < end <= map.len()`, and the kernel maps whole pages,
+    // so the last partial page is mapped too. `map` borrows the mapping for the whole call.
+    // `vec` holds `MAX_RESIDENT_PAGES >= pages` bytes. On any error (e.g. ENOMEM) we answer
+    // "not resident", which only sends the read to the thread pool.
+    let rc =
+        unsafe { libc::mincore(map.as_ptr().add(first) as *mut libc::c_void, pages * page, vec.as_mut_ptr().cast()) };
+    rc == 0 && vec.iter().take(pages).all(|b| b & 1 == 1)
+}
+
+#[cfg(not(unix))]
+fn pages_resident(_map: &[u8], _start: usize, _end: usize) -> bool {
+    false
 }

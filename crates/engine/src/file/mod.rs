@@ -26,6 +26,12 @@ pub trait RandomAccess: Send + Sync + std::fmt::Debug {
     fn size(&self) -> u64;
     /// The path of the file.
     fn path(&self) -> &Path;
+    /// True when reading `offset..offset+len` cannot wait for the disk: every page of it is
+    /// in memory. Lets the `*_if_cached` reads serve a block that is missing from the block
+    /// cache but sits in the page cache on the calling thread. `false` when not known.
+    fn is_resident(&self, _offset: u64, _len: usize) -> bool {
+        false
+    }
 }
 
 /// Checks that `offset..offset+len` lies within a file of `size` bytes and returns the range

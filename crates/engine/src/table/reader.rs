@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::block::Block;
 use super::filter::BloomFilter;
-use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
+use super::format::{read_block, BlockHandle, Footer, BLOCK_TRAILER_LEN, FOOTER_LEN};
 use super::iter::TableIterator;
 use super::properties::TableProperties;
 use crate::cache::BlockCache;
@@ -199,7 +199,17 @@ impl Table {
             }
         }
         if crate::cache::is_cached_only() {
-            return Err(Error::WouldBlock);
+            // Not decoded yet, but a block whose bytes are in the page cache (a memory-mapped
+            // file) is decoded here: that costs microseconds, a trip to the thread pool tens.
+            let resident = self.index.get(i).is_some_and(|e| {
+                usize::try_from(e.handle.size)
+                    .ok()
+                    .and_then(|n| n.checked_add(BLOCK_TRAILER_LEN))
+                    .is_some_and(|n| self.file.is_resident(e.handle.offset, n))
+            });
+            if !resident {
+                return Err(Error::WouldBlock);
+            }
         }
         if self.cache.is_some() {
             Counters::add(&self.counters.block_cache_misses, 1);
