@@ -1,4 +1,7 @@
 //! Instruction-count probe for point reads (run under callgrind). Not a benchmark.
+//! `readprof <dir> <n> <reads> [block_cache_bytes]`: the first run (no `<dir>` yet) writes
+//! `n` keys; later runs warm the cache with every key, then make `reads` hit + miss pairs.
+//! A small cache makes most reads decode their block.
 #![allow(clippy::unwrap_used)]
 use strata_engine::{Db, Options};
 fn key(i: u64) -> Vec<u8> {
@@ -23,7 +26,9 @@ fn main() {
         db.close().unwrap();
         return;
     }
-    let db = Db::open(&dir, Options::default()).unwrap();
+    let cache: Option<usize> = std::env::args().nth(4).map(|c| c.parse().unwrap());
+    let opts = Options { block_cache_size: cache.unwrap_or(Options::default().block_cache_size), ..Options::default() };
+    let db = Db::open(&dir, opts).unwrap();
     let mut s: u64 = 1;
     let mut found = 0u64;
     let mut sum = 0u64;
