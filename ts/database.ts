@@ -271,9 +271,8 @@ export class Db<K = string, V = string> {
     cachedOnly: boolean,
   ): Buffer | null | undefined {
     const io = this.#io;
-    if (k.byteLength <= io.length) {
-      io.set(k, 0);
-      const n = native.getInto(io, k.byteLength, cachedOnly, false, snapshot);
+    const n = this.#lookupHere(native, k, snapshot, cachedOnly, false);
+    if (n !== undefined) {
       if (n === -1) return null;
       if (n === -2) return undefined;
       if (n <= io.length) {
@@ -283,6 +282,23 @@ export class Db<K = string, V = string> {
       }
     }
     return cachedOnly ? native.getCached(k, snapshot) : native.getSync(k, snapshot);
+  }
+
+  /**
+   * `getInto` with the key placed in `#io`: the value's length, -1 when missing, -2 with
+   * `cachedOnly` when not in memory; `undefined` when the key does not fit the buffer. With
+   * `lengthOnly` nothing is copied back.
+   */
+  #lookupHere(
+    native: NativeDatabase,
+    k: Uint8Array,
+    snapshot: NativeSnapshot | undefined,
+    cachedOnly: boolean,
+    lengthOnly: boolean,
+  ): number | undefined {
+    if (k.byteLength > this.#io.length) return undefined;
+    this.#io.set(k, 0);
+    return native.getInto(this.#io, k.byteLength, cachedOnly, lengthOnly, snapshot);
   }
 
   #snapshotOf(opts: ReadOptions | IteratorOptions<K> | undefined) {
@@ -354,11 +370,10 @@ export class Db<K = string, V = string> {
       checkObject(opts, 'options');
       const k = encodeKey(key, this.#keyEncoding(opts));
       const snapshot = this.#snapshotOf(opts);
-      if (this.#status === 'open' && fastAllowed() && k.byteLength <= this.#io.length) {
+      if (this.#status === 'open' && fastAllowed()) {
         // Only the answer crosses back: the value is not copied.
-        this.#io.set(k, 0);
-        const n = (this.#native as NativeDatabase).getInto(this.#io, k.byteLength, true, true, snapshot);
-        if (n !== -2) return Promise.resolve(n >= 0);
+        const n = this.#lookupHere(this.#native as NativeDatabase, k, snapshot, true, true);
+        if (n !== undefined && n !== -2) return Promise.resolve(n >= 0);
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => v !== null);
     } catch (e) {

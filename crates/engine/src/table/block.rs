@@ -231,11 +231,9 @@ impl Block {
         }
     }
 
-    /// Point lookup: the first entry with key `>= target` (internal order), its key left in
-    /// `key` and the range of its value returned; `None` when every key is smaller. The
-    /// cursor-free form of `iter().seek(target)` for gets: no iterator, no allocation once
-    /// `key` has grown to the block's key sizes.
-    pub(crate) fn seek_point(&self, target: &[u8], key: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
+    /// The last restart point whose key is `< target` (0 when none is): where a forward
+    /// search for `target` starts.
+    fn restart_before(&self, target: &[u8]) -> usize {
         let (mut lo, mut hi) = (0usize, self.num_restarts.saturating_sub(1));
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
@@ -245,6 +243,15 @@ impl Block {
                 hi = mid - 1;
             }
         }
+        lo
+    }
+
+    /// Point lookup: the first entry with key `>= target` (internal order), its key left in
+    /// `key` and the range of its value returned; `None` when every key is smaller. The
+    /// cursor-free form of `iter().seek(target)` for gets: no iterator, no allocation once
+    /// `key` has grown to the block's key sizes.
+    pub(crate) fn seek_point(&self, target: &[u8], key: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
+        let lo = self.restart_before(target);
         key.clear();
         // `Block::new` parsed and checked every entry (bounds, shared prefixes, order), so
         // the `None` returns below for a malformed entry are unreachable for a built block.
@@ -379,17 +386,7 @@ impl BlockIter {
 
     /// Positions on the first entry with key `>= target` (internal order); invalid if none.
     pub fn seek(&mut self, target: &[u8]) {
-        // Last restart point whose key is < target.
-        let (mut lo, mut hi) = (0usize, self.block.num_restarts.saturating_sub(1));
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if compare_internal(self.block.restart_key(mid), target) == Ordering::Less {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        self.seek_to_restart(lo);
+        self.seek_to_restart(self.block.restart_before(target));
         while self.parse_next() {
             if compare_internal(&self.key, target) != Ordering::Less {
                 return;
