@@ -2,10 +2,12 @@
  * Key and value encodings. An encoding turns user values into bytes for the engine and
  * bytes back into user values. Stateless; selected by name per database or per call.
  */
+import { BSON } from 'bson';
+
 import { invalidArgument } from './errors';
 
 /** Names of the built-in encodings. */
-export type EncodingName = 'utf8' | 'buffer' | 'view' | 'json';
+export type EncodingName = 'utf8' | 'buffer' | 'view' | 'json' | 'bson';
 
 /** The type an encoding decodes to. */
 export interface EncodingTypes {
@@ -13,6 +15,7 @@ export interface EncodingTypes {
   buffer: Buffer;
   view: Uint8Array;
   json: unknown;
+  bson: Record<string, unknown>;
 }
 
 /** A codec: `encode` to bytes, `decode` from bytes. */
@@ -78,7 +81,35 @@ const json: Encoding<unknown> = {
   decode: (b) => JSON.parse(b.toString('utf8')) as unknown,
 };
 
-const REGISTRY: Record<EncodingName, Encoding<unknown>> = { utf8, buffer, view, json };
+/** True for `{...}` objects (prototype `Object.prototype` or `null`). */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * BSON documents (the `bson` package). The top level must be a plain object. Decoding keeps
+ * 64-bit integers as `Long` (`promoteLongs: false`), so they round-trip; Int32 and Double
+ * decode to numbers, Binary stays `Binary`, ObjectId, Date, Decimal128... decode to their
+ * classes. Stored bytes that are not exactly one BSON document fail to decode.
+ */
+const bson: Encoding<Record<string, unknown>> = {
+  name: 'bson',
+  encode: (v, what) => {
+    if (!isPlainObject(v)) {
+      throw invalidArgument(`${what} must be a plain object with the 'bson' encoding, got ${describe(v)}`);
+    }
+    try {
+      return BSON.serialize(v);
+    } catch (e) {
+      throw invalidArgument(`${what} cannot be encoded as BSON: ${e instanceof Error ? e.message : String(e)}`, e);
+    }
+  },
+  decode: (b) => BSON.deserialize(b, { promoteLongs: false }) as Record<string, unknown>,
+};
+
+const REGISTRY: Record<EncodingName, Encoding<unknown>> = { utf8, buffer, view, json, bson };
 
 /** Names accepted by `keyEncoding` / `valueEncoding`. */
 export const encodingNames = Object.keys(REGISTRY) as EncodingName[];
