@@ -4,6 +4,9 @@
 // LevelDB, RocksDB, LMDB and SQLite. Each store runs in its own child process on fresh
 // directories; results go to bench/results/<timestamp>.{json,md} and latest.{json,md}.
 // Configuration: see README.md ("Benchmarks") or bench/README.md.
+// Two sections (STRATA_BENCH_SECTIONS=kv,query, default both): `kv` (the phases above) and
+// `query` (secondary indexes: StrataDB vs SQLite and NeDB, written to query-<timestamp> and
+// query-latest.{json,md}).
 
 const { execFileSync, fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -23,8 +26,13 @@ function ensureDeps() {
 
 ensureDeps();
 
-const { config } = require('./lib/common');
+const { config, env } = require('./lib/common');
 const { renderMarkdown, machineInfo, loadEngine } = require('./lib/report');
+const { queryConfig } = require('./lib/query-plan');
+const { checkAnswers } = require('./lib/query-check');
+const { renderQueryMarkdown } = require('./lib/query-report');
+
+const ALL_SECTIONS = ['kv', 'query'];
 
 function fmtInt(x) {
   return Math.round(x).toLocaleString('en-US');
@@ -37,10 +45,10 @@ function progress() {
   let lastLine = 0;
   const cli = tty ? require('cli-progress') : undefined;
   return {
-    start(store, phase, total) {
+    start(store, phase, total, unit = 'ops') {
       if (cli) {
         bar = new cli.SingleBar({
-          format: `${store.padEnd(13)} ${phase.padEnd(15)} [{bar}] {value}/{total} ops | {rate} ops/s | {duration_formatted}`,
+          format: `${store.padEnd(13)} ${phase.padEnd(15)} [{bar}] {value}/{total} ${unit} | {rate} ${unit}/s | {duration_formatted}`,
           stream: process.stderr,
           hideCursor: true,
           clearOnComplete: true,
@@ -49,18 +57,19 @@ function progress() {
       }
       lastLine = Date.now();
     },
-    update(store, phase, done, total, seconds) {
+    update(store, phase, done, total, seconds, unit = 'ops') {
       const rate = seconds > 0 ? fmtInt(done / seconds) : '-';
       if (bar) bar.update(done, { rate });
       else if (Date.now() - lastLine > 5000) {
         lastLine = Date.now();
-        process.stderr.write(`  ${store} ${phase}: ${fmtInt(done)}/${fmtInt(total)} ops, ${rate} ops/s\n`);
+        process.stderr.write(`  ${store} ${phase}: ${fmtInt(done)}/${fmtInt(total)} ${unit}, ${rate} ${unit}/s\n`);
       }
     },
     finish(store, phase, r) {
       if (bar) { bar.stop(); bar = undefined; }
+      const unit = r.unit ?? 'ops';
       const capped = r.capped ? ` (capped at ${r.capped.maxPhaseSeconds}s of ${fmtInt(r.capped.planned)} planned)` : '';
-      process.stderr.write(`${store.padEnd(13)} ${phase.padEnd(15)} ${fmtInt(r.ops).padStart(11)} ops ${r.seconds.toFixed(2).padStart(8)} s ${fmtInt(r.opsPerSec).padStart(11)} ops/s${capped}\n`);
+      process.stderr.write(`${store.padEnd(13)} ${phase.padEnd(15)} ${fmtInt(r.ops).padStart(11)} ${unit} ${r.seconds.toFixed(2).padStart(8)} s ${fmtInt(r.opsPerSec).padStart(11)} ${unit}/s${capped}\n`);
     },
     note(store, phase, text) {
       if (bar) { bar.stop(); bar = undefined; }
@@ -69,40 +78,112 @@ function progress() {
   };
 }
 
-function runStore(name, cfg, ui) {
+function runStore(name, cfg, ui, script = 'worker.js') {
   return new Promise((resolve) => {
-    const child = fork(path.join(here, 'worker.js'), [name], {
+    const child = fork(path.join(here, script), [name], {
       env: { ...process.env, STRATA_BENCH_WORKER_CONFIG: JSON.stringify(cfg) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: script === 'worker.js' ? 'json' : 'advanced', // the query workers send every answer
     });
     let result;
     let error;
+    let unavailable = false;
+    const units = {};
     child.on('message', (m) => {
-      if (m.type === 'start') ui.start(name, m.phase, m.total);
-      else if (m.type === 'progress') ui.update(name, m.phase, m.done, m.total, m.seconds);
+      if (m.type === 'start') { units[m.phase] = m.unit; ui.start(name, m.phase, m.total, m.unit); }
+      else if (m.type === 'progress') ui.update(name, m.phase, m.done, m.total, m.seconds, units[m.phase]);
       else if (m.type === 'phase') ui.finish(name, m.phase, m.result);
       else if (m.type === 'skip') ui.note(name, m.phase, `skipped: ${m.reason}`);
       else if (m.type === 'done') result = m.result;
-      else if (m.type === 'error') error = m.message;
+      else if (m.type === 'error') { error = m.message; unavailable = !!m.unavailable; }
     });
     child.on('exit', (code, signal) => {
       if (!result && !error) error = `worker exited with ${signal ?? `code ${code}`} before reporting`;
-      if (error) ui.note(name, '-', `FAILED: ${error}`);
-      resolve({ name, result, error });
+      if (error && unavailable) ui.note(name, '-', `UNAVAILABLE: ${error.split('\n')[0]}`);
+      else if (error) ui.note(name, '-', `FAILED: ${error}`);
+      resolve({ name, result, error, unavailable });
     });
   });
 }
 
+/** The query section: one worker per store, then the cross-store check of every answer. */
+async function querySection(base, ui) {
+  const qcfg = queryConfig(base);
+  const started = new Date();
+  process.stderr.write(`bench query: N=${qcfg.n} PUT_N=${qcfg.putN} QUERY_COUNT=${qcfg.count} UPDATES=${qcfg.updates} SEED=${qcfg.seed} MAX_PHASE_SECONDS=${qcfg.maxPhaseSeconds}\n`);
+  process.stderr.write(`bench query: stores ${qcfg.stores.join(', ')}; phases ${qcfg.phases.join(', ')}\n`);
+  const stores = [];
+  for (const name of qcfg.stores) stores.push(await runStore(name, { ...base, query: qcfg }, ui, 'query-worker.js'));
+  const results = {};
+  for (const s of stores) {
+    if (s.result) results[s.name] = s.result;
+    else {
+      const mod = require(path.join(here, 'query-stores', `${s.name}.js`));
+      let version;
+      try { version = mod.version(); } catch { version = '?'; }
+      results[s.name] = { error: s.error, unavailable: s.unavailable, label: mod.label, version, notes: mod.notes, reference: !!mod.reference };
+    }
+  }
+  const check = checkAnswers(results, qcfg);
+  const failed = stores.filter((s) => s.error && !s.unavailable);
+  const report = {
+    section: 'query',
+    date: started.toISOString(),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+    machine: machineInfo(),
+    config: { n: qcfg.n, putN: qcfg.putN, count: qcfg.count, updates: qcfg.updates, seed: qcfg.seed, maxPhaseSeconds: qcfg.maxPhaseSeconds, phases: qcfg.phases, stores: qcfg.stores },
+    check: { ok: check.ok, phases: check.phases, mismatches: check.mismatches },
+    // The answers themselves are large: the report keeps what the check found.
+    stores: Object.fromEntries(Object.entries(results).map(([n, r]) => [n, { ...r, answers: undefined }])),
+  };
+  const md = renderQueryMarkdown(report);
+  fs.mkdirSync(base.out, { recursive: true });
+  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+  for (const b of [`query-${stamp}`, 'query-latest']) {
+    fs.writeFileSync(path.join(base.out, `${b}.json`), JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(path.join(base.out, `${b}.md`), md);
+  }
+  process.stdout.write(md);
+  process.stderr.write(`bench query: wrote ${path.join(base.out, `query-${stamp}.{json,md}`)} and query-latest.{json,md}\n`);
+  for (const s of stores.filter((x) => x.unavailable)) process.stderr.write(`bench query: ${s.name} UNAVAILABLE (not counted as a failure): ${s.error.split('\n')[0]}\n`);
+  if (!check.ok) {
+    process.stderr.write(`bench query: ANSWER MISMATCH between stores:\n`);
+    for (const x of check.mismatches) process.stderr.write(`  ${x.phase}${x.index >= 0 ? ` #${x.index}` : ''} ${x.query}: ${x.reference} vs ${x.store}: ${x.detail}\n`);
+    process.exitCode = 1;
+  }
+  if (failed.length) {
+    process.stderr.write(`bench query: FAILED stores: ${failed.map((s) => s.name).join(', ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function sections() {
+  const raw = env('SECTIONS', undefined);
+  if (raw === undefined || raw === 'all') return ALL_SECTIONS.slice();
+  const want = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const w of want) if (!ALL_SECTIONS.includes(w)) throw new Error(`bench: unknown SECTIONS entry '${w}' (known: ${ALL_SECTIONS.join(', ')})`);
+  return ALL_SECTIONS.filter((x) => want.includes(x));
+}
+
 async function main() {
   const cfg = config();
+  const which = sections();
   fs.mkdirSync(cfg.dir, { recursive: true });
+  const ui = progress();
+  try {
+    if (which.includes('kv')) await kvSection(cfg, ui);
+    if (which.includes('query')) await querySection(cfg, ui);
+  } finally {
+    fs.rmSync(cfg.dir, { recursive: true, force: true });
+  }
+}
+
+async function kvSection(cfg, ui) {
   const started = new Date();
   process.stderr.write(`bench: N=${cfg.n} VALUE_SIZE=${cfg.valueSize} YCSB_OPS=${cfg.ycsbOps} SEEKS=${cfg.seeks} SEED=${cfg.seed} MAX_PHASE_SECONDS=${cfg.maxPhaseSeconds}\n`);
   process.stderr.write(`bench: stores ${cfg.stores.join(', ')}; phases ${cfg.phases.join(', ')}; data under ${cfg.dir}\n`);
-  const ui = progress();
   const stores = [];
   for (const name of cfg.stores) stores.push(await runStore(name, cfg, ui));
-  fs.rmSync(cfg.dir, { recursive: true, force: true });
 
   const report = {
     date: started.toISOString(),
