@@ -4,7 +4,9 @@
 const path = require('node:path');
 const { INDEXES } = require('../lib/query-gen');
 
-const root = path.join(__dirname, '..', '..');
+// STRATA_BENCH_STRATADB_ROOT: another build to measure (a directory with dist/, binding.js and
+// the .node file, e.g. one compiled with `tsc --outDir` from a work in progress); default the repository.
+const root = process.env.STRATA_BENCH_STRATADB_ROOT || path.join(__dirname, '..', '..');
 
 class QueryApiMissing extends Error {
   constructor(why) {
