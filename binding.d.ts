@@ -43,7 +43,8 @@ export declare class NativeDatabase {
   getMany(keys: Array<Uint8Array>, snapshot?: NativeSnapshot | undefined | null): Promise<Array<Buffer | null>>
   /**
    * Applies a packed batch (`kind u8 · varint key_len · key · [varint value_len · value]`
-   * per op) atomically, off the JS thread.
+   * per op; kinds 0 = delete, 1 = put, 2 = system delete, 3 = system put, system keys
+   * relative to the system prefix) atomically, off the JS thread.
    */
   write(ops: Uint8Array, sync: boolean): Promise<void>
   /** Applies a packed batch atomically on the calling thread. */
@@ -176,7 +177,12 @@ export interface BindingProblem {
   offset?: number
 }
 
-/** A key range. Bounds are raw bytes; at most one lower and one upper bound may be set. */
+/**
+ * A key range. Bounds are raw bytes; at most one lower and one upper bound may be set.
+ * With `system`, the range lies in StrataDB's system keyspace (keys stored under eight
+ * `0xff` bytes): bounds and seek targets are relative to it and keys come back without the
+ * prefix. Without it, the range never reaches a system key.
+ */
 export interface BindingRange {
   /** Exclusive lower bound. */
   gt?: Uint8Array
@@ -190,6 +196,8 @@ export interface BindingRange {
   reverse?: boolean
   /** Stop after this many entries (negative or absent: no limit). */
   limit?: number
+  /** The range lies in the system keyspace (default false: the user keyspace). */
+  system?: boolean
 }
 
 /** Engine statistics (all counters as numbers). */

@@ -182,7 +182,8 @@ impl NativeDatabase {
     }
 
     /// Applies a packed batch (`kind u8 · varint key_len · key · [varint value_len · value]`
-    /// per op) atomically, off the JS thread.
+    /// per op; kinds 0 = delete, 1 = put, 2 = system delete, 3 = system put, system keys
+    /// relative to the system prefix) atomically, off the JS thread.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn write(&self, ops: Uint8Array, sync: bool) -> AsyncTask<WriteTask> {
         AsyncTask::new(WriteTask { db: self.db.clone(), ops: ops.to_vec(), sync })

@@ -138,8 +138,8 @@ pub fn settle<T>(env: Env, outcome: BindingResult<T>) -> napi::Result<T> {
     outcome.map_err(|e| napi::Error::from(JsError::from(e).into_unknown(env)))
 }
 
-/// Checks a key the way the engine does (any length up to the limit, empty included),
-/// before any work is queued.
+/// Checks a user key the way the engine does (any length up to the limit, empty included;
+/// not in the system keyspace), before any work is queued.
 pub fn check_key(key: &[u8]) -> BindingResult<()> {
     if key.len() > strata_engine::batch::MAX_KEY_SIZE {
         return Err(invalid(format!(
@@ -148,5 +148,5 @@ pub fn check_key(key: &[u8]) -> BindingResult<()> {
             strata_engine::batch::MAX_KEY_SIZE
         )));
     }
-    Ok(())
+    strata_engine::keyspace::check_user_key(key).js()
 }

@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use strata_engine::{CompactionStyle, DbStats, Options, RangeOptions, RecoveryMode};
+use strata_engine::{CompactionStyle, DbStats, Keyspace, Options, RangeOptions, RecoveryMode};
 
 use crate::error::{invalid, BindingResult};
 
@@ -131,6 +131,9 @@ impl BindingOpenOptions {
 }
 
 /// A key range. Bounds are raw bytes; at most one lower and one upper bound may be set.
+/// With `system`, the range lies in StrataDB's system keyspace (keys stored under eight
+/// `0xff` bytes): bounds and seek targets are relative to it and keys come back without the
+/// prefix. Without it, the range never reaches a system key.
 #[napi(object)]
 #[derive(Default)]
 pub struct BindingRange {
@@ -146,6 +149,8 @@ pub struct BindingRange {
     pub reverse: Option<bool>,
     /// Stop after this many entries (negative or absent: no limit).
     pub limit: Option<f64>,
+    /// The range lies in the system keyspace (default false: the user keyspace).
+    pub system: Option<bool>,
 }
 
 impl BindingRange {
@@ -168,7 +173,8 @@ impl BindingRange {
             Some(l) if l < 0.0 || l.is_infinite() => None,
             Some(l) => Some(uint("limit", l)?),
         };
-        Ok(RangeOptions { lower, upper, reverse: self.reverse.unwrap_or(false), limit })
+        let keyspace = if self.system.unwrap_or(false) { Keyspace::System } else { Keyspace::User };
+        Ok(RangeOptions { lower, upper, reverse: self.reverse.unwrap_or(false), limit, keyspace })
     }
 }
 

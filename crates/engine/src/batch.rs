@@ -7,11 +7,18 @@
 //! op*:   kind u8 (0 = delete, 1 = put) · varint key_len · key · [varint value_len · value]
 //! ```
 //!
-//! The TypeScript layer packs batches in the same op layout and hands them over in one call.
+//! Keys are stored keys: a key of the system keyspace carries [`SYSTEM_PREFIX`] (see
+//! [`crate::keyspace`]).
+//!
+//! The TypeScript layer packs batches in the same op layout and hands them over in one call
+//! ([`WriteBatch::from_packed_ops`]); packed ops have two more kinds, 2 = system delete and
+//! 3 = system put, whose key is relative to the system keyspace (the engine prepends the
+//! prefix, so they are stored as kinds 0 and 1).
 
 use crate::coding::{put_u32, put_u64, put_varint, Decoder};
 use crate::error::{Error, Result};
 use crate::key::{SeqNo, ValueKind};
+use crate::keyspace::{check_user_key, MAX_SYSTEM_KEY_SIZE, SYSTEM_PREFIX};
 
 /// Length of the batch header (sequence number + count).
 pub const HEADER_LEN: usize = 12;
@@ -19,6 +26,15 @@ pub const HEADER_LEN: usize = 12;
 pub const MAX_KEY_SIZE: usize = 64 * 1024;
 /// Largest accepted value, in bytes.
 pub const MAX_VALUE_SIZE: usize = 256 * 1024 * 1024;
+
+/// Packed op kind: delete of a user key (= [`ValueKind::Delete`]).
+pub const PACKED_DELETE: u8 = 0;
+/// Packed op kind: put of a user key (= [`ValueKind::Put`]).
+pub const PACKED_PUT: u8 = 1;
+/// Packed op kind: delete of a system key (relative; stored under the system prefix).
+pub const PACKED_SYSTEM_DELETE: u8 = 2;
+/// Packed op kind: put of a system key (relative; stored under the system prefix).
+pub const PACKED_SYSTEM_PUT: u8 = 3;
 
 /// An ordered list of puts and deletes applied atomically.
 #[derive(Debug, Clone)]
@@ -39,18 +55,29 @@ impl Default for WriteBatch {
 pub struct BatchOp<'a> {
     /// Put or delete.
     pub kind: ValueKind,
-    /// The user key.
+    /// The stored key (system keys include [`SYSTEM_PREFIX`]).
     pub key: &'a [u8],
     /// The value (empty for deletes).
     pub value: &'a [u8],
 }
 
-/// Keys may be empty (the empty key sorts before every other key, as in LevelDB); only the
-/// length is limited.
+/// Keys may be empty (the empty key sorts before every other key, as in LevelDB); the
+/// length is limited, and keys starting with [`SYSTEM_PREFIX`] belong to the system keyspace.
 fn check_key(key: &[u8]) -> Result<()> {
     if key.len() > MAX_KEY_SIZE {
         return Err(Error::InvalidArgument(format!(
             "key of {} bytes exceeds the limit of {MAX_KEY_SIZE} bytes",
+            key.len()
+        )));
+    }
+    check_user_key(key)
+}
+
+/// A system key (relative to the prefix) may be up to [`MAX_SYSTEM_KEY_SIZE`] bytes.
+fn check_system_key(key: &[u8]) -> Result<()> {
+    if key.len() > MAX_SYSTEM_KEY_SIZE {
+        return Err(Error::InvalidArgument(format!(
+            "system key of {} bytes exceeds the limit of {MAX_SYSTEM_KEY_SIZE} bytes",
             key.len()
         )));
     }
@@ -82,38 +109,61 @@ impl WriteBatch {
         WriteBatch { rep, count: 0, user_bytes: 0 }
     }
 
-    /// Adds a put. Fails on an oversized key or value.
+    /// Adds a put of a user key. Fails (`InvalidArgument`, nothing added) on an oversized key
+    /// or value and on a key starting with [`SYSTEM_PREFIX`].
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
-        self.rep.push(ValueKind::Put as u8);
-        put_varint(&mut self.rep, key.len() as u64);
-        self.rep.extend_from_slice(key);
-        put_varint(&mut self.rep, value.len() as u64);
-        self.rep.extend_from_slice(value);
-        self.bump((key.len() + value.len()) as u64)
+        self.push_op(ValueKind::Put, &[], key, Some(value))
     }
 
-    /// Adds a delete. Fails on an oversized key.
+    /// Adds a delete of a user key. Fails on an oversized key and on a key starting with
+    /// [`SYSTEM_PREFIX`].
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.rep.push(ValueKind::Delete as u8);
-        put_varint(&mut self.rep, key.len() as u64);
-        self.rep.extend_from_slice(key);
-        self.bump(key.len() as u64)
+        self.push_op(ValueKind::Delete, &[], key, None)
     }
 
-    fn bump(&mut self, bytes: u64) -> Result<()> {
-        self.count = self
+    /// Adds a put of the system key `key` (stored as `SYSTEM_PREFIX · key`). Fails on a key
+    /// longer than [`MAX_SYSTEM_KEY_SIZE`] or an oversized value.
+    pub fn put_system(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_system_key(key)?;
+        check_value(value)?;
+        self.push_op(ValueKind::Put, &SYSTEM_PREFIX, key, Some(value))
+    }
+
+    /// Adds a delete of the system key `key` (stored as `SYSTEM_PREFIX · key`). Fails on a
+    /// key longer than [`MAX_SYSTEM_KEY_SIZE`].
+    pub fn delete_system(&mut self, key: &[u8]) -> Result<()> {
+        check_system_key(key)?;
+        self.push_op(ValueKind::Delete, &SYSTEM_PREFIX, key, None)
+    }
+
+    /// Appends one validated op whose stored key is `prefix · key`.
+    fn push_op(&mut self, kind: ValueKind, prefix: &[u8], key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        // Count first, so that a batch that is full is left untouched.
+        let count = self
             .count
             .checked_add(1)
             .ok_or_else(|| Error::InvalidArgument("too many operations in one batch".into()))?;
-        self.user_bytes += bytes;
+        let key_len = prefix.len() + key.len();
+        self.rep.push(kind as u8);
+        put_varint(&mut self.rep, key_len as u64);
+        self.rep.extend_from_slice(prefix);
+        self.rep.extend_from_slice(key);
+        let value_len = value.map_or(0, <[u8]>::len);
+        if let Some(v) = value {
+            put_varint(&mut self.rep, v.len() as u64);
+            self.rep.extend_from_slice(v);
+        }
+        self.count = count;
+        self.user_bytes += (key_len + value_len) as u64;
         Ok(())
     }
 
-    /// Builds a batch from packed operations (the op layout above, without header),
-    /// validating every operation. This is how batches arrive from JavaScript.
+    /// Builds a batch from packed operations (the op layout above, without header, plus
+    /// kinds 2 = system delete and 3 = system put with relative keys), validating every
+    /// operation. This is how batches arrive from JavaScript.
     pub fn from_packed_ops(ops: &[u8]) -> Result<Self> {
         let mut batch = WriteBatch::new();
         batch.rep.reserve(ops.len());
@@ -121,19 +171,25 @@ impl WriteBatch {
         while !d.is_empty() {
             let kind = d.u8().map_err(invalid)?;
             let key = d.length_prefixed().map_err(invalid)?;
-            match ValueKind::from_u8(kind) {
-                Some(ValueKind::Put) => {
+            match kind {
+                PACKED_PUT => {
                     let value = d.length_prefixed().map_err(invalid)?;
                     batch.put(key, value)?;
                 }
-                Some(ValueKind::Delete) => batch.delete(key)?,
-                None => return Err(Error::InvalidArgument(format!("packed batch: unknown operation kind {kind}"))),
+                PACKED_DELETE => batch.delete(key)?,
+                PACKED_SYSTEM_PUT => {
+                    let value = d.length_prefixed().map_err(invalid)?;
+                    batch.put_system(key, value)?;
+                }
+                PACKED_SYSTEM_DELETE => batch.delete_system(key)?,
+                _ => return Err(Error::InvalidArgument(format!("packed batch: unknown operation kind {kind}"))),
             }
         }
         Ok(batch)
     }
 
-    /// Decodes a WAL record payload back into a batch (for recovery).
+    /// Decodes a WAL record payload back into a batch (for recovery). Keys are stored keys,
+    /// so keys of the system keyspace are accepted here.
     pub fn from_record(rep: Vec<u8>) -> Result<Self> {
         let mut d = Decoder::new(&rep, "write batch");
         let _seq = d.u64()?;
@@ -258,6 +314,7 @@ impl<'a> Iterator for BatchIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::system_key;
 
     #[test]
     fn roundtrip_and_validation() {
@@ -280,5 +337,38 @@ mod tests {
         let mut bad = b.data().to_vec();
         bad[8] = 9;
         assert!(WriteBatch::from_record(bad).is_err());
+    }
+
+    #[test]
+    fn system_keyspace_ops() {
+        let reserved = [0xffu8; 9];
+        let mut b = WriteBatch::new();
+        assert!(matches!(b.put(&reserved, b"v"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(b.delete(&reserved[..8]), Err(Error::InvalidArgument(_))));
+        assert!(b.is_empty() && b.data().len() == HEADER_LEN, "a rejected op leaves nothing behind");
+        b.put(&[0xff; 7], b"short keys of 0xff are user keys").expect("put");
+        b.put_system(b"ix", b"").expect("system put");
+        b.delete_system(b"").expect("system delete of the empty relative key");
+        assert!(b.put_system(&vec![0u8; MAX_SYSTEM_KEY_SIZE], b"").is_ok());
+        assert!(b.put_system(&vec![0u8; MAX_SYSTEM_KEY_SIZE + 1], b"").is_err());
+        let ops: Vec<_> = b.iter().collect::<Result<_>>().expect("ops");
+        assert_eq!(ops[1], BatchOp { kind: ValueKind::Put, key: b"\xff\xff\xff\xff\xff\xff\xff\xffix", value: b"" });
+        assert_eq!(ops[2], BatchOp { kind: ValueKind::Delete, key: &SYSTEM_PREFIX, value: b"" });
+        b.set_sequence(7);
+        let back = WriteBatch::from_record(b.data().to_vec()).expect("recovery accepts stored system keys");
+        assert_eq!(back.count(), 4);
+
+        // Packed kinds 2 and 3 carry relative keys.
+        let packed = [3, 2, b'i', b'x', 1, b'v', 2, 1, b'k', 1, 1, b'u', 1, b'w'];
+        let p = WriteBatch::from_packed_ops(&packed).expect("packed");
+        let ops: Vec<_> = p.iter().collect::<Result<_>>().expect("ops");
+        assert_eq!(ops[0], BatchOp { kind: ValueKind::Put, key: &system_key(b"ix"), value: b"v" });
+        assert_eq!(ops[1], BatchOp { kind: ValueKind::Delete, key: &system_key(b"k"), value: b"" });
+        assert_eq!(ops[2], BatchOp { kind: ValueKind::Put, key: b"u", value: b"w" });
+        let mut user_reserved = vec![1, 8];
+        user_reserved.extend_from_slice(&SYSTEM_PREFIX);
+        user_reserved.push(0);
+        assert!(matches!(WriteBatch::from_packed_ops(&user_reserved), Err(Error::InvalidArgument(_))));
+        assert!(WriteBatch::from_packed_ops(&[4, 1, b'a']).is_err());
     }
 }

@@ -8,8 +8,15 @@
 //! repository root and the TypeScript API build on it.
 //!
 //! ## Limits
-//! Keys are 1 to 65,536 bytes; values up to 256 MiB. One `Db` owns a directory at a time
+//! Keys are 0 to 65,536 bytes; values up to 256 MiB. One `Db` owns a directory at a time
 //! (a second open fails with [`Error::Locked`]).
+//!
+//! ## Keyspaces
+//! Keys starting with eight `0xff` bytes ([`SYSTEM_PREFIX`]) form the system keyspace, where
+//! the layers above keep index postings and the index registry, written in the same atomic
+//! batches as user records: user writes and reads reject such keys, user iteration and
+//! `clear` never reach them (see [`keyspace`]). System keys (relative to the prefix) may be
+//! up to [`MAX_SYSTEM_KEY_SIZE`] bytes.
 //!
 //! The on-disk formats are written down in `docs/format.md`.
 #![deny(missing_docs)]
@@ -25,6 +32,7 @@ pub mod error;
 pub mod file;
 pub mod iter;
 pub mod key;
+pub mod keyspace;
 pub mod memtable;
 pub mod options;
 pub mod stats;
@@ -37,4 +45,5 @@ mod db;
 pub use batch::WriteBatch;
 pub use db::{Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot, TryWrite};
 pub use error::{Error, Result};
+pub use keyspace::{Keyspace, MAX_SYSTEM_KEY_SIZE, SYSTEM_PREFIX};
 pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions};

@@ -162,6 +162,7 @@ fn iter_group(db: &Db, g: usize, snapshot: Option<Snapshot>, reverse: bool, batc
         upper: Bound::Included(group_key(g, GROUP_KEYS - 1)),
         reverse,
         limit: None,
+        ..RangeOptions::default()
     };
     let mut it = db.iter(IterOptions { range, snapshot }).unwrap();
     let mut entries = Vec::new();

@@ -137,6 +137,7 @@ fn bounds_reverse_limit_and_seek() {
         upper: Bound::Excluded(key(20)),
         reverse: true,
         limit: Some(3),
+        ..RangeOptions::default()
     };
     let got: Vec<_> = collect(&db, IterOptions { range, snapshot: None }).into_iter().map(|e| e.0).collect();
     assert_eq!(got, vec![key(19), key(18), key(17)]);

@@ -172,7 +172,13 @@ fn run(seed: u64, style: CompactionStyle, steps: usize, memtable_size: usize, ve
                 db.write(b, false).unwrap();
             }
             68 => {
-                let range = RangeOptions { lower: bound(&mut r), upper: bound(&mut r), reverse: false, limit: None };
+                let range = RangeOptions {
+                    lower: bound(&mut r),
+                    upper: bound(&mut r),
+                    reverse: false,
+                    limit: None,
+                    ..RangeOptions::default()
+                };
                 let n = db.clear(range.clone(), false).unwrap();
                 let gone: Vec<_> = model.keys().filter(|k| in_range(k, &range.lower, &range.upper)).cloned().collect();
                 assert_eq!(n as usize, gone.len(), "{}", ctx());
@@ -190,6 +196,7 @@ fn run(seed: u64, style: CompactionStyle, steps: usize, memtable_size: usize, ve
                     upper: bound(&mut r),
                     reverse: r.below(2) == 0,
                     limit: if r.below(3) == 0 { Some(r.below(50)) } else { None },
+                    ..RangeOptions::default()
                 };
                 let got = scan(&db, range.clone(), None);
                 assert!(got == expected(&model, &range), "scan {range:?} {}", ctx());
@@ -210,7 +217,13 @@ fn run(seed: u64, style: CompactionStyle, steps: usize, memtable_size: usize, ve
             91..=92 => {
                 // Seek inside a bounded iterator.
                 let reverse = r.below(2) == 0;
-                let range = RangeOptions { lower: bound(&mut r), upper: bound(&mut r), reverse, limit: None };
+                let range = RangeOptions {
+                    lower: bound(&mut r),
+                    upper: bound(&mut r),
+                    reverse,
+                    limit: None,
+                    ..RangeOptions::default()
+                };
                 let target = key(&mut r);
                 let mut it = db.iter(IterOptions { range: range.clone(), snapshot: None }).unwrap();
                 it.seek(&target).unwrap();

@@ -237,6 +237,7 @@ impl Db {
     }
 
     /// Reads the newest value of `key` (as of `snapshot` if given). A missing key is `Ok(None)`.
+    /// `key` is a user key: one starting with [`crate::SYSTEM_PREFIX`] is `InvalidArgument`.
     pub fn get(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
         self.get_with(key, snapshot, |v| v.map(<[u8]>::to_vec))
     }
@@ -249,6 +250,7 @@ impl Db {
         snapshot: Option<&Snapshot>,
         f: impl FnOnce(Option<&[u8]>) -> R,
     ) -> Result<R> {
+        crate::keyspace::check_user_key(key)?;
         let inner = self.inner();
         inner.check_open()?;
         let (seq, sv) = inner.read_view(snapshot.map(Snapshot::sequence));
@@ -316,7 +318,10 @@ impl Db {
         Ok(Snapshot { inner: Arc::new(SnapshotInner { seq, db: Arc::downgrade(inner) }) })
     }
 
-    /// Opens an iterator over one consistent view (the snapshot if given, else now).
+    /// Opens an iterator over one consistent view (the snapshot if given, else now), in the
+    /// range's keyspace: a user iterator never returns a key at or above
+    /// [`crate::SYSTEM_PREFIX`]; a system iterator takes relative bounds and seek targets and
+    /// returns keys with the prefix stripped.
     pub fn iter(&self, opts: IterOptions) -> Result<DbIterator> {
         let inner = self.inner();
         inner.check_open()?;
@@ -335,7 +340,8 @@ impl Db {
     }
 
     /// Deletes every key in the range atomically (no write can interleave); returns how
-    /// many keys were deleted.
+    /// many keys were deleted. A user range (even unbounded) never deletes system keys; a
+    /// system range deletes the system keys in its (relative) bounds.
     pub fn clear(&self, range: RangeOptions, sync: bool) -> Result<u64> {
         self.inner().clear(&range, None, sync)
     }
@@ -483,7 +489,8 @@ impl DbInner {
 
     fn db_iter(&self, sv: &SuperVersion, seq: SeqNo, range: &RangeOptions) -> DbIter {
         let merged = MergingIterator::new(Self::internal_iters(sv));
-        DbIter::new(Box::new(merged), seq, range.lower.clone(), range.upper.clone(), range.reverse)
+        let (lower, upper) = range.keyspace.stored_bounds(&range.lower, &range.upper);
+        DbIter::new(Box::new(merged), seq, lower, upper, range.reverse).in_keyspace(range.keyspace)
     }
 
     fn oldest_snapshot_list(&self) -> Vec<SeqNo> {
@@ -695,7 +702,8 @@ impl DbIterator {
     }
 
     /// Moves to the first key `>= target` (forward) or the last key `<= target` (reverse),
-    /// within the iterator's bounds. The limit keeps counting from where it was.
+    /// within the iterator's bounds and keyspace (`target` is relative to the keyspace, as the
+    /// bounds are). The limit keeps counting from where it was.
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
         self.db.check_open()?;
         self.lost = None;

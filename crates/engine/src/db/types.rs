@@ -2,22 +2,34 @@
 
 use std::ops::Bound;
 
+use crate::keyspace::Keyspace;
+
 /// A key range with optional limit and direction, used by iterators and `clear`.
 #[derive(Debug, Clone)]
 pub struct RangeOptions {
-    /// Lower bound on user keys.
+    /// Lower bound on keys (relative to the keyspace).
     pub lower: Bound<Vec<u8>>,
-    /// Upper bound on user keys.
+    /// Upper bound on keys (relative to the keyspace).
     pub upper: Bound<Vec<u8>>,
     /// Iterate from the largest key down.
     pub reverse: bool,
     /// Stop after this many entries.
     pub limit: Option<u64>,
+    /// The keyspace the range lies in (default: the user's). A user range never reaches the
+    /// system keyspace, whatever its bounds; a system range's bounds, seek targets and
+    /// returned keys are relative to [`crate::SYSTEM_PREFIX`].
+    pub keyspace: Keyspace,
 }
 
 impl Default for RangeOptions {
     fn default() -> Self {
-        RangeOptions { lower: Bound::Unbounded, upper: Bound::Unbounded, reverse: false, limit: None }
+        RangeOptions {
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+            reverse: false,
+            limit: None,
+            keyspace: Keyspace::User,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::batch::WriteBatch;
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::key::{SeqNo, MAX_SEQ};
+use crate::keyspace::Keyspace;
 use crate::memtable::MemTable;
 use crate::stats::Counters;
 use crate::version::{sync_dir_with, wal_file_name};
@@ -169,7 +170,7 @@ impl DbInner {
         Ok(())
     }
 
-    /// Deletes the keys of `range` visible at `at` (default: now).
+    /// Deletes the keys of `range` visible at `at` (default: now), in the range's keyspace.
     pub(super) fn clear(&self, range: &RangeOptions, at: Option<SeqNo>, sync: bool) -> Result<u64> {
         self.check_writable()?;
         let mut w = self.write.lock();
@@ -184,7 +185,11 @@ impl DbInner {
         while range.limit.is_none_or(|l| n < l) {
             match it.next_entry()? {
                 Some((k, _)) => {
-                    batch.delete(&k)?;
+                    // The iterator returns keys relative to the keyspace.
+                    match range.keyspace {
+                        Keyspace::User => batch.delete(&k)?,
+                        Keyspace::System => batch.delete_system(&k)?,
+                    }
                     n += 1;
                 }
                 None => break,

@@ -1,12 +1,14 @@
 //! The user-facing iterator: turns a stream of internal entries (many versions per user key,
 //! tombstones, entries newer than the snapshot) into the visible `(key, value)` pairs of one
-//! snapshot, within user-key bounds, forward or in reverse.
+//! snapshot, within user-key bounds, forward or in reverse. In a keyspace with a prefix (the
+//! system keyspace), seek targets and returned keys are relative to it.
 
 use std::ops::Bound;
 
 use crate::error::Result;
 use crate::iter::BoxedIter;
 use crate::key::{self, SeqNo, ValueKind};
+use crate::keyspace::Keyspace;
 
 /// Visible entries of a snapshot over an internal iterator, in one direction.
 pub struct DbIter {
@@ -15,6 +17,8 @@ pub struct DbIter {
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     reverse: bool,
+    /// Put in front of seek targets and stripped from returned keys (empty: none).
+    prefix: &'static [u8],
     started: bool,
     /// Forward only: the user key already yielded or found deleted; its older versions are skipped.
     skip: Option<Vec<u8>>,
@@ -44,7 +48,21 @@ impl DbIter {
     /// `inner` yields internal entries (possibly many versions per user key, tombstones,
     /// entries newer than `seq`).
     pub fn new(inner: BoxedIter, seq: SeqNo, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> DbIter {
-        DbIter { inner, seq: seq.min(key::MAX_SEQ), lower, upper, reverse, started: false, skip: None }
+        DbIter { inner, seq: seq.min(key::MAX_SEQ), lower, upper, reverse, prefix: &[], started: false, skip: None }
+    }
+
+    /// Makes seek targets and returned keys relative to `keyspace`'s prefix. The bounds given
+    /// to [`DbIter::new`] stay bounds on stored keys, and must keep the iterator inside the
+    /// keyspace (see [`Keyspace::stored_bounds`]).
+    #[must_use]
+    pub fn in_keyspace(mut self, keyspace: Keyspace) -> DbIter {
+        self.prefix = keyspace.prefix();
+        self
+    }
+
+    /// A stored user key as returned to the caller (relative to the keyspace's prefix).
+    fn relative(&self, stored: &[u8]) -> Vec<u8> {
+        stored.get(self.prefix.len()..).unwrap_or_default().to_vec()
     }
 
     /// The snapshot sequence number this iterator reads at.
@@ -111,8 +129,18 @@ impl DbIter {
     }
 
     /// Forward: positions at the first user key `>= target` (clamped to the bounds).
-    /// Reverse: the last user key `<= target` (clamped).
+    /// Reverse: the last user key `<= target` (clamped). `target` is relative to the keyspace.
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
+        if self.prefix.is_empty() {
+            return self.seek_stored(target);
+        }
+        let mut stored = Vec::with_capacity(self.prefix.len() + target.len());
+        stored.extend_from_slice(self.prefix);
+        stored.extend_from_slice(target);
+        self.seek_stored(&stored)
+    }
+
+    fn seek_stored(&mut self, target: &[u8]) -> Result<()> {
         match self.place(target) {
             Place::Below if !self.reverse => return self.seek_to_start(),
             Place::Above if self.reverse => return self.seek_to_start(),
@@ -161,7 +189,7 @@ impl DbIter {
             // The newest visible version of this user key.
             let uk = parsed.user_key.to_vec();
             let kind = parsed.kind;
-            let out = (kind == ValueKind::Put).then(|| (uk.clone(), self.inner.value().to_vec()));
+            let out = (kind == ValueKind::Put).then(|| (self.relative(&uk), self.inner.value().to_vec()));
             self.skip = Some(uk);
             self.inner.next()?;
             if out.is_some() {
@@ -203,7 +231,8 @@ impl DbIter {
                 self.inner.prev()?;
             }
             if let Some((ValueKind::Put, value)) = newest {
-                return Ok(Some((uk, value)));
+                let key = if self.prefix.is_empty() { uk } else { self.relative(&uk) };
+                return Ok(Some((key, value)));
             }
         }
         Ok(None)
