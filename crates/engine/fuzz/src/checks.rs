@@ -24,7 +24,7 @@ use strata_engine::stats::Counters;
 use strata_engine::table::{Block, BlockHandle, Table, TableBuilder, BLOCK_TRAILER_LEN, FOOTER_LEN};
 use strata_engine::version::{decode_manifest, encode_manifest, ManifestState};
 use strata_engine::wal::{fragment_crc, read_log_bytes, BLOCK_SIZE, HEADER_SIZE};
-use strata_engine::{Error, RecoveryMode, TableOptions, WriteBatch};
+use strata_engine::{Error, RecoveryMode, TableOptions, WriteBatch, SYSTEM_PREFIX};
 
 /// The three WAL recovery modes.
 pub const MODES: [RecoveryMode; 3] =
@@ -235,17 +235,45 @@ fn wal_reader_once(data: &[u8]) {
 // batch_decode
 // ---------------------------------------------------------------------------------------
 
+/// Packs a batch's ops the way JavaScript does: stored system keys become packed kinds 2
+/// (system delete) and 3 (system put) with the prefix removed.
 fn pack_ops(b: &WriteBatch) -> Vec<u8> {
     let mut out = Vec::new();
     for op in b.iter() {
         let op = op.expect("ops of a decoded batch decode");
-        out.push(op.kind as u8);
-        strata_engine::coding::put_length_prefixed(&mut out, op.key);
+        match op.key.strip_prefix(&SYSTEM_PREFIX) {
+            Some(relative) => {
+                out.push(op.kind as u8 + 2);
+                strata_engine::coding::put_length_prefixed(&mut out, relative);
+            }
+            None => {
+                out.push(op.kind as u8);
+                strata_engine::coding::put_length_prefixed(&mut out, op.key);
+            }
+        }
         if op.kind == ValueKind::Put {
             strata_engine::coding::put_length_prefixed(&mut out, op.value);
         }
     }
     out
+}
+
+/// The kinds of the packed ops in `data`, as far as they parse (kinds 2 and 3 must come out
+/// as stored system keys).
+fn packed_kinds(data: &[u8]) -> Vec<u8> {
+    let mut d = strata_engine::coding::Decoder::new(data, "packed");
+    let mut kinds = Vec::new();
+    while !d.is_empty() {
+        let Ok(kind) = d.u8() else { break };
+        if d.length_prefixed().is_err() {
+            break;
+        }
+        if (kind == 1 || kind == 3) && d.length_prefixed().is_err() {
+            break;
+        }
+        kinds.push(kind);
+    }
+    kinds
 }
 
 type Op = (ValueKind, Vec<u8>, Vec<u8>);
@@ -281,6 +309,13 @@ pub fn batch_decode(data: &[u8]) {
         Ok(b) => {
             let ops = ops_of(&b);
             assert_eq!(ops.len() as u64, u64::from(b.count()));
+            // Kinds 0/1 are user keys (never under the system prefix), kinds 2/3 system keys.
+            let kinds = packed_kinds(data);
+            assert_eq!(kinds.len(), ops.len(), "every packed op became one op");
+            for (kind, (vk, k, _)) in kinds.iter().zip(&ops) {
+                assert_eq!(*kind >= 2, k.starts_with(&SYSTEM_PREFIX), "keyspace of packed kind {kind}");
+                assert_eq!(*vk as u8, kind % 2, "put or delete of packed kind {kind}");
+            }
             let again = WriteBatch::from_packed_ops(&pack_ops(&b)).expect("re-packed ops decode");
             assert_eq!(ops_of(&again), ops, "packed round trip");
             // Its record form decodes to the same ops.

@@ -186,6 +186,23 @@ fn main() {
         }
         save(&out, "sst_roundtrip", &format!("seed-{i}"), &s);
     }
+    // Packed batches mixing user ops (kinds 0/1) with system ops (kinds 2/3, relative keys),
+    // from their own generator so that the seeds above stay as they were.
+    let mut srng = Rng(0x5eed_0000_0000_00ff);
+    for i in 0..20u64 {
+        let mut packed = Vec::new();
+        for _ in 0..(1 + srng.below(8)) {
+            let kind = srng.below(4) as u8;
+            packed.push(kind);
+            let key = format!("{}{:04}", if kind >= 2 { "\u{1}ix" } else { "key" }, srng.below(500));
+            strata_engine::coding::put_length_prefixed(&mut packed, key.as_bytes());
+            if kind % 2 == 1 {
+                let v = vec![b'a' + srng.below(26) as u8; srng.below(65) as usize];
+                strata_engine::coding::put_length_prefixed(&mut packed, &v);
+            }
+        }
+        save(&out, "batch_decode", &format!("seed-packed-system-{i}"), &packed);
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     println!("seeds written to {}", out.display());
 }
