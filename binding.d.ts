@@ -68,6 +68,13 @@ export declare class NativeDatabase {
    * `snapshot`, deletes the keys of the range visible in that snapshot.
    */
   clear(range: BindingRange, sync: boolean, snapshot?: NativeSnapshot | undefined | null): Promise<number>
+  /**
+   * Estimates the number of entries in `range` (`limit` and `reverse` are ignored) from
+   * the memtables and the SSTables' in-memory indexes, without reading a data block, on the
+   * calling thread. `estimate` counts old versions and tombstones too; `upper` is a true
+   * upper bound on the live keys in the range.
+   */
+  approximateCount(range: BindingRange): BindingApproximateCount
   /** Compacts the key range `[start, end]` (everything when both are omitted). */
   compactRange(start?: Uint8Array | undefined | null, end?: Uint8Array | undefined | null): Promise<void>
   /** Flushes the memtable to an SSTable. */
@@ -118,6 +125,17 @@ export declare class NativeSnapshot {
 
 /** Testing only: panics in native code, synchronously or (with `async`) on the thread pool. */
 export declare function __testPanic(runAsync: boolean): Promise<void> | void
+
+/** What `approximateCount` returns. */
+export interface BindingApproximateCount {
+  /**
+   * Best guess of the entries in the range (old versions and tombstones not yet compacted
+   * away count too).
+   */
+  estimate: number
+  /** No more live keys than this are in the range. */
+  upper: number
+}
 
 /** Files and bytes in one level. */
 export interface BindingLevelStats {

@@ -7,7 +7,7 @@ use strata_engine::{Db, IterOptions, TryWrite, WriteBatch};
 
 use crate::error::{check_key, guard, internal, invalid, BindingResult, EngineResultExt, ErrorCode};
 use crate::iterator::NativeIterator;
-use crate::options::{BindingOpenOptions, BindingRange, BindingStats};
+use crate::options::{BindingApproximateCount, BindingOpenOptions, BindingRange, BindingStats};
 use crate::snapshot::{self, NativeSnapshot};
 use crate::tasks::{
     clear::ClearTask, close::CloseTask, compact_range::CompactRangeTask, flush::FlushTask, get::GetTask,
@@ -258,6 +258,15 @@ impl NativeDatabase {
         let range = range.to_engine()?;
         let snapshot = snapshot::resolve(snapshot)?;
         Ok(AsyncTask::new(ClearTask { db: self.db.clone(), range, sync, snapshot }))
+    }
+
+    /// Estimates the number of entries in `range` (`limit` and `reverse` are ignored) from
+    /// the memtables and the SSTables' in-memory indexes, without reading a data block, on the
+    /// calling thread. `estimate` counts old versions and tombstones too; `upper` is a true
+    /// upper bound on the live keys in the range.
+    #[napi(catch_unwind)]
+    pub fn approximate_count(&self, range: BindingRange) -> Result<BindingApproximateCount, ErrorCode> {
+        guard(|| Ok(self.db.approximate_count(&range.to_engine()?).js()?.into()))
     }
 
     /// Compacts the key range `[start, end]` (everything when both are omitted).

@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use strata_engine::{CompactionStyle, DbStats, Keyspace, Options, RangeOptions, RecoveryMode};
+use strata_engine::{ApproximateCount, CompactionStyle, DbStats, Keyspace, Options, RangeOptions, RecoveryMode};
 
 use crate::error::{invalid, BindingResult};
 
@@ -175,6 +175,22 @@ impl BindingRange {
         };
         let keyspace = if self.system.unwrap_or(false) { Keyspace::System } else { Keyspace::User };
         Ok(RangeOptions { lower, upper, reverse: self.reverse.unwrap_or(false), limit, keyspace })
+    }
+}
+
+/// What `approximateCount` returns.
+#[napi(object)]
+pub struct BindingApproximateCount {
+    /// Best guess of the entries in the range (old versions and tombstones not yet compacted
+    /// away count too).
+    pub estimate: f64,
+    /// No more live keys than this are in the range.
+    pub upper: f64,
+}
+
+impl From<ApproximateCount> for BindingApproximateCount {
+    fn from(c: ApproximateCount) -> Self {
+        BindingApproximateCount { estimate: n(c.estimate), upper: n(c.upper) }
     }
 }
 

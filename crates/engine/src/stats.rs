@@ -44,3 +44,13 @@ impl Counters {
         counter.load(Ordering::Relaxed)
     }
 }
+
+/// What one source of entries (a memtable or an SSTable) contributes to
+/// [`Db::approximate_count`](crate::Db::approximate_count).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RangeEstimate {
+    /// Best guess of the entries (versions and tombstones included) in the range.
+    pub estimate: f64,
+    /// No more entries than this can be in the range (so no more live keys either).
+    pub upper: u64,
+}

@@ -39,7 +39,7 @@ use crate::table::Table;
 use crate::version::{DirLock, FileMeta, ManifestState};
 use crate::wal::{LogWriter, SyncHandle};
 
-pub use types::{DbStats, IterOptions, LevelStats, RangeOptions, RecoveryInfo, TryWrite};
+pub use types::{ApproximateCount, DbStats, IterOptions, LevelStats, RangeOptions, RecoveryInfo, TryWrite};
 
 /// An SSTable that belongs to a version. When the last version holding it is gone and a
 /// compaction has made it obsolete, the file is deleted.
@@ -353,6 +353,15 @@ impl Db {
         self.inner().clear(&range, snapshot.map(Snapshot::sequence), sync)
     }
 
+    /// Estimates the number of entries in a key range of the range's keyspace (`limit` and
+    /// `reverse` are ignored) without reading any data block: O(log n) per live SSTable
+    /// (its in-memory index and properties) plus a walk of at most about twice
+    /// [`MEMTABLE_COUNT_LIMIT`](crate::memtable::MEMTABLE_COUNT_LIMIT) entries per memtable.
+    /// See `docs/format.md`, "Approximate counts", for how the figures are derived.
+    pub fn approximate_count(&self, range: &RangeOptions) -> Result<ApproximateCount> {
+        self.inner().approximate_count(range)
+    }
+
     /// Flushes the memtable, then compacts the key range `[start, end]` (all keys when both
     /// are `None`) down the levels, waiting until done.
     pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
@@ -493,6 +502,34 @@ impl DbInner {
         DbIter::new(Box::new(merged), seq, lower, upper, range.reverse).in_keyspace(range.keyspace)
     }
 
+    fn approximate_count(&self, range: &RangeOptions) -> Result<ApproximateCount> {
+        self.check_open()?;
+        let sv = self.super_version();
+        let (lower, upper) = range.keyspace.stored_bounds(&range.lower, &range.upper);
+        let (lower, upper) = (lower.as_ref().map(Vec::as_slice), upper.as_ref().map(Vec::as_slice));
+        if range_is_empty(lower, upper) {
+            return Ok(ApproximateCount::default());
+        }
+        let mut estimate = 0f64;
+        let mut bound = 0u64;
+        let mems = std::iter::once(&sv.mem).chain(sv.imms.iter().map(|imm| &imm.mem));
+        for mem in mems {
+            let c = mem.approximate_count(lower, upper, crate::memtable::MEMTABLE_COUNT_LIMIT);
+            estimate += c.estimate;
+            bound = bound.saturating_add(c.upper);
+        }
+        for level in &sv.version.levels {
+            for t in level {
+                let c = t.table.approximate_count(lower, upper);
+                estimate += c.estimate;
+                bound = bound.saturating_add(c.upper);
+            }
+        }
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a non-negative count")]
+        let estimate = (estimate.round() as u64).min(bound);
+        Ok(ApproximateCount { estimate, upper: bound })
+    }
+
     fn oldest_snapshot_list(&self) -> Vec<SeqNo> {
         self.snapshots.lock().keys().copied().collect()
     }
@@ -526,6 +563,17 @@ impl DbInner {
         // Release the directory lock even if the final sync failed.
         *self.lock.lock() = None;
         flushed.and(res)
+    }
+}
+
+/// True when no key can lie within the bounds (the lower one is above the upper one, or
+/// they meet and one of them excludes the meeting point).
+fn range_is_empty(lower: std::ops::Bound<&[u8]>, upper: std::ops::Bound<&[u8]>) -> bool {
+    use std::ops::Bound::{Excluded, Included};
+    match (lower, upper) {
+        (Included(l), Included(u)) => l > u,
+        (Included(l) | Excluded(l), Excluded(u)) | (Excluded(l), Included(u)) => l >= u,
+        _ => false,
     }
 }
 

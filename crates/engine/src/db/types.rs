@@ -4,7 +4,8 @@ use std::ops::Bound;
 
 use crate::keyspace::Keyspace;
 
-/// A key range with optional limit and direction, used by iterators and `clear`.
+/// A key range with optional limit and direction, used by iterators, `clear` and
+/// `approximate_count`.
 #[derive(Debug, Clone)]
 pub struct RangeOptions {
     /// Lower bound on keys (relative to the keyspace).
@@ -31,6 +32,18 @@ impl Default for RangeOptions {
             keyspace: Keyspace::User,
         }
     }
+}
+
+/// Result of [`super::Db::approximate_count`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApproximateCount {
+    /// Best guess of the number of entries in the range. It counts stored entries, so old
+    /// versions and tombstones not yet compacted away count too: after overwrites and deletes
+    /// it may be higher than the number of live keys.
+    pub estimate: u64,
+    /// An upper bound on the number of live keys in the range at the time of the call
+    /// (`estimate <= upper`).
+    pub upper: u64,
 }
 
 /// Options for [`Db::iter`].

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use crate::key::{
     append_internal_key, compare_internal, parse_internal_key, user_key, SeqNo, ValueKind, KIND_FOR_SEEK,
 };
 use crate::options::TableOptions;
-use crate::stats::Counters;
+use crate::stats::{Counters, RangeEstimate};
 
 thread_local! {
     /// Scratch buffers of point lookups on this thread: the seek target and the key of the
@@ -283,6 +284,60 @@ impl Table {
             ValueKind::Delete => Bytes::new(),
         };
         Ok(Some((parsed.kind, value)))
+    }
+
+    /// Estimates the entries whose user key lies within the bounds from the in-memory index
+    /// and properties alone (no data block is read; two binary searches of the index).
+    ///
+    /// The data blocks that can hold such an entry are the run from the first block whose
+    /// last user key is not below `lower` to the first block whose last user key is above
+    /// `upper` (a block starts after its predecessor's last key, so no later block can). With
+    /// `avg = num_entries / data_blocks`, the estimate counts `avg` per block of the run, half
+    /// of it for each end block that may be only partly inside (one block partly inside
+    /// counts half). Per-block entry counts are not stored, so the bound is the one the
+    /// counts allow: every block outside the run holds at least one entry, hence at most
+    /// `num_entries - (data_blocks - run)` entries are in the run. A table whose key range
+    /// misses the bounds contributes nothing; one entirely inside contributes `num_entries`
+    /// exactly.
+    pub fn approximate_count(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> RangeEstimate {
+        let below = |uk: &[u8]| match lower {
+            Bound::Included(l) => uk < l,
+            Bound::Excluded(l) => uk <= l,
+            Bound::Unbounded => false,
+        };
+        let above = |uk: &[u8]| match upper {
+            Bound::Included(u) => uk > u,
+            Bound::Excluded(u) => uk >= u,
+            Bound::Unbounded => false,
+        };
+        let n = self.index.len();
+        let smallest = user_key(&self.props.smallest_key);
+        let largest = user_key(&self.props.largest_key);
+        if n == 0 || below(largest) || above(smallest) {
+            return RangeEstimate::default();
+        }
+        // Both predicates hold for a prefix of the index (its keys increase).
+        let first = self.index.partition_point(|e| below(user_key(&e.last_key)));
+        let not_above = self.index.partition_point(|e| !above(user_key(&e.last_key)));
+        let last = not_above.min(n - 1);
+        if first > last {
+            return RangeEstimate::default();
+        }
+        let run = last - first + 1;
+        let whole_low = first == 0 && !below(smallest);
+        let whole_high = not_above == n;
+        let weight = if run == 1 {
+            if whole_low && whole_high {
+                1.0
+            } else {
+                0.5
+            }
+        } else {
+            run as f64 - if whole_low { 0.0 } else { 0.5 } - if whole_high { 0.0 } else { 0.5 }
+        };
+        let entries = self.props.num_entries;
+        let avg = entries as f64 / n as f64;
+        RangeEstimate { estimate: weight * avg, upper: entries.saturating_sub((n - run) as u64) }
     }
 
     /// A bidirectional two-level iterator over the whole table.
