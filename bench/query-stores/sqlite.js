@@ -73,6 +73,9 @@ module.exports = {
     const db = new Database(path.join(dir, 'docs.sqlite'));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    if (!db.prepare('PRAGMA compile_options').pluck().all().includes('ENABLE_FTS5')) {
+      throw new Error('sqlite: this better-sqlite3 build has no FTS5 (ENABLE_FTS5 missing from PRAGMA compile_options)');
+    }
     db.exec(`
       CREATE TABLE IF NOT EXISTS docs (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS docs_city ON docs (${EXPR.city});
