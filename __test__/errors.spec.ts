@@ -15,7 +15,7 @@ test('StrataError carries code and cause', (t) => {
   t.is(e.code, 'STRATA_IO_ERROR');
   t.is(e.cause, cause);
   t.is(e.name, 'StrataError');
-  t.is(ErrorCodes.length, 10);
+  t.is(ErrorCodes.length, 13);
 });
 
 test('native errors carry the stable code as a string property', async (t) => {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { open, OpenOptions, Db, StrataError } from '../ts/index';
+import { open, DbOptions, Db, StrataError } from '../ts/index';
 
 const roots: string[] = [];
 
@@ -14,7 +14,7 @@ export function tmpPath(name = 'db'): string {
 }
 
 /** Opens a fresh database isolated from the machine's env and any `.env`. */
-export async function fresh<K = string, V = string>(options: OpenOptions = {}, location = tmpPath()): Promise<Db<K, V>> {
+export async function fresh<K = string, V = string>(options: DbOptions = {}, location = tmpPath()): Promise<Db<K, V>> {
   return open<K, V>(location, { env: {}, envFile: false, ...options });
 }
 

@@ -11,7 +11,7 @@
  */
 import * as readline from 'node:readline';
 
-import { Db, open } from './database';
+import { Db, open } from './db';
 import { StrataError, fromNative } from './errors';
 
 const HELP = `Commands (case-insensitive):

@@ -52,11 +52,24 @@ function writeVarint(buf: Buffer, pos: number, n: number): number {
 
 const DELETE = 0;
 const PUT = 1;
+/** System-keyspace operations: the engine prefixes their keys (docs/format.md, "System keyspace"). */
+const SYSTEM_DELETE = 2;
+const SYSTEM_PUT = 3;
+const EMPTY = new Uint8Array(0);
+
+/** One already-encoded user operation, as the index layer sees a write. */
+export interface RawOp {
+  type: 'put' | 'del';
+  key: Uint8Array;
+  /** Set for puts. */
+  value?: Uint8Array;
+}
 
 /**
  * Collects already-encoded operations and packs them in the engine's op layout
- * (`crates/engine/src/batch.rs`): per op `kind u8 (0 delete, 1 put) · varint key_len · key ·
- * [varint value_len · value]`, no header. One buffer per batch, one native call.
+ * (`crates/engine/src/batch.rs`): per op `kind u8 (0 delete, 1 put, 2 system delete, 3 system
+ * put) · varint key_len · key · [varint value_len · value]`, no header. One buffer per batch,
+ * one native call.
  */
 export class BatchPacker {
   #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined }[] = [];
@@ -76,9 +89,40 @@ export class BatchPacker {
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
   }
 
+  /** A put in the system keyspace (`key` is relative to the system prefix). */
+  putSystem(key: Uint8Array, value: Uint8Array = EMPTY): void {
+    this.#ops.push({ kind: SYSTEM_PUT, key, value });
+    this.#size += 1 + varintSize(key.byteLength) + key.byteLength + varintSize(value.byteLength) + value.byteLength;
+  }
+
+  /** A delete in the system keyspace. */
+  delSystem(key: Uint8Array): void {
+    this.#ops.push({ kind: SYSTEM_DELETE, key, value: undefined });
+    this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
+  }
+
+  /** The user operations collected so far, in order (system operations are left out). */
+  userOps(): RawOp[] {
+    const out: RawOp[] = [];
+    for (const op of this.#ops) {
+      if (op.kind === PUT) out.push({ type: 'put', key: op.key, value: op.value });
+      else if (op.kind === DELETE) out.push({ type: 'del', key: op.key });
+    }
+    return out;
+  }
+
   clear(): void {
     this.#ops = [];
     this.#size = 0;
+  }
+
+  /** Moves the collected operations into a new packer and empties this one. */
+  take(): BatchPacker {
+    const p = new BatchPacker();
+    p.#ops = this.#ops;
+    p.#size = this.#size;
+    this.clear();
+    return p;
   }
 
   pack(): Buffer {

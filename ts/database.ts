@@ -1,16 +1,18 @@
 /**
- * `Db`: the public database class. Public methods validate their arguments, apply
+ * `KvDb`: the key-value layer of the public database class (`Db` in `ts/db.ts` adds the
+ * index and query methods on top). Public methods validate their arguments, apply
  * encodings and then make exactly one native call; all state about the lifecycle
  * (`opening → open → closing → closed`), pending operations, open iterators and snapshots
- * lives here.
+ * lives here. The index layer sees every write through one hook (`WriteHook`) and reads
+ * raw bytes through the `_raw*` methods; nothing here knows about indexes.
  */
 import type { BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import native = require('./native');
-import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
-import { Encoding, EncodingName, encoding, describe, quote } from './encodings';
+import { BatchPacker, RawOp, encodeKey, encodeValue, successor } from './codec';
+import { Encoding, EncodingName, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, EntryIterator, ItemIterator, IteratorHost } from './iterator';
-import { NormalizedOptions, normalizeOptions, OpenOptions, toBindingOptions } from './options';
+import { NormalizedOptions, toBindingOptions } from './options';
 import { Snapshot } from './snapshot';
 import { fastAllowed } from './turns';
 
@@ -109,6 +111,23 @@ export interface Stats {
   liveSnapshots: number;
 }
 
+/** An approximate number of keys in a range, from index blocks and memtables (no data read). */
+export interface ApproximateCount {
+  /** Best guess; versions and tombstones not yet compacted away count too. */
+  estimate: number;
+  /** A true upper bound on the keys in the range now. */
+  upper: number;
+}
+
+/**
+ * @internal Installed by the index layer: every write and clear of the database goes
+ * through it (so it can add the postings to the same atomic batch), in call order.
+ */
+export interface WriteHook {
+  write(ops: RawOp[], sync: boolean): Promise<void>;
+  clear(range: BindingRange, sync: boolean): Promise<void>;
+}
+
 /** One problem found by `db.verify()`. */
 export interface VerifyProblem {
   /** Stable code, e.g. `STRATA_CORRUPTION` or `STRATA_IO_ERROR`. */
@@ -119,6 +138,8 @@ export interface VerifyProblem {
   file?: string;
   /** Byte offset of the damage in `file`, when known. */
   offset?: number;
+  /** The index concerned, for problems found by the index check. */
+  index?: string;
 }
 
 /** Result of `db.verify()`. */
@@ -145,18 +166,20 @@ function checkBool(v: unknown, what: string): boolean | undefined {
   return v;
 }
 
-function decoder<T>(enc: Encoding<unknown>): (b: Buffer) => T {
-  return (b: Buffer) => {
+/** A decoder that turns failures into `STRATA_INVALID_ARGUMENT` naming the key when known. */
+function decoder<T>(enc: Encoding<unknown>): (b: Buffer, key?: Uint8Array) => T {
+  return (b: Buffer, key?: Uint8Array) => {
     try {
       return enc.decode(b) as T;
     } catch (e) {
-      throw invalidArgument(`stored bytes cannot be decoded with the '${enc.name}' encoding`, e);
+      const of = key === undefined ? 'stored bytes' : `the stored value of key ${printableKey(key)}`;
+      throw invalidArgument(`${of} cannot be decoded with the '${enc.name}' encoding`, e);
     }
   };
 }
 
-/** An open StrataDB database. Create one with `open()`. */
-export class Db<K = string, V = string> {
+/** The key-value layer of an open database (see `Db`). Create databases with `open()`. */
+export class KvDb<K = string, V = string> {
   readonly location: string;
   readonly options: NormalizedOptions;
   #native: NativeDatabase | undefined;
@@ -171,6 +194,9 @@ export class Db<K = string, V = string> {
   readonly #keyEnc: Encoding<unknown>;
   readonly #valueEnc: Encoding<unknown>;
   readonly #host: IteratorHost;
+  /** The host of the index layer's raw iterators: they may still read while closing. */
+  readonly #internalHost: IteratorHost;
+  #hook: WriteHook | undefined;
   /** Writes (and clears) running on the thread pool. */
   #poolWrites = 0;
   /** Writes made while one runs on the pool, coalesced into the next pool write. */
@@ -184,12 +210,11 @@ export class Db<K = string, V = string> {
     this.options = options;
     this.#keyEnc = encoding(options.keyEncoding, 'keyEncoding');
     this.#valueEnc = encoding(options.valueEncoding, 'valueEncoding');
-    this.#host = {
-      run: (op) => this.#run(op),
-      forget: (it) => {
-        this.#iterators.delete(it);
-      },
+    const forget = (it: BaseIterator<unknown>): void => {
+      this.#iterators.delete(it);
     };
+    this.#host = { run: (op) => this.#run(op), forget };
+    this.#internalHost = { run: (op) => this.#run(op, true), forget };
     this.#opening = (async () => {
       try {
         this.#native = await native.NativeDatabase.open(location, toBindingOptions(options));
@@ -226,10 +251,13 @@ export class Db<K = string, V = string> {
     return new StrataError('STRATA_CLOSED', `database is ${this.#status === 'closing' ? 'closing' : 'closed'}`);
   }
 
-  /** Runs one native operation while open, tracked as pending so `close()` waits for it. */
-  async #run<R>(op: () => Promise<R>): Promise<R> {
+  /**
+   * Runs one native operation while open, tracked as pending so `close()` waits for it.
+   * `internal` operations (the index layer finishing queued work) may also run while closing.
+   */
+  async #run<R>(op: () => Promise<R>, internal = false): Promise<R> {
     if (this.#status === 'opening') await this.#opening;
-    if (this.#status !== 'open') throw this.#closedError();
+    if (!this.#usable(internal)) throw this.#closedError();
     const p = op();
     this.#admit(p);
     try {
@@ -249,9 +277,19 @@ export class Db<K = string, V = string> {
     void tracked.then(() => this.#pending.delete(tracked));
   }
 
-  #nativeSync(): NativeDatabase {
-    if (this.#status !== 'open' || this.#native === undefined) throw this.#closedError();
+  #usable(internal: boolean): boolean {
+    return this.#status === 'open' || (internal && this.#status === 'closing');
+  }
+
+  #nativeSync(internal = false): NativeDatabase {
+    if (!this.#usable(internal) || this.#native === undefined) throw this.#closedError();
     return this.#native;
+  }
+
+  /** The write hook, after checking that the database accepts new writes. */
+  #hooked(): WriteHook | undefined {
+    if (this.#hook !== undefined && this.#status !== 'open' && this.#status !== 'opening') throw this.#closedError();
+    return this.#hook;
   }
 
   #db(): NativeDatabase {
@@ -329,9 +367,9 @@ export class Db<K = string, V = string> {
       const dv = decoder<R>(this.#valueEncoding(opts));
       if (this.#status === 'open' && fastAllowed()) {
         const v = this.#readHere(this.#native as NativeDatabase, k, snapshot, true);
-        if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v));
+        if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v, k));
       }
-      return this.#run(() => this.#db().get(k, snapshot)).then((v) => (v === null ? undefined : dv(v)));
+      return this.#run(() => this.#db().get(k, snapshot)).then((v) => (v === null ? undefined : dv(v, k)));
     } catch (e) {
       return Promise.reject(fromNative(e));
     }
@@ -349,7 +387,7 @@ export class Db<K = string, V = string> {
     } catch (e) {
       throw fromNative(e);
     }
-    return v === null ? undefined : dv(v);
+    return v === null ? undefined : dv(v, k);
   }
 
   /** Values of many keys, read at one consistent view (`undefined` for missing keys). */
@@ -361,7 +399,7 @@ export class Db<K = string, V = string> {
     const snapshot = this.#snapshotOf(opts);
     const dv = decoder<R>(this.#valueEncoding(opts));
     const vs = await this.#run(() => this.#db().getMany(ks, snapshot));
-    return vs.map((v) => (v === null ? undefined : dv(v)));
+    return vs.map((v, i) => (v === null ? undefined : dv(v, ks[i])));
   }
 
   /** True when `key` exists. */
@@ -392,6 +430,8 @@ export class Db<K = string, V = string> {
       const sync = this.#sync(opts);
       const k = encodeKey(key, this.#keyEncoding(opts));
       const v = encodeValue(value, this.#valueEncoding(opts));
+      const hook = this.#hooked();
+      if (hook !== undefined) return hook.write([{ type: 'put', key: k, value: v }], sync);
       if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryPut(k, v)) return RESOLVED;
       const p = new BatchPacker();
       p.put(k, v);
@@ -406,6 +446,8 @@ export class Db<K = string, V = string> {
     try {
       const sync = this.#sync(opts);
       const k = encodeKey(key, this.#keyEncoding(opts));
+      const hook = this.#hooked();
+      if (hook !== undefined) return hook.write([{ type: 'del', key: k }], sync);
       if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryDel(k)) return RESOLVED;
       const p = new BatchPacker();
       p.del(k);
@@ -425,13 +467,13 @@ export class Db<K = string, V = string> {
   }
 
   /** Writes a packed batch: on the calling thread when it cannot block, else on the pool. */
-  #writePacked(packed: Buffer, sync: boolean): Promise<void> {
+  #writePacked(packed: Buffer, sync: boolean, internal = false): Promise<void> {
     try {
       if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryWrite(packed)) return RESOLVED;
     } catch (e) {
       return Promise.reject(fromNative(e));
     }
-    return this.#writeAsync(packed, sync);
+    return this.#writeAsync(packed, sync, internal);
   }
 
   /**
@@ -440,15 +482,15 @@ export class Db<K = string, V = string> {
    * the writes made meanwhile are coalesced into one batch (one WAL record, and one fsync if
    * any of them asked for `sync`), submitted when the running one finishes.
    */
-  #writeAsync(packed: Buffer, sync: boolean): Promise<void> {
+  #writeAsync(packed: Buffer, sync: boolean, internal = false): Promise<void> {
     if (this.#poolWrites === 0) {
       try {
-        return this.#startPoolWrite(packed, sync, this.#run.bind(this));
+        return this.#startPoolWrite(packed, sync, (op) => this.#run(op, internal));
       } catch (e) {
         return Promise.reject(fromNative(e));
       }
     }
-    if (this.#status !== 'open') return Promise.reject(this.#closedError());
+    if (!this.#usable(internal)) return Promise.reject(this.#closedError());
     let q = this.#queued;
     if (q === undefined) {
       const waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -496,7 +538,7 @@ export class Db<K = string, V = string> {
       const p = new BatchPacker();
       ops.forEach((op, i) => this._addOp(p, op, opts, `operations[${i}]`));
       if (p.length === 0) return;
-      await this.#writePacked(p.pack(), sync);
+      await this._writePacker(p, sync);
     })();
   }
 
@@ -514,9 +556,25 @@ export class Db<K = string, V = string> {
     }
   }
 
-  /** @internal Writes a packed batch. */
-  _writePacked(packed: Buffer, sync: boolean): Promise<void> {
-    return this.#writePacked(packed, sync);
+  /** @internal Writes the user operations of `p` (through the write hook when one is installed). */
+  _writePacker(p: BatchPacker, sync: boolean): Promise<void> {
+    const hook = this.#hooked();
+    if (hook !== undefined) return hook.write(p.userOps(), sync);
+    return this.#writePacked(p.pack(), sync);
+  }
+
+  /** @internal Writes `p` (user and system operations) as one atomic batch, bypassing the hook. */
+  _submit(p: BatchPacker, sync: boolean): Promise<void> {
+    if (p.length === 0) return RESOLVED;
+    return this.#writePacked(p.pack(), sync, true);
+  }
+
+  /** @internal Called by `close()` once new operations are refused, before pending ones are awaited. */
+  protected async _beforeClose(): Promise<void> {}
+
+  /** @internal Installs (or removes) the write hook of the index layer. */
+  _setWriteHook(hook: WriteHook | undefined): void {
+    this.#hook = hook;
   }
 
   /** @internal */
@@ -530,9 +588,16 @@ export class Db<K = string, V = string> {
     const sync = this.#sync(range);
     const r = this.#range(range, this.#keyEncoding(range));
     if (r === undefined) return;
+    const hook = this.#hooked();
+    if (hook !== undefined) return hook.clear(r, sync);
+    await this._clearRaw(r, sync);
+  }
+
+  /** @internal Deletes every key of an encoded range (user or, with `system`, system keys), bypassing the hook. */
+  async _clearRaw(r: BindingRange, sync: boolean): Promise<number> {
     this.#poolWrites++;
     try {
-      await this.#run(() => this.#db().clear(r, sync));
+      return await this.#run(() => this.#db().clear(r, sync), true);
     } finally {
       this.#poolWriteDone();
     }
@@ -582,6 +647,66 @@ export class Db<K = string, V = string> {
     return r;
   }
 
+  /**
+   * @internal An iterator over raw keys and values of an encoded range (`range.system`:
+   * the system keyspace, keys relative to its prefix). Seek targets are raw bytes.
+   */
+  _rawIterator(range: BindingRange, snapshot?: Snapshot): EntryIterator<Buffer, Buffer> {
+    const s = this.#snapshotOf({ snapshot });
+    let n: NativeIterator;
+    try {
+      n = this.#nativeSync(true).iterator(range, s);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const raw = (b: Buffer): Buffer => b;
+    const target = (t: unknown): Uint8Array => {
+      if (!(t instanceof Uint8Array)) throw invalidArgument(`seek target must be a Uint8Array, got ${describe(t)}`);
+      return t;
+    };
+    return this.#track(new EntryIterator<Buffer, Buffer>(this.#internalHost, n, target, raw, raw));
+  }
+
+  /** @internal Raw values of raw user keys at one view (`null` when missing). */
+  _getManyRaw(keys: Uint8Array[], snapshot?: Snapshot): Promise<(Buffer | null)[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    const s = this.#snapshotOf({ snapshot });
+    return this.#run(() => this.#db().getMany(keys, s), true);
+  }
+
+  /** @internal The approximate count of an encoded range (user or system keys). */
+  _approximateCount(range: BindingRange): ApproximateCount {
+    try {
+      return this.#nativeSync(true).approximateCount(range);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** @internal The database's default key and value decoders (they throw `STRATA_INVALID_ARGUMENT`). */
+  _decoders(): { key: (b: Buffer) => unknown; value: (b: Buffer, key?: Uint8Array) => unknown } {
+    const dk = decoder(this.#keyEnc);
+    return { key: (b) => dk(b), value: decoder(this.#valueEnc) };
+  }
+
+  /** @internal Encodes a key with the default key encoding. */
+  _encodeKey(key: unknown, what = 'key'): Uint8Array {
+    return encodeKey(key, this.#keyEnc, what);
+  }
+
+  /**
+   * The approximate number of keys in a range, from the SSTables' index blocks and the
+   * memtables: no data block is read, so it is cheap at any size. `estimate` counts
+   * versions and tombstones not yet compacted away; `upper` is a true upper bound.
+   */
+  approximateCount(range: RangeOptions<K> = {}): ApproximateCount {
+    checkObject(range, 'range');
+    const r = this.#range({ ...range, limit: undefined, reverse: undefined }, this.#keyEncoding(undefined));
+    if (r === undefined) return { estimate: 0, upper: 0 };
+    if (this.#status !== 'open') throw this.#closedError();
+    return this._approximateCount(r);
+  }
+
   #openNative(opts: IteratorOptions<K> | undefined, ke: Encoding<unknown>): NativeIterator | undefined {
     checkObject(opts, 'options');
     const o = opts ?? {};
@@ -615,8 +740,8 @@ export class Db<K = string, V = string> {
         this.#host,
         n,
         (t) => encodeKey(t, ke, 'seek target'),
-        wantKeys ? dk : () => undefined as RK,
-        wantValues ? dv : () => undefined as RV,
+        wantKeys ? (k) => dk(k) : () => undefined as RK,
+        wantValues ? (v, k) => dv(v, k) : () => undefined as RV,
       ),
     );
   }
@@ -634,7 +759,7 @@ export class Db<K = string, V = string> {
     const ke = this.#keyEncoding(opts);
     const dv = decoder<RV>(this.#valueEncoding(opts));
     const n = this.#openNative(opts, ke);
-    return this.#track(new ItemIterator<RV>(this.#host, n, (t) => encodeKey(t, ke, 'seek target'), (_k, v) => dv(v)));
+    return this.#track(new ItemIterator<RV>(this.#host, n, (t) => encodeKey(t, ke, 'seek target'), (k, v) => dv(v, k)));
   }
 
   // ---- snapshots and maintenance --------------------------------------------------------
@@ -705,6 +830,8 @@ export class Db<K = string, V = string> {
       }
       if (this.#status === 'closed') return;
       this.#status = 'closing';
+      // Queued index work finishes first (it may still read and write: `internal`).
+      await this._beforeClose().catch(() => undefined);
       while (this.#pending.size > 0) await Promise.all([...this.#pending]);
       for (const it of this.#iterators) it._closeByDb();
       this.#iterators.clear();
@@ -724,12 +851,12 @@ export class Db<K = string, V = string> {
 
 /** A batch built step by step: `db.batch().put(k, v).del(k2).write()`. */
 export class ChainedBatch<K = string, V = string> {
-  readonly #db: Db<K, V>;
+  readonly #db: KvDb<K, V>;
   readonly #packer = new BatchPacker();
   #open = true;
 
   /** @internal */
-  constructor(db: Db<K, V>) {
+  constructor(db: KvDb<K, V>) {
     this.#db = db;
   }
 
@@ -769,9 +896,8 @@ export class ChainedBatch<K = string, V = string> {
     const sync = this.#db._syncOption(opts);
     this.#open = false;
     if (this.#packer.length === 0) return;
-    const packed = this.#packer.pack();
-    this.#packer.clear();
-    await this.#db._writePacked(packed, sync);
+    const p = this.#packer.take();
+    await this.#db._writePacker(p, sync);
   }
 
   /** Discards the batch. Idempotent. */
@@ -779,14 +905,4 @@ export class ChainedBatch<K = string, V = string> {
     this.#open = false;
     this.#packer.clear();
   }
-}
-
-/** Opens (or creates) the database at `location`. */
-export async function open<K = string, V = string>(location: string, options?: OpenOptions): Promise<Db<K, V>> {
-  if (typeof location !== 'string' || location.length === 0) {
-    throw invalidArgument(`location must be a non-empty string, got ${describe(location)}`);
-  }
-  const db = new Db<K, V>(location, normalizeOptions(options));
-  await db._ready();
-  return db;
 }

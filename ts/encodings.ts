@@ -39,6 +39,24 @@ export function describe(value: unknown): string {
   return typeof value;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const PRINTABLE_KEY_BYTES = 64;
+
+/** A key for error messages: a JSON string when it is printable UTF-8, else hex; long keys cut. */
+export function printableKey(key: Uint8Array): string {
+  const head = key.subarray(0, PRINTABLE_KEY_BYTES);
+  const more = key.length > head.length ? `… (${key.length} bytes)` : '';
+  try {
+    const s = strictUtf8.decode(key);
+    if (!/[\u0000-\u001f\u007f-\u009f]/.test(s)) {
+      return s.length > PRINTABLE_KEY_BYTES ? `${JSON.stringify(s.slice(0, PRINTABLE_KEY_BYTES))}${more}` : JSON.stringify(s);
+    }
+  } catch {
+    // not UTF-8: hex below
+  }
+  return `0x${Buffer.from(head).toString('hex')}${more}`;
+}
+
 /** `JSON.stringify(value)` for error messages; never throws (BigInt, cycles) and never `undefined`. */
 export function quote(value: unknown): string {
   try {

@@ -1,6 +1,7 @@
 /**
  * Error codes and the `StrataError` class. Codes are stable across versions; messages are
- * not. This table mirrors `src/error.rs`.
+ * not. The engine's codes mirror `src/error.rs`; the last three come from the index and
+ * query layers (`ts/indexes`, `ts/query`).
  */
 
 /** Every code a StrataDB error can carry. */
@@ -15,6 +16,10 @@ export const ErrorCodes = [
   'STRATA_EXISTS',
   'STRATA_ITERATOR_NOT_OPEN',
   'STRATA_INTERNAL',
+  // Raised by the index and query layers (TypeScript only):
+  'STRATA_NO_INDEX',
+  'STRATA_INDEX_BUILDING',
+  'STRATA_CONSTRAINT',
 ] as const;
 
 /** A stable error code. */

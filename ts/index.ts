@@ -9,7 +9,9 @@
  * await db.close();
  * ```
  */
-export { open, Db, ChainedBatch } from './database';
+export { open, Db } from './db';
+export type { DbOptions } from './db';
+export { KvDb, ChainedBatch } from './database';
 export type {
   DbStatus,
   KeyInput,
@@ -27,7 +29,15 @@ export type {
   ValueIterator,
   VerifyProblem,
   VerifyResult,
+  ApproximateCount,
 } from './database';
+export type { IndexDefinition, IndexType, Extractor } from './indexes/definition';
+export type { CustomExtractor } from './indexes/extract';
+export type { IndexInfo, IndexProgress, BuildOptions } from './indexes/registry';
+export type { IndexState } from './indexes/layout';
+export type { Query, IndexPredicate, TermValue } from './query/ast';
+export type { QueryOptions, QueryResult, QueryStats, Explanation, CountEstimate } from './query/execute';
+export type { PlanNode } from './query/plan';
 export { BaseIterator, EntryIterator, ItemIterator } from './iterator';
 export { Snapshot } from './snapshot';
 export { StrataError, ErrorCodes } from './errors';

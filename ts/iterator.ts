@@ -258,7 +258,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
 /** Yields `[key, value]` entries. */
 export class EntryIterator<K, V> extends BaseIterator<[K, V]> {
   readonly #dk: (b: Buffer) => K;
-  readonly #dv: (b: Buffer) => V;
+  readonly #dv: (value: Buffer, key: Buffer) => V;
 
   /** @internal */
   constructor(
@@ -266,7 +266,7 @@ export class EntryIterator<K, V> extends BaseIterator<[K, V]> {
     native: NativeIterator | undefined,
     encodeTarget: (target: unknown) => Uint8Array,
     decodeKey: (b: Buffer) => K,
-    decodeValue: (b: Buffer) => V,
+    decodeValue: (value: Buffer, key: Buffer) => V,
   ) {
     super(host, native, encodeTarget);
     this.#dk = decodeKey;
@@ -274,7 +274,7 @@ export class EntryIterator<K, V> extends BaseIterator<[K, V]> {
   }
 
   protected decode(key: Buffer, value: Buffer): [K, V] {
-    return [this.#dk(key), this.#dv(value)];
+    return [this.#dk(key), this.#dv(value, key)];
   }
 }
 

@@ -27,13 +27,14 @@
  */
 import { BSON } from 'bson';
 
-import { describe, quote } from '../encodings';
+import { describe, printableKey, quote } from '../encodings';
 import { StrataError, invalidArgument } from '../errors';
 import { CompiledPath, IndexDefinition, compilePath, normalizeIndexDefinition } from './definition';
 import { MAX_TERM_BYTES, Term, encodeTerm } from './terms';
 import { tokenize } from './text';
 
 export { compilePath } from './definition';
+export { printableKey } from '../encodings';
 export type { CompiledPath, PathSegment } from './definition';
 
 /** A custom extractor: returns a `Term`, a `Term[]`, or `undefined` (record not indexed). */
@@ -210,22 +211,7 @@ function customTerms(r: unknown, what: () => string): Term[] {
 // ---- keys in messages --------------------------------------------------------------------
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const PRINTABLE_KEY_BYTES = 64;
 
-/** A key for error messages: a JSON string when it is printable UTF-8, else hex. */
-export function printableKey(key: Uint8Array): string {
-  const head = key.subarray(0, PRINTABLE_KEY_BYTES);
-  const more = key.length > head.length ? `… (${key.length} bytes)` : '';
-  try {
-    const s = strictUtf8.decode(key);
-    if (!/[\u0000-\u001f\u007f-\u009f]/.test(s)) {
-      return s.length > PRINTABLE_KEY_BYTES ? `${JSON.stringify(s.slice(0, PRINTABLE_KEY_BYTES))}${more}` : JSON.stringify(s);
-    }
-  } catch {
-    // not UTF-8: hex below
-  }
-  return `0x${Buffer.from(head).toString('hex')}${more}`;
-}
 
 // ---- compiling ---------------------------------------------------------------------------
 

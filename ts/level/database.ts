@@ -14,6 +14,8 @@ import type { BindingRange, NativeDatabase } from '../../binding';
 import native = require('../native');
 import { BatchPacker, MAX_KEY_SIZE, MAX_VALUE_SIZE } from '../codec';
 import { OpenOptions, StrataSettings, normalizeOptions, schema, toBindingOptions } from '../options';
+import { StrataError } from '../errors';
+import { REGISTRY_RANGE } from '../indexes/layout';
 import { LevelError, toLevelError } from './errors';
 import {
   PrivateIteratorOptions,
@@ -177,11 +179,31 @@ export class StrataLevel<K = string, V = string> extends AbstractLevel<StrataLev
   async _open(options: AbstractOpenOptions & Record<string, unknown>): Promise<void> {
     const settings = normalizeOptions(engineSettings(options));
     this.#sync = settings.sync;
+    let db: NativeDatabase;
     try {
-      this.#native = await native.NativeDatabase.open(this.location, toBindingOptions(settings));
+      db = await native.NativeDatabase.open(this.location, toBindingOptions(settings));
     } catch (e) {
       throw toLevelError(e);
     }
+    // Writes through StrataLevel do not maintain secondary indexes: refuse a database that has some.
+    const it = db.iterator({ ...REGISTRY_RANGE, limit: 1 });
+    let indexed: boolean;
+    try {
+      const batch = await it.nextBatch(1, 4096);
+      indexed = batch.readUInt32LE(batch.length - 4) > 0;
+    } finally {
+      it.close();
+    }
+    if (indexed) {
+      await db.close();
+      throw toLevelError(
+        new StrataError(
+          'STRATA_INVALID_ARGUMENT',
+          `${this.location} has secondary indexes, which StrataLevel would not keep up to date: open it with open() instead`,
+        ),
+      );
+    }
+    this.#native = db;
   }
 
   async _close(): Promise<void> {

@@ -1,0 +1,151 @@
+/**
+ * `Db`: the database `open()` returns — the key-value layer (`KvDb`, `ts/database.ts`) plus
+ * secondary indexes and queries. This file only wires the layers together: the registry and
+ * maintenance live in `ts/indexes`, the planner and executor in `ts/query`.
+ */
+import { KvDb, VerifyResult } from './database';
+import { describe } from './encodings';
+import { StrataError, invalidArgument } from './errors';
+import { checkIndexes } from './indexes/check';
+import type { IndexDefinition } from './indexes/definition';
+import { normalizeIndexDefinition } from './indexes/definition';
+import type { CustomExtractor } from './indexes/extract';
+import { BuildOptions, IndexInfo, IndexRegistry, readIndexesFile } from './indexes/registry';
+import { normalizeOptions, OpenOptions } from './options';
+import type { Query } from './query/ast';
+import { CountEstimate, Explanation, QueryOptions, QueryResult, countQuery, explainQuery, runQuery } from './query/execute';
+import type { Snapshot } from './snapshot';
+
+/** Options of `open()`: the engine settings plus the index declarations. */
+export interface DbOptions extends OpenOptions {
+  /** Indexes to have: created (and built in the background) when missing; a no-op when they exist. */
+  indexes?: IndexDefinition[];
+  /** A file of index declarations: `indexes.toml` (`[[index]]` tables) or `indexes.json` (an array). */
+  indexesFile?: string;
+  /** Custom extractors by name, for `{ kind: 'custom', name }` indexes: `(value, key) => term | term[] | undefined`. */
+  extractors?: Record<string, CustomExtractor>;
+}
+
+/** An open StrataDB database. Create one with `open()`. */
+export class Db<K = string, V = string> extends KvDb<K, V> {
+  #registry: IndexRegistry | undefined;
+
+  /** @internal Loads the index registry (called by `open()`). */
+  async _initIndexes(customs: Record<string, CustomExtractor>, declared: IndexDefinition[]): Promise<void> {
+    const registry = new IndexRegistry(this as unknown as KvDb<unknown, unknown>, customs);
+    await registry.load();
+    this.#registry = registry;
+    await registry.declare(declared);
+  }
+
+  #reg(): IndexRegistry {
+    if (this.#registry === undefined || this.status !== 'open') {
+      throw new StrataError('STRATA_CLOSED', `database is ${this.status}`);
+    }
+    return this.#registry;
+  }
+
+  #ctx(): { db: KvDb<unknown, unknown>; registry: IndexRegistry } {
+    return { db: this as unknown as KvDb<unknown, unknown>, registry: this.#reg() };
+  }
+
+  // ---- indexes --------------------------------------------------------------------------
+
+  /**
+   * Creates a secondary index and builds it from the existing records while writes go on.
+   * Resolves when it is ready (at once with `{ background: true }`). The same name and
+   * definition again is a no-op; the same name with another definition is
+   * `STRATA_INVALID_ARGUMENT`.
+   */
+  async createIndex(def: IndexDefinition, opts?: BuildOptions): Promise<IndexInfo> {
+    return this.#reg().create(def, opts);
+  }
+
+  /** Every index: definition, state (`building`/`ready`), approximate entries and bytes. */
+  async listIndexes(): Promise<IndexInfo[]> {
+    return this.#reg().list();
+  }
+
+  /** Drops an index and deletes its postings. `STRATA_NO_INDEX` if there is none of that name. */
+  async dropIndex(name: string): Promise<void> {
+    return this.#reg().drop(name);
+  }
+
+  /** Rebuilds an index from the records (a fresh build; queries wait for `ready`). */
+  async rebuildIndex(name: string, opts?: BuildOptions): Promise<IndexInfo> {
+    return this.#reg().rebuild(name, opts);
+  }
+
+  // ---- queries --------------------------------------------------------------------------
+
+  /** One page of the records matching `q`, in primary-key order (see the README, "Queries"). */
+  async query<RV = V>(q: Query, opts?: QueryOptions): Promise<QueryResult<K, RV>> {
+    return runQuery<K, RV>(this.#ctx(), q, opts);
+  }
+
+  /** The exact number of matches, or with `{ estimate: true }` the planner's estimate. */
+  count(q: Query, opts?: { snapshot?: Snapshot }): Promise<number>;
+  count(q: Query, opts: { estimate: true; snapshot?: Snapshot }): Promise<CountEstimate>;
+  async count(q: Query, opts?: { estimate?: boolean; snapshot?: Snapshot }): Promise<number | CountEstimate> {
+    return countQuery(this.#ctx(), q, opts);
+  }
+
+  /** The plan the planner chooses, with estimates and (unless `analyze: false`) actual counts. */
+  async explain(q: Query, opts?: { analyze?: boolean; snapshot?: Snapshot }): Promise<Explanation> {
+    return explainQuery(this.#ctx(), q, opts);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  /** Checks the files (see `KvDb.verify`) and every ready index against the records. */
+  override async verify(): Promise<VerifyResult> {
+    const base = await super.verify();
+    const registry = this.#reg();
+    await registry.maintainer.drain();
+    const problems = [...base.problems, ...(await checkIndexes(this as unknown as KvDb<unknown, unknown>, registry))];
+    return { ok: problems.length === 0, problems };
+  }
+
+  /** @internal Finishes queued index work and pauses builds (they resume at the next open) before closing. */
+  protected override async _beforeClose(): Promise<void> {
+    await this.#registry?.close();
+  }
+}
+
+const INDEX_OPTIONS = ['indexes', 'indexesFile', 'extractors'] as const;
+
+/** Opens (or creates) the database at `location`. */
+export async function open<K = string, V = string>(location: string, options?: DbOptions): Promise<Db<K, V>> {
+  if (typeof location !== 'string' || location.length === 0) {
+    throw invalidArgument(`location must be a non-empty string, got ${describe(location)}`);
+  }
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidArgument(`options must be an object, got ${describe(options)}`);
+  }
+  const o: DbOptions = options ?? {};
+  const kv: OpenOptions = { ...o };
+  for (const k of INDEX_OPTIONS) delete (kv as Record<string, unknown>)[k];
+  const customs = o.extractors ?? {};
+  if (customs === null || typeof customs !== 'object' || Array.isArray(customs)) throw invalidArgument('extractors must be an object of functions');
+  for (const [name, fn] of Object.entries(customs)) {
+    if (typeof fn !== 'function') throw invalidArgument(`extractors.${name} must be a function, got ${describe(fn)}`);
+  }
+  const declared: IndexDefinition[] = [];
+  if (o.indexes !== undefined) {
+    if (!Array.isArray(o.indexes)) throw invalidArgument(`indexes must be an array of index definitions, got ${describe(o.indexes)}`);
+    o.indexes.forEach((d, i) => declared.push(normalizeIndexDefinition(d, `indexes[${i}]`)));
+  }
+  if (o.indexesFile !== undefined) {
+    if (typeof o.indexesFile !== 'string' || o.indexesFile.length === 0) throw invalidArgument('indexesFile must be a path');
+    declared.push(...readIndexesFile(o.indexesFile));
+  }
+  const db = new Db<K, V>(location, normalizeOptions(kv));
+  await db._ready();
+  try {
+    await db._initIndexes(customs, declared);
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw e;
+  }
+  return db;
+}

@@ -1,0 +1,257 @@
+/**
+ * Running a query: a page of matches in primary-key order, read at one snapshot, with a
+ * cursor that continues it; `count` and `explain` run the same plan.
+ */
+import type { KvDb } from '../database';
+import { describe } from '../encodings';
+import { invalidArgument } from '../errors';
+import type { IndexRegistry } from '../indexes/registry';
+import { Snapshot } from '../snapshot';
+import { Node, canonical, normalizeQuery } from './ast';
+import { decodeCursor, encodeCursor, fingerprint } from './cursor';
+import { Built, PlanNode, build, checkIndexes } from './plan';
+import { Budget, Stop, after } from './streams';
+
+/** Largest `limit` of one page. */
+export const MAX_LIMIT = 10_000;
+/** `limit` when none is given. */
+export const DEFAULT_LIMIT = 100;
+
+/** Options of `db.query`. */
+export interface QueryOptions {
+  /** At most this many items (1–10,000; default 100). */
+  limit?: number;
+  /** The cursor of the previous page (`null`/absent: the first page). */
+  cursor?: string | null;
+  /** Stop after about this many milliseconds and return what was found (`partial: 'timeout'`). */
+  timeoutMs?: number;
+  /** Stop after reading about this many postings (`partial: 'maxPostingsScanned'`). */
+  maxPostingsScanned?: number;
+  /** Read every page at this snapshot (one consistent view across pages). */
+  snapshot?: Snapshot;
+  /** Return values too (default true); with false, items carry keys only. */
+  values?: boolean;
+}
+
+/** Counters of one query run. */
+export interface QueryStats {
+  postingsScanned: number;
+  recordsRead: number;
+  seeks: number;
+  ms: number;
+}
+
+/** One page of results. */
+export interface QueryResult<K, V> {
+  items: { key: K; value?: V }[];
+  /** Pass to the next call to continue; `null` when there is nothing more. */
+  cursor: string | null;
+  /** `false`, or why the page stopped early (the cursor continues from there). */
+  partial: false | 'timeout' | 'maxPostingsScanned';
+  stats: QueryStats;
+}
+
+/** What `db.explain` returns. */
+export interface Explanation {
+  plan: PlanNode;
+  /** The planner's estimate of the matches. */
+  estimate: number;
+  /** After running (unless `analyze: false`): the exact matches and the work done. */
+  actual?: { count: number; postingsScanned: number; seeks: number; ms: number };
+}
+
+/** An estimated count. */
+export interface CountEstimate {
+  estimate: number;
+  /** A plausible lower figure (0 when an intersection could be empty). */
+  low: number;
+  /** A true upper bound: no more postings exist for the query's leaves. */
+  high: number;
+}
+
+const KNOWN = new Set(['limit', 'cursor', 'timeoutMs', 'maxPostingsScanned', 'snapshot', 'values']);
+
+function positiveInt(v: unknown, what: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw invalidArgument(`${what} must be an integer from 1 to ${max}, got ${typeof v === 'number' ? String(v) : describe(v)}`);
+  }
+  return v;
+}
+
+interface Context {
+  db: KvDb<unknown, unknown>;
+  registry: IndexRegistry;
+}
+
+async function withSnapshot<T>(ctx: Context, given: unknown, fn: (s: Snapshot) => Promise<T>): Promise<T> {
+  if (given !== undefined && !(given instanceof Snapshot)) throw invalidArgument(`snapshot must be a Snapshot from db.snapshot(), got ${describe(given)}`);
+  if (given instanceof Snapshot) {
+    if (given.closed) throw invalidArgument('snapshot is closed');
+    return fn(given);
+  }
+  const s = ctx.db.snapshot();
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+function sequenceOf(s: Snapshot): number {
+  return (s._native() as { sequence: number }).sequence;
+}
+
+/** Runs one page of `q`. */
+export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOptions = {}): Promise<QueryResult<K, V>> {
+  const t0 = performance.now();
+  if (opts === null || typeof opts !== 'object') throw invalidArgument(`options must be an object, got ${describe(opts)}`);
+  for (const k of Object.keys(opts)) if (!KNOWN.has(k)) throw invalidArgument(`query options: unknown option ${JSON.stringify(k)}`);
+  const limit = positiveInt(opts.limit, 'limit', MAX_LIMIT) ?? DEFAULT_LIMIT;
+  const timeoutMs = positiveInt(opts.timeoutMs, 'timeoutMs', 2 ** 31 - 1);
+  const maxPostings = positiveInt(opts.maxPostingsScanned, 'maxPostingsScanned', Number.MAX_SAFE_INTEGER);
+  if (opts.values !== undefined && typeof opts.values !== 'boolean') throw invalidArgument(`values must be a boolean, got ${describe(opts.values)}`);
+  const wantValues = opts.values !== false;
+  const node = normalizeQuery(q);
+  checkIndexes(ctx.registry, node);
+  const dbId = ctx.registry.dbId;
+  const fp = fingerprint(dbId, canonical(node));
+  const state = opts.cursor === undefined || opts.cursor === null ? { from: Buffer.alloc(0) } : decodeCursor(opts.cursor, fp, dbId);
+
+  return withSnapshot(ctx, opts.snapshot, async (snapshot) => {
+    const seq = opts.snapshot === undefined ? undefined : sequenceOf(snapshot);
+    if (state.sequence !== undefined && seq !== undefined && state.sequence !== seq) {
+      throw invalidArgument('cursor is not valid: it was made at another snapshot than the one given');
+    }
+    const budget = new Budget(timeoutMs === undefined ? undefined : Date.now() + timeoutMs, maxPostings);
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, state.from);
+    const pks: Buffer[] = [];
+    budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;
+    let partial: QueryResult<K, V>['partial'] = false;
+    let more = true;
+    try {
+      while (pks.length < limit) {
+        const h = await built.stream.head();
+        if (h === undefined) {
+          more = false;
+          break;
+        }
+        pks.push(Buffer.from(h));
+        await built.stream.advance();
+      }
+      if (more && (await built.stream.head()) === undefined) more = false;
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+      partial = e.reason;
+      more = true;
+    } finally {
+      await built.stream.close();
+    }
+    let cursor: string | null = null;
+    if (more) {
+      let from = built.stream.lb();
+      const last = pks[pks.length - 1];
+      if (last !== undefined && Buffer.compare(after(last), from) > 0) from = after(last);
+      if (Buffer.compare(from, state.from) < 0) from = state.from;
+      const next: { from: Buffer; sequence?: number } = { from };
+      if (seq !== undefined) next.sequence = seq;
+      cursor = encodeCursor(fp, dbId, next);
+    }
+    const dec = ctx.db._decoders();
+    const items: { key: K; value?: V }[] = [];
+    let recordsRead = 0;
+    if (wantValues && pks.length > 0) {
+      const values = await ctx.db._getManyRaw(pks, snapshot);
+      recordsRead = pks.length;
+      pks.forEach((pk, i) => {
+        const v = values[i];
+        // Postings and records are read at one snapshot, so a record is always there.
+        if (v === null || v === undefined) return;
+        items.push({ key: dec.key(pk) as K, value: dec.value(v, pk) as V });
+      });
+    } else {
+      for (const pk of pks) items.push({ key: dec.key(pk) as K });
+    }
+    return {
+      items,
+      cursor,
+      partial,
+      stats: { postingsScanned: budget.postingsScanned, recordsRead, seeks: budget.seeks, ms: performance.now() - t0 },
+    };
+  });
+}
+
+async function drain(built: Built): Promise<number> {
+  let n = 0;
+  try {
+    for (;;) {
+      const h = await built.stream.head();
+      if (h === undefined) return n;
+      n++;
+      await built.stream.advance();
+    }
+  } finally {
+    await built.stream.close();
+  }
+}
+
+function checkCountOptions(opts: unknown): { estimate: boolean; snapshot?: unknown } {
+  if (opts === null || typeof opts !== 'object') throw invalidArgument(`options must be an object, got ${describe(opts)}`);
+  const o = opts as { estimate?: unknown; snapshot?: unknown };
+  for (const k of Object.keys(o)) if (k !== 'estimate' && k !== 'snapshot') throw invalidArgument(`count options: unknown option ${JSON.stringify(k)}`);
+  if (o.estimate !== undefined && typeof o.estimate !== 'boolean') throw invalidArgument('estimate must be a boolean');
+  return { estimate: o.estimate === true, snapshot: o.snapshot };
+}
+
+/** The exact number of matches of `q` (or, with `estimate`, the planner's figures). */
+export async function countQuery(ctx: Context, q: unknown, opts: { estimate?: boolean; snapshot?: Snapshot } = {}): Promise<number | CountEstimate> {
+  const o = checkCountOptions(opts);
+  const node = normalizeQuery(q);
+  checkIndexes(ctx.registry, node);
+  return withSnapshot(ctx, o.snapshot, async (snapshot) => {
+    const budget = new Budget(undefined, undefined);
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, Buffer.alloc(0));
+    if (o.estimate) {
+      await built.stream.close();
+      return estimateOf(built.plan);
+    }
+    return drain(built);
+  });
+}
+
+function estimateOf(plan: PlanNode): CountEstimate {
+  const low = lowOf(plan);
+  return { estimate: Math.max(low, Math.min(plan.estimate, plan.upper)), low, high: plan.upper };
+}
+
+function lowOf(p: PlanNode): number {
+  if (p.op === 'term') return 0;
+  if (p.op === 'or') return Math.max(0, ...(p.children ?? []).map(lowOf));
+  return 0;
+}
+
+/** The plan of `q` with estimates, and (unless `analyze: false`) the actual counts. */
+export async function explainQuery(ctx: Context, q: unknown, opts: { analyze?: boolean; snapshot?: Snapshot } = {}): Promise<Explanation> {
+  if (opts === null || typeof opts !== 'object') throw invalidArgument('options must be an object');
+  for (const k of Object.keys(opts)) if (k !== 'analyze' && k !== 'snapshot') throw invalidArgument(`explain options: unknown option ${JSON.stringify(k)}`);
+  if (opts.analyze !== undefined && typeof opts.analyze !== 'boolean') throw invalidArgument('analyze must be a boolean');
+  const node: Node = normalizeQuery(q);
+  checkIndexes(ctx.registry, node);
+  return withSnapshot(ctx, opts.snapshot, async (snapshot) => {
+    const t0 = performance.now();
+    const budget = new Budget(undefined, undefined);
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, Buffer.alloc(0));
+    if (opts.analyze === false) {
+      await built.stream.close();
+      return { plan: built.plan, estimate: built.plan.estimate };
+    }
+    const count = await drain(built);
+    built.finish();
+    return {
+      plan: built.plan,
+      estimate: built.plan.estimate,
+      actual: { count, postingsScanned: budget.postingsScanned, seeks: budget.seeks, ms: performance.now() - t0 },
+    };
+  });
+}
+

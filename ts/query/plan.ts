@@ -1,0 +1,264 @@
+/**
+ * The planner: turns a normalised query into streams over posting lists, with each
+ * predicate's cardinality estimated from the engine (`approximateCount` of its posting
+ * range: index blocks and memtables, no data read). Intersections are driven by their most
+ * selective side; unions merge; `explain` shows the chosen plan with estimated and actual
+ * counts. A predicate that no index can answer is `STRATA_NO_INDEX`: nothing here reads
+ * records to filter them.
+ */
+import type { BindingRange } from '../../binding';
+import { StrataError, invalidArgument } from '../errors';
+import type { IndexRegistry } from '../indexes/registry';
+import type { LiveIndex } from '../indexes/maintain';
+import { postingPrefix } from '../indexes/layout';
+import { TermTag, encodeTerm, encodeTerms, stringPrefixRange } from '../indexes/terms';
+import { queryTokens } from '../indexes/text';
+import type { IndexType } from '../indexes/definition';
+import type { Leaf, Node, TermValue } from './ast';
+import { AndStream, PkStream, Source, TermStream, UnionStream, openRange } from './streams';
+
+/** One node of a plan, as `explain` shows it. */
+export interface PlanNode {
+  op: 'term' | 'range' | 'and' | 'or' | 'not';
+  index?: string;
+  /** What the node looks up, in words. */
+  detail?: string;
+  /** Estimated matches (from the engine's approximate counts). */
+  estimate: number;
+  /** An upper bound on the postings the node can read. */
+  upper: number;
+  /** `leapfrog` (and), `merge` (or, and ranges of a few terms), `read-and-sort` (wide ranges). */
+  strategy?: 'leapfrog' | 'merge' | 'read-and-sort' | 'seek';
+  children?: PlanNode[];
+  /** After running: the postings this node read. */
+  postingsScanned?: number;
+}
+
+/** A built plan: the stream and how to describe it. */
+export interface Built {
+  stream: PkStream;
+  plan: PlanNode;
+  /** Fills `postingsScanned` after a run. */
+  finish(): void;
+}
+
+/** A leaf resolved against the registry, before any stream is opened. */
+interface Resolved {
+  node: Node;
+  estimate: number;
+  upper: number;
+}
+
+function indexOf(registry: IndexRegistry, name: string, what: string): { live: LiveIndex; type: IndexType } {
+  const slot = registry.get(name);
+  if (slot === undefined) {
+    throw new StrataError('STRATA_NO_INDEX', `${what}: there is no index named '${name}' (a query never scans: create the index it needs)`);
+  }
+  if (slot.record.state !== 'ready') {
+    throw new StrataError('STRATA_INDEX_BUILDING', `${what}: index '${name}' is still being built; query it once it is ready (await db.createIndex(def) resolves then)`);
+  }
+  return { live: slot.live, type: slot.record.definition.type };
+}
+
+function enc(values: TermValue[], what: string): Buffer {
+  return values.length === 1 ? encodeTerm(values[0] as TermValue, what) : encodeTerms(values, what);
+}
+
+function typeBracket(v: TermValue): [number, number] {
+  if (v === null) return [TermTag.null, TermTag.null + 1];
+  if (typeof v === 'boolean') return [TermTag.false, TermTag.true + 1];
+  if (typeof v === 'number') return [TermTag.number, TermTag.number + 1];
+  if (typeof v === 'string') return [TermTag.string, TermTag.string + 1];
+  return [TermTag.bytes, TermTag.bytes + 1];
+}
+
+function successorOf(p: Buffer): Buffer | undefined {
+  const out = Buffer.from(p);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] !== 0xff) {
+      out[i] = (out[i] as number) + 1;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
+function describeValues(values: TermValue[]): string {
+  return values.map((v) => (v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : JSON.stringify(v))).join(', ');
+}
+
+/** Builds the streams of `node`, reading at `src`, producing keys `>= start`. */
+export async function build(registry: IndexRegistry, node: Node, src: Source, start: Buffer, what = 'query'): Promise<Built> {
+  const db = src.db;
+  const count = (r: BindingRange): { estimate: number; upper: number } => db._approximateCount(r);
+
+  const termLeaf = (live: LiveIndex, name: string, term: Buffer, detail: string): Built => {
+    const prefix = Buffer.concat([postingPrefix(live.id), term]);
+    const hi = successorOf(prefix);
+    const range: BindingRange = hi === undefined ? { system: true, gte: prefix } : { system: true, gte: prefix, lt: hi };
+    const c = count(range);
+    const stream = new TermStream(src, range, prefix, start);
+    const plan: PlanNode = { op: 'term', index: name, detail, estimate: c.estimate, upper: c.upper, strategy: 'seek' };
+    return { stream, plan, finish: () => (plan.postingsScanned = stream.scanned) };
+  };
+
+  const rangeLeaf = async (live: LiveIndex, name: string, lo: Buffer, hi: Buffer | undefined, detail: string): Promise<Built> => {
+    const range: BindingRange = hi === undefined ? { system: true, gte: lo } : { system: true, gte: lo, lt: hi };
+    const c = count(range);
+    const stream = await openRange(src, range, live.arity, start);
+    const plan: PlanNode = {
+      op: 'range',
+      index: name,
+      detail,
+      estimate: c.estimate,
+      upper: c.upper,
+      strategy: stream instanceof UnionStream ? 'merge' : 'read-and-sort',
+    };
+    return { stream, plan, finish: () => (plan.postingsScanned = stream.scanned) };
+  };
+
+  const union = (parts: Built[]): Built => {
+    if (parts.length === 1) return parts[0] as Built;
+    const stream = new UnionStream(parts.map((p) => p.stream));
+    const plan: PlanNode = {
+      op: 'or',
+      estimate: parts.reduce((n, p) => n + p.plan.estimate, 0),
+      upper: parts.reduce((n, p) => n + p.plan.upper, 0),
+      strategy: 'merge',
+      children: parts.map((p) => p.plan),
+    };
+    return {
+      stream,
+      plan,
+      finish: () => {
+        parts.forEach((p) => p.finish());
+        plan.postingsScanned = stream.scanned;
+      },
+    };
+  };
+
+  const intersect = (pos: Built[], neg: Built[]): Built => {
+    const sorted = [...pos].sort((a, b) => a.plan.estimate - b.plan.estimate);
+    if (sorted.length === 1 && neg.length === 0) return sorted[0] as Built;
+    const stream = new AndStream(
+      sorted.map((p) => p.stream),
+      neg.map((n) => n.stream),
+    );
+    const first = sorted[0] as Built;
+    const notPlans: PlanNode[] = neg.map((n) => ({ op: 'not', estimate: n.plan.estimate, upper: n.plan.upper, children: [n.plan] }));
+    const plan: PlanNode = {
+      op: 'and',
+      estimate: Math.min(...sorted.map((p) => p.plan.estimate)),
+      upper: Math.min(...sorted.map((p) => p.plan.upper)),
+      strategy: 'leapfrog',
+      children: [...sorted.map((p) => p.plan), ...notPlans],
+    };
+    void first;
+    return {
+      stream,
+      plan,
+      finish: () => {
+        sorted.forEach((p) => p.finish());
+        neg.forEach((n, i) => {
+          n.finish();
+          (notPlans[i] as PlanNode).postingsScanned = n.plan.postingsScanned;
+        });
+        plan.postingsScanned = stream.scanned;
+      },
+    };
+  };
+
+  const leaf = async (l: Leaf, at: string): Promise<Built> => {
+    const { live, type } = indexOf(registry, l.index, at);
+    const name = l.index;
+    const base = postingPrefix(live.id);
+    if (l.kind === 'match') {
+      if (type !== 'text') {
+        throw new StrataError('STRATA_NO_INDEX', `${at}: '${l.any ? 'matchAny' : 'match'}' needs a text index; '${name}' is a ${type} index`);
+      }
+      const tokens = queryTokens(l.text);
+      if (tokens.length === 0) throw invalidArgument(`${at}: the text ${JSON.stringify(l.text)} has no words to match`);
+      const parts = tokens.map((t) => termLeaf(live, name, encodeTerm(t, at), `word ${JSON.stringify(t)}`));
+      return l.any ? union(parts) : intersect(parts, []);
+    }
+    if (type === 'text') {
+      throw new StrataError('STRATA_NO_INDEX', `${at}: '${name}' is a text index: query it with 'match' or 'matchAny'`);
+    }
+    const arity = live.arity;
+    const eqPart = (values: TermValue[], w: string): Promise<Built> | Built => {
+      if (values.length > arity) throw invalidArgument(`${w}: index '${name}' has ${arity} field(s), got ${values.length} values`);
+      const term = enc(values, w);
+      if (values.length === arity) return termLeaf(live, name, term, `= ${describeValues(values)}`);
+      const lo = Buffer.concat([base, term]);
+      return rangeLeaf(live, name, lo, successorOf(lo), `leading fields = ${describeValues(values)}`);
+    };
+    if (l.kind === 'eq') return eqPart(l.values, at);
+    if (l.kind === 'in') return union(await Promise.all(l.alternatives.map((v, i) => eqPart(v, `${at}.in[${i}]`))));
+    if (type !== 'range') {
+      throw new StrataError(
+        'STRATA_NO_INDEX',
+        `${at}: '${l.kind === 'prefix' ? 'prefix' : 'gt/gte/lt/lte'}' needs an index of type 'range'; '${name}' is an ${type} index`,
+      );
+    }
+    if (l.values.length >= arity) throw invalidArgument(`${at}: index '${name}' has ${arity} field(s): a range needs at most ${arity - 1} leading values`);
+    const lead = l.values.length === 0 ? base : Buffer.concat([base, enc(l.values, at)]);
+    if (l.kind === 'prefix') {
+      const r = stringPrefixRange(l.prefix);
+      return rangeLeaf(live, name, Buffer.concat([lead, r.gte]), Buffer.concat([lead, r.lt]), `prefix ${JSON.stringify(l.prefix)}`);
+    }
+    // Type bracketing (as MongoDB): a bound compares with values of its own type only.
+    const kind = l.lower ?? l.upper;
+    if (kind === undefined) throw invalidArgument(`${at}: empty range`);
+    const [tlo, thi] = typeBracket(kind.value);
+    if (l.lower !== undefined && l.upper !== undefined && typeBracket(l.upper.value)[0] !== tlo) {
+      throw invalidArgument(`${at}: the bounds of a range must be of the same type`);
+    }
+    let lo: Buffer = Buffer.concat([lead, Buffer.from([tlo])]);
+    let hi: Buffer | undefined = Buffer.concat([lead, Buffer.from([thi])]);
+    if (l.lower !== undefined) {
+      const t = Buffer.concat([lead, encodeTerm(l.lower.value, `${at}.lower`)]);
+      lo = l.lower.inclusive ? t : (successorOf(t) as Buffer);
+    }
+    if (l.upper !== undefined) {
+      const t = Buffer.concat([lead, encodeTerm(l.upper.value, `${at}.upper`)]);
+      hi = l.upper.inclusive ? successorOf(t) : t;
+    }
+    const detail = [
+      l.values.length > 0 ? `leading fields = ${describeValues(l.values)}` : '',
+      l.lower ? `${l.lower.inclusive ? '>=' : '>'} ${describeValues([l.lower.value])}` : '',
+      l.upper ? `${l.upper.inclusive ? '<=' : '<'} ${describeValues([l.upper.value])}` : '',
+    ]
+      .filter((s) => s.length > 0)
+      .join(', ');
+    if (hi !== undefined && Buffer.compare(lo, hi) >= 0) {
+      // An empty range: a stream that yields nothing.
+      return rangeLeaf(live, name, lo, lo, detail);
+    }
+    return rangeLeaf(live, name, lo, hi, detail);
+  };
+
+  const walk = async (n: Node, at: string): Promise<Built> => {
+    if (n.kind === 'and') {
+      const pos = await Promise.all(n.children.map((c, i) => walk(c, `${at}.and[${i}]`)));
+      const neg = await Promise.all(n.not.map((c, i) => walk(c, `${at}.not[${i}]`)));
+      return intersect(pos, neg);
+    }
+    if (n.kind === 'or') return union(await Promise.all(n.children.map((c, i) => walk(c, `${at}.or[${i}]`))));
+    return leaf(n, at);
+  };
+  return walk(node, what);
+}
+
+/** Checks every index the query names without opening anything (for early errors). */
+export function checkIndexes(registry: IndexRegistry, node: Node): void {
+  const walk = (n: Node): void => {
+    if (n.kind === 'and') {
+      n.children.forEach(walk);
+      n.not.forEach(walk);
+    } else if (n.kind === 'or') n.children.forEach(walk);
+    else indexOf(registry, n.index, 'query');
+  };
+  walk(node);
+}
+
+export type { Resolved };
