@@ -9,7 +9,7 @@ import { StrataError } from '../ts/errors';
 import { IndexDefinition, normalizeIndexDefinition, sameDefinition } from '../ts/indexes/definition';
 import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
 import { MAX_TERM_BYTES, Term, encodeTerm, encodeTerms } from '../ts/indexes/terms';
-import { MAX_TOKEN_BYTES, queryTokens, tokenize } from '../ts/indexes/text';
+import { MAX_TOKEN_BYTES, asciiWords, queryTokens, segmenterWords, tokenize } from '../ts/indexes/text';
 
 function invalid(t: ExecutionContext, fn: () => unknown, message: RegExp): StrataError {
   const e = t.throws(fn, { instanceOf: StrataError }) as StrataError;
@@ -523,4 +523,27 @@ test('scope: only keys starting with the scope are indexed', (t) => {
 
 test('compileIndex validates the definition', (t) => {
   invalid(t, () => compileIndex({ name: 'x', type: 'text', unique: true, extractor: { kind: 'raw' } }, ctx()), /^index definition\.unique: a text index cannot be unique/);
+});
+
+test('asciiWords segments ASCII text exactly as Intl.Segmenter does', (t) => {
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  let a = seed >>> 0;
+  const rnd = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), a | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  // Every ASCII character, with letters, digits, '_' and the joiners over-represented.
+  const alphabet = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('') + "aZe09_.,;:'".repeat(6);
+  let mismatches = 0;
+  for (let k = 0; k < 20000; k++) {
+    let s = '';
+    for (let i = 0, n = 1 + Math.floor(rnd() * 24); i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    const want = JSON.stringify(segmenterWords(s));
+    const got = JSON.stringify(asciiWords(s));
+    if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: segmenter ${want}, asciiWords ${got}`);
+  }
+  t.is(mismatches, 0);
+  t.deepEqual(asciiWords("don't stop: 3.14, a:b e.g. __ _ x_1"), ["don't", 'stop', '3.14', 'a:b', 'e.g', '__', 'x_1']);
 });

@@ -674,6 +674,21 @@ export class KvDb<K = string, V = string> {
     return this.#run(() => this.#db().getMany(keys, s), true);
   }
 
+  /**
+   * @internal Raw values of raw user keys read on the calling thread where the answer is in
+   * memory (memtable, cache, bloom filter): `undefined` for the keys that need a disk read
+   * (or all of them when the event-loop budget is spent).
+   */
+  _getCachedRaw(keys: Uint8Array[]): (Buffer | null | undefined)[] {
+    const native = this.#native;
+    if (this.#status !== 'open' || native === undefined || !fastAllowed(keys.length)) return keys.map(() => undefined);
+    try {
+      return keys.map((k) => this.#readHere(native, k, undefined, true));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /** @internal The approximate count of an encoded range (user or system keys). */
   _approximateCount(range: BindingRange): ApproximateCount {
     try {

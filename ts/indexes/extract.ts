@@ -43,6 +43,10 @@ export type CustomExtractor = (value: unknown, key: unknown) => unknown;
 /** Most terms (tuples) a compound index produces for one record. */
 export const MAX_COMPOUND_TERMS = 1000;
 
+/** Documents parsed from stored values, shared by the indexes that read the same Buffer. */
+const parsedJson = new WeakMap<Buffer, unknown>();
+const parsedBson = new WeakMap<Buffer, unknown>();
+
 /** An index ready to turn records into terms. */
 export interface CompiledIndex {
   /** The canonical definition. */
@@ -287,6 +291,14 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     const paths = 'paths' in ex ? ex.paths.map((p) => compilePath(p)) : [compilePath(ex.path)];
     const bson = ex.kind === 'bson_path';
     const parse = (value: Buffer, where: () => string): unknown => {
+      // Every index of a write reads the same Buffer: parse it once (paths never mutate it).
+      const memo = bson ? parsedBson : parsedJson;
+      if (memo.has(value)) return memo.get(value);
+      const doc = parseUncached(value, where);
+      memo.set(value, doc);
+      return doc;
+    };
+    const parseUncached = (value: Buffer, where: () => string): unknown => {
       if (bson) {
         try {
           return BSON.deserialize(value, { promoteLongs: false });
