@@ -154,12 +154,24 @@ export class IndexRegistry {
   /** Loads the stored registry, resumes unfinished builds, removes orphaned postings. */
   async load(): Promise<void> {
     const meta = await this.#db._rawIterator({ system: true, gte: META_KEY, lte: META_KEY }).all();
-    if (meta.length > 0) this.#meta = parseRecord<MetaRecord>((meta[0] as [Buffer, Buffer])[1], 'the index meta record');
+    if (meta.length > 0) {
+      const m = parseRecord<MetaRecord>((meta[0] as [Buffer, Buffer])[1], 'the index meta record');
+      if (typeof m.dbId !== 'string' || !Number.isInteger(m.nextId) || m.nextId < 1 || m.nextId > 0xffffffff) {
+        throw new StrataError('STRATA_CORRUPTION', 'the index meta record is damaged: bad dbId or nextId');
+      }
+      this.#meta = m;
+    }
     const rows = await this.#db._rawIterator(REGISTRY_RANGE).all();
     for (const [key, value] of rows) {
       const name = key.subarray(1).toString('utf8');
-      const record = parseRecord<RegistryRecord>(value, `the registry record of index '${name}'`);
-      record.definition = normalizeIndexDefinition(record.definition, `stored index '${name}'`);
+      const what = `the registry record of index '${name}'`;
+      const record = parseRecord<RegistryRecord>(value, what);
+      try {
+        record.definition = normalizeIndexDefinition(record.definition, `stored index '${name}'`);
+        checkRecord(record, name);
+      } catch (e) {
+        throw new StrataError('STRATA_CORRUPTION', `${what} is damaged: ${(e as Error).message}`, { cause: e });
+      }
       const ex = record.definition.extractor;
       if (ex.kind === 'custom' && !Object.prototype.hasOwnProperty.call(this.#customs, ex.name)) {
         throw invalidArgument(
@@ -444,6 +456,16 @@ export class IndexRegistry {
     await this.maintainer.drain();
     await this.#builds;
   }
+}
+
+/** Checks the fields of a stored registry record (throws a plain Error naming the bad one). */
+function checkRecord(r: RegistryRecord, name: string): void {
+  if (r.definition.name !== name) throw new Error(`it names index '${r.definition.name}'`);
+  if (!Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff) throw new Error('bad id');
+  if (r.state !== 'building' && r.state !== 'ready') throw new Error('bad state');
+  if (r.cursor !== null && typeof r.cursor !== 'string') throw new Error('bad cursor');
+  if (!Number.isSafeInteger(r.built) || !Number.isSafeInteger(r.skipped) || r.built < 0 || r.skipped < 0) throw new Error('bad counts');
+  if (typeof r.createdAt !== 'string') throw new Error('bad createdAt');
 }
 
 function checkBuildOptions(opts: unknown): ((p: IndexProgress) => void) | undefined {
