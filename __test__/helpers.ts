@@ -33,6 +33,18 @@ export async function expectCode(fn: () => unknown, code: string): Promise<Strat
   return caught;
 }
 
+/** The seeded PRNG of the randomized tests (mulberry32): a function of uniform numbers in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 process.on('exit', () => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
 });

@@ -10,6 +10,7 @@ import { IndexDefinition, normalizeIndexDefinition, sameDefinition } from '../ts
 import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
 import { MAX_TERM_BYTES, Term, encodeTerm, encodeTerms } from '../ts/indexes/terms';
 import { MAX_TOKEN_BYTES, asciiWords, queryTokens, segmenterWords, tokenize } from '../ts/indexes/text';
+import { mulberry32 } from './helpers';
 
 function invalid(t: ExecutionContext, fn: () => unknown, message: RegExp): StrataError {
   const e = t.throws(fn, { instanceOf: StrataError }) as StrataError;
@@ -527,13 +528,7 @@ test('compileIndex validates the definition', (t) => {
 
 test('asciiWords segments ASCII text exactly as Intl.Segmenter does', (t) => {
   const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
-  let a = seed >>> 0;
-  const rnd = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), a | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   // Every ASCII character, with letters, digits, '_' and the joiners over-represented.
   const alphabet = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('') + "aZe09_.,;:'".repeat(6);
   let mismatches = 0;

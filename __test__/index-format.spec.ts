@@ -11,7 +11,7 @@ import test from 'ava';
 
 import native = require('../ts/native');
 import { Query, StrataError, open } from '../ts/index';
-import { tmpPath } from './helpers';
+import { tmpPath, mulberry32 } from './helpers';
 import { FIXTURE_INDEXES } from './fixtures/index-fixture-data';
 import { initial } from './fixtures/make-index-fixture';
 
@@ -32,16 +32,6 @@ async function putSystem(dir: string, key: Buffer, value: Buffer): Promise<void>
   if (value.length >= 128) throw new Error('test helper: short values only');
   await db.write(Buffer.concat([op, value]), true);
   await db.close();
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('the v1 fixture opens, lists its indexes and answers every kind of query', async (t) => {

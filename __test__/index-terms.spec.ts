@@ -16,20 +16,10 @@ import {
   stringPrefixRange,
   termEnd,
 } from '../ts/indexes/terms';
+import { mulberry32 } from './helpers';
 
 const SEED = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
 console.log(`index-terms.spec: seed ${SEED} (replay with STRATA_TEST_SEED=${SEED})`);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A PRNG per test, so that each test replays on its own. */
 function rng(salt: number) {

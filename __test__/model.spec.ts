@@ -6,18 +6,7 @@
 import test, { ExecutionContext } from 'ava';
 
 import { Db, RangeOptions, Snapshot } from '../ts/index';
-import { fresh, tmpPath } from './helpers';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { fresh, tmpPath, mulberry32 } from './helpers';
 
 type Model = Map<string, string>;
 

@@ -10,19 +10,8 @@
 import test, { ExecutionContext } from 'ava';
 
 import { Db, IndexDefinition, Query, StrataError } from '../ts/index';
-import { fresh, tmpPath } from './helpers';
+import { fresh, tmpPath, mulberry32 } from './helpers';
 import { open } from '../ts/index';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Doc {
   city?: string;

@@ -144,7 +144,7 @@ export class BatchPacker {
 }
 
 /** The smallest key greater than every key starting with `prefix`, or `undefined` if none. */
-export function successor(prefix: Uint8Array): Uint8Array | undefined {
+export function successor(prefix: Uint8Array): Buffer | undefined {
   const out = Buffer.from(prefix);
   for (let i = out.length - 1; i >= 0; i--) {
     if (out[i] !== 0xff) {

@@ -7,6 +7,7 @@
  * records to filter them.
  */
 import type { BindingRange } from '../../binding';
+import { successor } from '../codec';
 import { StrataError, invalidArgument } from '../errors';
 import type { IndexRegistry } from '../indexes/registry';
 import type { LiveIndex } from '../indexes/maintain';
@@ -72,16 +73,6 @@ function typeBracket(v: TermValue): [number, number] {
   return [TermTag.bytes, TermTag.bytes + 1];
 }
 
-function successorOf(p: Buffer): Buffer | undefined {
-  const out = Buffer.from(p);
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i] !== 0xff) {
-      out[i] = (out[i] as number) + 1;
-      return out.subarray(0, i + 1);
-    }
-  }
-  return undefined;
-}
 
 function describeValues(values: TermValue[]): string {
   return values.map((v) => (v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : JSON.stringify(v))).join(', ');
@@ -94,7 +85,7 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
 
   const termLeaf = (live: LiveIndex, name: string, term: Buffer, detail: string): Built => {
     const prefix = Buffer.concat([postingPrefix(live.id), term]);
-    const hi = successorOf(prefix);
+    const hi = successor(prefix);
     const range: BindingRange = hi === undefined ? { system: true, gte: prefix } : { system: true, gte: prefix, lt: hi };
     const c = count(range);
     const stream = new TermStream(src, range, prefix, start);
@@ -190,7 +181,7 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
       const term = enc(values, w);
       if (values.length === arity) return termLeaf(live, name, term, `= ${describeValues(values)}`);
       const lo = Buffer.concat([base, term]);
-      return rangeLeaf(live, name, lo, successorOf(lo), `leading fields = ${describeValues(values)}`);
+      return rangeLeaf(live, name, lo, successor(lo), `leading fields = ${describeValues(values)}`);
     };
     if (l.kind === 'eq') return eqPart(l.values, at);
     if (l.kind === 'in') return union(await Promise.all(l.alternatives.map((v, i) => eqPart(v, `${at}.in[${i}]`))));
@@ -217,11 +208,11 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     let hi: Buffer | undefined = Buffer.concat([lead, Buffer.from([thi])]);
     if (l.lower !== undefined) {
       const t = Buffer.concat([lead, encodeTerm(l.lower.value, `${at}.lower`)]);
-      lo = l.lower.inclusive ? t : (successorOf(t) as Buffer);
+      lo = l.lower.inclusive ? t : (successor(t) as Buffer);
     }
     if (l.upper !== undefined) {
       const t = Buffer.concat([lead, encodeTerm(l.upper.value, `${at}.upper`)]);
-      hi = l.upper.inclusive ? successorOf(t) : t;
+      hi = l.upper.inclusive ? successor(t) : t;
     }
     const detail = [
       l.values.length > 0 ? `leading fields = ${describeValues(l.values)}` : '',

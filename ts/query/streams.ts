@@ -20,6 +20,7 @@ import type { BindingRange } from '../../binding';
 import type { KvDb } from '../database';
 import type { EntryIterator } from '../iterator';
 import type { Snapshot } from '../snapshot';
+import { successor } from '../codec';
 import { postingTerm } from '../indexes/layout';
 
 /** Terms a `RangeStream` merges before it falls back to read-and-sort. */
@@ -368,7 +369,7 @@ export async function openRange(src: Source, range: BindingRange, arity: number,
         return await readAndSort(src, range, arity, start);
       }
       terms.push(Buffer.from(termPrefix));
-      const skip = nextPrefix(termPrefix);
+      const skip = successor(termPrefix);
       if (skip === undefined) break;
       probe.seek(skip);
     }
@@ -376,7 +377,7 @@ export async function openRange(src: Source, range: BindingRange, arity: number,
     await probe.close();
   }
   const children = terms.map((p) => {
-    const hi = nextPrefix(p);
+    const hi = successor(p);
     const r: BindingRange = hi === undefined ? { system: true, gte: p } : { system: true, gte: p, lt: hi };
     return new TermStream(src, r, p, start);
   });
@@ -412,16 +413,4 @@ async function readAndSort(src: Source, range: BindingRange, arity: number, star
   }
   keys.sort(Buffer.compare);
   return new ArrayStream(keys, scanned, start);
-}
-
-/** The first key after every key starting with `p` (`undefined` if none). */
-function nextPrefix(p: Buffer): Buffer | undefined {
-  const out = Buffer.from(p);
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i] !== 0xff) {
-      out[i] = (out[i] as number) + 1;
-      return out.subarray(0, i + 1);
-    }
-  }
-  return undefined;
 }
