@@ -46,7 +46,7 @@ SEED=${STRATA_TEST_SEED:-$(($(date +%s) % 1000000))}
 T6_CHUNK=${STRATA_SOAK_T6_CHUNK:-2000}
 T7_CHUNK=${STRATA_SOAK_T7_CHUNK:-200}
 FUZZ_TARGETS="wal_reader sst_open_scan block_decode manifest_decode sst_roundtrip batch_decode"
-ALL="T1 T2 T3 T4 T5 T6 T7 T8 T9 T10 T11a T11 T13"
+ALL="T1 T2 T3 T4 T5 T6 T7 T8 T9 T10 T11a T11 T13 Q1 Q2"
 WANTED=${STRATA_SOAK_TESTS:-$ALL}
 LIMIT=$((3 * SECS + 1800))
 
@@ -98,6 +98,12 @@ add T11 time 'SOAK-SUMMARY|^T11' \
   "$CARGO_TEST --test atomic_visibility $NOCAP"
 add T13 time 'SOAK-SUMMARY|[0-9]+ tests? (passed|failed)' \
   "STRATA_TEST_BOUNDARY_CALLS=1000000 npx ava --timeout=$((SECS + 1200))s __test__/durability-boundary.spec.ts"
+# Secondary indexes: Q1 the differential query test against its brute-force model (200 cases a
+# round), Q2 kill -9 during indexed writes and online builds (20 kills of each a round).
+add Q1 repeat 'queries, [0-9]+ pages checked|[0-9]+ tests? (passed|failed)' \
+  "STRATA_TEST_QUERY_CASES=200 npx ava --verbose --timeout=30m __test__/query-model.spec.ts"
+add Q2 repeat 'killed at build|[0-9]+ tests? (passed|failed)' \
+  "STRATA_TEST_INDEX_KILLS=20 npx ava --verbose --timeout=30m __test__/index-crash.spec.ts"
 
 # The jobs to run, in order.
 SELECTED=()
@@ -142,7 +148,7 @@ if [ "$BUILD" != 0 ]; then
       cargo run --quiet --release --bin seed_corpus -- corpus-raw && cargo fuzz build) >"$LOGS/build-fuzz.log" 2>&1 ||
       echo "fuzz build failed (see $LOGS/build-fuzz.log); T10 will fail" >&2
   fi
-  if { has T1 || has T13; } && { [ ! -f dist/index.js ] || ! ls ./*.node >/dev/null 2>&1; }; then
+  if { has T1 || has T13 || has Q1 || has Q2; } && { [ ! -f dist/index.js ] || ! ls ./*.node >/dev/null 2>&1; }; then
     npm run build >"$LOGS/build-node.log" 2>&1 || echo "npm run build failed (see $LOGS/build-node.log)" >&2
   fi
   echo "soak: build step $(($(date +%s) - t0))s"
