@@ -11,7 +11,7 @@ import native = require('./native');
 import { BatchPacker, RawOp, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, EncodingName, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
-import { BaseIterator, EntryIterator, ItemIterator, IteratorHost } from './iterator';
+import { BaseIterator, EntryIterator, ItemIterator, IteratorHost, KeyCursor } from './iterator';
 import { NormalizedOptions, toBindingOptions } from './options';
 import { Snapshot } from './snapshot';
 import { fastAllowed } from './turns';
@@ -190,6 +190,7 @@ export class KvDb<K = string, V = string> {
   #closing: Promise<void> | undefined;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #iterators = new Set<BaseIterator<unknown>>();
+  readonly #cursors = new Set<KeyCursor>();
   readonly #snapshots = new Set<Snapshot>();
   readonly #keyEnc: Encoding<unknown>;
   readonly #valueEnc: Encoding<unknown>;
@@ -667,6 +668,20 @@ export class KvDb<K = string, V = string> {
     return this.#track(new EntryIterator<Buffer, Buffer>(this.#internalHost, n, target, raw, raw));
   }
 
+  /** @internal A cursor over the keys of an encoded range (see `KeyCursor`); close it when done. */
+  _keyCursor(range: BindingRange, snapshot?: Snapshot): KeyCursor {
+    const s = this.#snapshotOf({ snapshot });
+    let n: NativeIterator;
+    try {
+      n = this.#nativeSync(true).iterator(range, s);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const c = new KeyCursor(n, (op) => this.#run(op, true), (x) => this.#cursors.delete(x));
+    this.#cursors.add(c);
+    return c;
+  }
+
   /** @internal Raw values of raw user keys at one view (`null` when missing). */
   _getManyRaw(keys: Uint8Array[], snapshot?: Snapshot): Promise<(Buffer | null)[]> {
     if (keys.length === 0) return Promise.resolve([]);
@@ -679,14 +694,40 @@ export class KvDb<K = string, V = string> {
    * memory (memtable, cache, bloom filter): `undefined` for the keys that need a disk read
    * (or all of them when the event-loop budget is spent).
    */
-  _getCachedRaw(keys: Uint8Array[]): (Buffer | null | undefined)[] {
+  _getCachedRaw(keys: Uint8Array[], snapshot?: Snapshot): (Buffer | null | undefined)[] {
     const native = this.#native;
     if (this.#status !== 'open' || native === undefined || !fastAllowed(keys.length)) return keys.map(() => undefined);
+    const s = this.#snapshotOf({ snapshot });
     try {
-      return keys.map((k) => this.#readHere(native, k, undefined, true));
+      return keys.map((k) => this.#readHere(native, k, s, true));
     } catch (e) {
       throw fromNative(e);
     }
+  }
+
+  /**
+   * @internal Raw values of raw user keys: read on the calling thread where they are in
+   * memory, the rest in one `getMany` on the pool (then a promise).
+   */
+  _readValues(keys: Uint8Array[], snapshot?: Snapshot): Promise<(Buffer | null)[]> | (Buffer | null)[] {
+    let here: (Buffer | null | undefined)[];
+    try {
+      here = this._getCachedRaw(keys, snapshot);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const missing: number[] = [];
+    here.forEach((v, i) => {
+      if (v === undefined) missing.push(i);
+    });
+    if (missing.length === 0) return here as (Buffer | null)[];
+    return this._getManyRaw(
+      missing.map((i) => keys[i] as Uint8Array),
+      snapshot,
+    ).then((vs) => {
+      missing.forEach((i, j) => (here[i] = vs[j] ?? null));
+      return here as (Buffer | null)[];
+    });
   }
 
   /** @internal The approximate count of an encoded range (user or system keys). */
@@ -850,6 +891,8 @@ export class KvDb<K = string, V = string> {
       while (this.#pending.size > 0) await Promise.all([...this.#pending]);
       for (const it of this.#iterators) it._closeByDb();
       this.#iterators.clear();
+      for (const c of this.#cursors) c._closeByDb();
+      this.#cursors.clear();
       for (const s of this.#snapshots) s._release();
       this.#snapshots.clear();
       try {

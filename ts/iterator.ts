@@ -297,3 +297,87 @@ export class ItemIterator<T> extends BaseIterator<T> {
     return this.#d(key, value);
   }
 }
+
+/**
+ * @internal A cursor over the keys of a raw range, for the query layer's posting lists:
+ * reads batches of keys (values are not copied out), on the calling thread when every block
+ * is in memory (`readSync`), else on the thread pool (`read`, which continues exactly where
+ * `readSync` stopped). No per-entry promise: one call per batch.
+ */
+export class KeyCursor {
+  #native: NativeIterator | undefined;
+  readonly #run: <R>(op: () => Promise<R>) => Promise<R>;
+  readonly #onClose: (c: KeyCursor) => void;
+
+  constructor(native: NativeIterator, run: <R>(op: () => Promise<R>) => Promise<R>, onClose: (c: KeyCursor) => void) {
+    this.#native = native;
+    this.#run = run;
+    this.#onClose = onClose;
+  }
+
+  static #keys(batch: Buffer): Buffer[] {
+    const n = batch.readUInt32LE(batch.length - 4);
+    const out = new Array<Buffer>(n);
+    let data = 0;
+    let lens = batch.length - 4 - 8 * n;
+    for (let i = 0; i < n; i++) {
+      const kl = batch.readUInt32LE(lens);
+      const vl = batch.readUInt32LE(lens + 4);
+      out[i] = batch.subarray(data, data + kl);
+      data += kl + vl;
+      lens += 8;
+    }
+    return out;
+  }
+
+  #open(): NativeIterator {
+    if (this.#native === undefined) throw notOpen();
+    return this.#native;
+  }
+
+  /**
+   * Up to `max` keys (after moving to the first key `>= seek`, when given) if they can be read
+   * without a disk read, else `null` — the seek has been taken into account either way, so
+   * `read` continues from there. `[]` at the end.
+   */
+  readSync(max: number, seek?: Uint8Array): Buffer[] | null {
+    // Keys only, usually short: a batch counts as one point read per 100 keys.
+    if (!fastAllowed(Math.max(1, Math.ceil(max / 100)))) {
+      if (seek !== undefined) this.#pendingSeek = seek;
+      return null;
+    }
+    let batch: Buffer | null;
+    try {
+      batch = this.#open().nextBatchSync(max, BATCH_BYTES, seek);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return batch === null ? null : KeyCursor.#keys(batch);
+  }
+
+  #pendingSeek: Uint8Array | undefined;
+
+  /** Up to `max` keys, read on the thread pool. `[]` at the end. */
+  async read(max: number, seek?: Uint8Array): Promise<Buffer[]> {
+    const s = seek ?? this.#pendingSeek;
+    this.#pendingSeek = undefined;
+    const native = this.#open();
+    try {
+      return KeyCursor.#keys(await this.#run(() => native.nextBatch(max, BATCH_BYTES, s)));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** @internal Ends the cursor because its database is closing. */
+  _closeByDb(): void {
+    this.#native?.close();
+    this.#native = undefined;
+  }
+
+  close(): void {
+    if (this.#native === undefined) return;
+    this._closeByDb();
+    this.#onClose(this);
+  }
+}

@@ -264,7 +264,7 @@ export class IndexMaintainer {
     const readKeys = toRead.map((e) => e.key);
     let reads: Promise<(Buffer | null)[]> | (Buffer | null)[] | undefined;
     if (toRead.length > 0) {
-      if (barrier === undefined) reads = this.#readNow(readKeys);
+      if (barrier === undefined) reads = this.#db._readValues(readKeys);
       else reads = barrier.done.then(() => this.#db._getManyRaw(readKeys));
       if (!Array.isArray(reads)) reads.catch(() => undefined);
     }
@@ -302,28 +302,6 @@ export class IndexMaintainer {
       },
       sync,
     );
-  }
-
-  /**
-   * Current values of `keys`: read on the calling thread where they are in memory (new keys
-   * are usually answered by a bloom filter), the rest in one `getMany` on the pool.
-   */
-  #readNow(keys: Buffer[]): Promise<(Buffer | null)[]> | (Buffer | null)[] {
-    let here: (Buffer | null | undefined)[];
-    try {
-      here = this.#db._getCachedRaw(keys);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const missing: number[] = [];
-    here.forEach((v, i) => {
-      if (v === undefined) missing.push(i);
-    });
-    if (missing.length === 0) return here as (Buffer | null)[];
-    return this.#db._getManyRaw(missing.map((i) => keys[i] as Buffer)).then((vs) => {
-      missing.forEach((i, j) => (here[i] = vs[j] ?? null));
-      return here as (Buffer | null)[];
-    });
   }
 
   /** Rejects with `STRATA_CONSTRAINT` if the write would give a unique term to two keys. */

@@ -10,7 +10,7 @@ import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
 import { Built, PlanNode, build, checkIndexes } from './plan';
-import { Budget, Stop, after } from './streams';
+import { Budget, Stop, TermStream, UnionStream, after } from './streams';
 
 /** Largest `limit` of one page. */
 export const MAX_LIMIT = 10_000;
@@ -115,8 +115,10 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
   const node = normalizeQuery(q);
   checkIndexes(ctx.registry, node);
   const dbId = ctx.registry.dbId;
-  const fp = fingerprint(dbId, canonical(node));
-  const state = opts.cursor === undefined || opts.cursor === null ? { from: Buffer.alloc(0) } : decodeCursor(opts.cursor, fp, dbId);
+  // The fingerprint (a hash of the query) is only needed to check or make a cursor.
+  let fpMemo: string | undefined;
+  const fp = (): string => (fpMemo ??= fingerprint(dbId, canonical(node)));
+  const state = opts.cursor === undefined || opts.cursor === null ? { from: Buffer.alloc(0) } : decodeCursor(opts.cursor, fp(), dbId);
 
   return withSnapshot(ctx, opts.snapshot, async (snapshot) => {
     const seq = opts.snapshot === undefined ? undefined : sequenceOf(snapshot);
@@ -155,13 +157,13 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       if (Buffer.compare(from, state.from) < 0) from = state.from;
       const next: { from: Buffer; sequence?: number } = { from };
       if (seq !== undefined) next.sequence = seq;
-      cursor = encodeCursor(fp, dbId, next);
+      cursor = encodeCursor(fp(), dbId, next);
     }
     const dec = ctx.db._decoders();
     const items: { key: K; value?: V }[] = [];
     let recordsRead = 0;
     if (wantValues && pks.length > 0) {
-      const values = await ctx.db._getManyRaw(pks, snapshot);
+      const values = await ctx.db._readValues(pks, snapshot);
       recordsRead = pks.length;
       pks.forEach((pk, i) => {
         const v = values[i];
@@ -184,6 +186,16 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
 async function drain(built: Built): Promise<number> {
   let n = 0;
   try {
+    // One exact term: its postings are distinct keys, so counting them is enough.
+    const s = built.stream;
+    if (s instanceof TermStream) return await s.countRest();
+    // A union of exact terms (a range, `in`, `or` of terms): the distinct keys of all of them,
+    // a batch at a time instead of a merge step per key.
+    if (s instanceof UnionStream && s.children.every((c) => c instanceof TermStream)) {
+      const seen = new Set<string>();
+      for (const c of s.children as TermStream[]) await c.eachRest((pk) => seen.add(pk.toString('latin1')));
+      return seen.size;
+    }
     for (;;) {
       const h = await built.stream.head();
       if (h === undefined) return n;
@@ -210,7 +222,7 @@ export async function countQuery(ctx: Context, q: unknown, opts: { estimate?: bo
   checkIndexes(ctx.registry, node);
   return withSnapshot(ctx, o.snapshot, async (snapshot) => {
     const budget = new Budget(undefined, undefined);
-    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, Buffer.alloc(0));
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, Buffer.alloc(0), o.estimate);
     if (o.estimate) {
       await built.stream.close();
       return estimateOf(built.plan);
@@ -240,7 +252,7 @@ export async function explainQuery(ctx: Context, q: unknown, opts: { analyze?: b
   return withSnapshot(ctx, opts.snapshot, async (snapshot) => {
     const t0 = performance.now();
     const budget = new Budget(undefined, undefined);
-    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, Buffer.alloc(0));
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, Buffer.alloc(0), true);
     if (opts.analyze === false) {
       await built.stream.close();
       return { plan: built.plan, estimate: built.plan.estimate };

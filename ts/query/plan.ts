@@ -78,24 +78,29 @@ function describeValues(values: TermValue[]): string {
   return values.map((v) => (v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : JSON.stringify(v))).join(', ');
 }
 
-/** Builds the streams of `node`, reading at `src`, producing keys `>= start`. */
-export async function build(registry: IndexRegistry, node: Node, src: Source, start: Buffer, what = 'query'): Promise<Built> {
+/**
+ * Builds the streams of `node`, reading at `src`, producing keys `>= start`. Estimates are
+ * asked of the engine where the plan needs them (the sides of an intersection), or
+ * everywhere with `estimates` (explain, estimated counts); elsewhere they are -1.
+ */
+export async function build(registry: IndexRegistry, node: Node, src: Source, start: Buffer, estimates = false): Promise<Built> {
   const db = src.db;
-  const count = (r: BindingRange): { estimate: number; upper: number } => db._approximateCount(r);
+  const count = (r: BindingRange, need: boolean): { estimate: number; upper: number } =>
+    need ? db._approximateCount(r) : { estimate: -1, upper: -1 };
 
-  const termLeaf = (live: LiveIndex, name: string, term: Buffer, detail: string): Built => {
+  const termLeaf = (live: LiveIndex, name: string, term: Buffer, detail: string, need: boolean): Built => {
     const prefix = Buffer.concat([postingPrefix(live.id), term]);
     const hi = successor(prefix);
     const range: BindingRange = hi === undefined ? { system: true, gte: prefix } : { system: true, gte: prefix, lt: hi };
-    const c = count(range);
+    const c = count(range, need);
     const stream = new TermStream(src, range, prefix, start);
     const plan: PlanNode = { op: 'term', index: name, detail, estimate: c.estimate, upper: c.upper, strategy: 'seek' };
     return { stream, plan, finish: () => (plan.postingsScanned = stream.scanned) };
   };
 
-  const rangeLeaf = async (live: LiveIndex, name: string, lo: Buffer, hi: Buffer | undefined, detail: string): Promise<Built> => {
+  const rangeLeaf = async (live: LiveIndex, name: string, lo: Buffer, hi: Buffer | undefined, detail: string, need: boolean): Promise<Built> => {
     const range: BindingRange = hi === undefined ? { system: true, gte: lo } : { system: true, gte: lo, lt: hi };
-    const c = count(range);
+    const c = count(range, need);
     const stream = await openRange(src, range, live.arity, start);
     const plan: PlanNode = {
       op: 'range',
@@ -159,7 +164,7 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     };
   };
 
-  const leaf = async (l: Leaf, at: string): Promise<Built> => {
+  const leaf = async (l: Leaf, at: string, need: boolean): Promise<Built> => {
     const { live, type } = indexOf(registry, l.index, at);
     const name = l.index;
     const base = postingPrefix(live.id);
@@ -169,7 +174,7 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
       }
       const tokens = queryTokens(l.text);
       if (tokens.length === 0) throw invalidArgument(`${at}: the text ${JSON.stringify(l.text)} has no words to match`);
-      const parts = tokens.map((t) => termLeaf(live, name, encodeTerm(t, at), `word ${JSON.stringify(t)}`));
+      const parts = tokens.map((t) => termLeaf(live, name, encodeTerm(t, at), `word ${JSON.stringify(t)}`, need || !l.any));
       return l.any ? union(parts) : intersect(parts, []);
     }
     if (type === 'text') {
@@ -179,9 +184,9 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     const eqPart = (values: TermValue[], w: string): Promise<Built> | Built => {
       if (values.length > arity) throw invalidArgument(`${w}: index '${name}' has ${arity} field(s), got ${values.length} values`);
       const term = enc(values, w);
-      if (values.length === arity) return termLeaf(live, name, term, `= ${describeValues(values)}`);
+      if (values.length === arity) return termLeaf(live, name, term, `= ${describeValues(values)}`, need);
       const lo = Buffer.concat([base, term]);
-      return rangeLeaf(live, name, lo, successor(lo), `leading fields = ${describeValues(values)}`);
+      return rangeLeaf(live, name, lo, successor(lo), `leading fields = ${describeValues(values)}`, need);
     };
     if (l.kind === 'eq') return eqPart(l.values, at);
     if (l.kind === 'in') return union(await Promise.all(l.alternatives.map((v, i) => eqPart(v, `${at}.in[${i}]`))));
@@ -195,7 +200,7 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     const lead = l.values.length === 0 ? base : Buffer.concat([base, enc(l.values, at)]);
     if (l.kind === 'prefix') {
       const r = stringPrefixRange(l.prefix);
-      return rangeLeaf(live, name, Buffer.concat([lead, r.gte]), Buffer.concat([lead, r.lt]), `prefix ${JSON.stringify(l.prefix)}`);
+      return rangeLeaf(live, name, Buffer.concat([lead, r.gte]), Buffer.concat([lead, r.lt]), `prefix ${JSON.stringify(l.prefix)}`, need);
     }
     // Type bracketing (as MongoDB): a bound compares with values of its own type only.
     const kind = l.lower ?? l.upper;
@@ -223,21 +228,21 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
       .join(', ');
     if (hi !== undefined && Buffer.compare(lo, hi) >= 0) {
       // An empty range: a stream that yields nothing.
-      return rangeLeaf(live, name, lo, lo, detail);
+      return rangeLeaf(live, name, lo, lo, detail, need);
     }
-    return rangeLeaf(live, name, lo, hi, detail);
+    return rangeLeaf(live, name, lo, hi, detail, need);
   };
 
-  const walk = async (n: Node, at: string): Promise<Built> => {
+  const walk = async (n: Node, at: string, need: boolean): Promise<Built> => {
     if (n.kind === 'and') {
-      const pos = await Promise.all(n.children.map((c, i) => walk(c, `${at}.and[${i}]`)));
-      const neg = await Promise.all(n.not.map((c, i) => walk(c, `${at}.not[${i}]`)));
+      const pos = await Promise.all(n.children.map((c, i) => walk(c, `${at}.and[${i}]`, true)));
+      const neg = await Promise.all(n.not.map((c, i) => walk(c, `${at}.not[${i}]`, need)));
       return intersect(pos, neg);
     }
-    if (n.kind === 'or') return union(await Promise.all(n.children.map((c, i) => walk(c, `${at}.or[${i}]`))));
-    return leaf(n, at);
+    if (n.kind === 'or') return union(await Promise.all(n.children.map((c, i) => walk(c, `${at}.or[${i}]`, need))));
+    return leaf(n, at, need);
   };
-  return walk(node, what);
+  return walk(node, 'query', estimates);
 }
 
 /** Checks every index the query names without opening anything (for early errors). */

@@ -18,7 +18,7 @@
  */
 import type { BindingRange } from '../../binding';
 import type { KvDb } from '../database';
-import type { EntryIterator } from '../iterator';
+import type { KeyCursor } from '../iterator';
 import type { Snapshot } from '../snapshot';
 import { successor } from '../codec';
 import { postingTerm } from '../indexes/layout';
@@ -90,12 +90,14 @@ export interface PkStream {
 export class TermStream implements PkStream {
   readonly #src: Source;
   readonly #prefix: Buffer;
-  #it: EntryIterator<Buffer, Buffer> | undefined;
-  #range: BindingRange;
+  readonly #range: BindingRange;
+  #cursor: KeyCursor | undefined;
   #buf: Buffer[] = [];
   #pos = 0;
   #ended = false;
-  #want = 16;
+  /** A seek not yet sent to the engine (it travels with the next read). */
+  #seek: Buffer | undefined;
+  #want = 32;
   #lb: Buffer;
   scanned = 0;
 
@@ -104,44 +106,37 @@ export class TermStream implements PkStream {
     this.#range = range;
     this.#prefix = prefix;
     this.#lb = start;
-    if (start.length > 0) this.#seekNative(start);
-  }
-
-  #iter(): EntryIterator<Buffer, Buffer> {
-    this.#it ??= this.#src.db._rawIterator(this.#range, this.#src.snapshot);
-    return this.#it;
-  }
-
-  #seekNative(target: Buffer): void {
-    this.#iter().seek(Buffer.concat([this.#prefix, target]));
-    this.#src.budget.seeks++;
-    this.#buf = [];
-    this.#pos = 0;
-    this.#ended = false;
-    this.#want = 16;
+    if (start.length > 0) this.#seek = Buffer.concat([prefix, start]);
   }
 
   async #fill(): Promise<void> {
     if (this.#pos < this.#buf.length || this.#ended) return;
     this.#src.budget.check();
-    const batch = await this.#iter().nextv(this.#want);
-    this.#want = Math.min(this.#want * 4, 1000);
-    this.scanned += batch.length;
-    this.#src.budget.postingsScanned += batch.length;
+    this.#cursor ??= this.#src.db._keyCursor(this.#range, this.#src.snapshot);
+    const seek = this.#seek;
+    this.#seek = undefined;
+    if (seek !== undefined) this.#src.budget.seeks++;
+    const want = this.#want;
+    this.#want = Math.min(want * 4, 1000);
+    const keys = this.#cursor.readSync(want, seek) ?? (await this.#cursor.read(want));
+    this.scanned += keys.length;
+    this.#src.budget.postingsScanned += keys.length;
     const n = this.#prefix.length;
-    this.#buf = batch.map(([k]) => k.subarray(n));
+    for (let i = 0; i < keys.length; i++) keys[i] = (keys[i] as Buffer).subarray(n);
+    this.#buf = keys;
     this.#pos = 0;
-    if (batch.length === 0) this.#ended = true;
-    else this.#lb = max(this.#lb, this.#buf[0] as Buffer);
+    if (keys.length === 0) this.#ended = true;
+    else this.#lb = max(this.#lb, keys[0] as Buffer);
   }
 
   async head(): Promise<Buffer | undefined> {
+    if (this.#pos < this.#buf.length) return this.#buf[this.#pos];
     await this.#fill();
     return this.#buf[this.#pos];
   }
 
   async advance(): Promise<void> {
-    await this.#fill();
+    if (this.#pos >= this.#buf.length) await this.#fill();
     const h = this.#buf[this.#pos];
     if (h === undefined) return;
     this.#pos++;
@@ -168,15 +163,37 @@ export class TermStream implements PkStream {
       return;
     }
     if (this.#ended && this.#pos >= buf.length) return;
-    this.#seekNative(target);
+    // Past the batch: the engine seeks with the next read, which starts small again.
+    this.#seek = Buffer.concat([this.#prefix, target]);
+    this.#buf = [];
+    this.#pos = 0;
+    this.#want = 32;
   }
 
   lb(): Buffer {
     return this.#lb;
   }
 
+  /** Counts the keys left (and passes them), a batch at a time. */
+  async countRest(): Promise<number> {
+    let n = 0;
+    await this.eachRest(() => n++);
+    return n;
+  }
+
+  /** Calls `fn` with every key left (and passes them), a batch at a time. */
+  async eachRest(fn: (pk: Buffer) => void): Promise<void> {
+    this.#want = 1000;
+    for (;;) {
+      await this.#fill();
+      if (this.#pos >= this.#buf.length) return;
+      for (let i = this.#pos; i < this.#buf.length; i++) fn(this.#buf[i] as Buffer);
+      this.#pos = this.#buf.length;
+    }
+  }
+
   async close(): Promise<void> {
-    await this.#it?.close();
+    this.#cursor?.close();
   }
 }
 
@@ -351,65 +368,56 @@ export class AndStream implements PkStream {
  */
 export async function openRange(src: Source, range: BindingRange, arity: number, start: Buffer): Promise<PkStream> {
   const terms: Buffer[] = [];
-  const probe = src.db._rawIterator(range, src.snapshot);
-  let scanned = 0;
+  const probe = src.db._keyCursor(range, src.snapshot);
   try {
+    let seek: Buffer | undefined;
     for (;;) {
       // Discovery is planning: at most MAX_MERGED_TERMS + 1 seeks, not stopped by the budget.
-      const next = await probe.next();
+      const got = probe.readSync(1, seek) ?? (await probe.read(1));
       src.budget.seeks++;
-      if (next === undefined) break;
-      scanned++;
+      const key = got[0];
+      if (key === undefined) break;
       src.budget.postingsScanned++;
-      const term = postingTerm(next[0], arity);
-      const termPrefix = next[0].subarray(0, 5 + term.length);
-      if (terms.length === MAX_MERGED_TERMS) {
-        // Wide range: read it all, sort the keys.
-        await probe.close();
-        return await readAndSort(src, range, arity, start);
-      }
-      terms.push(Buffer.from(termPrefix));
-      const skip = successor(termPrefix);
-      if (skip === undefined) break;
-      probe.seek(skip);
+      if (terms.length === MAX_MERGED_TERMS) return await readAndSort(src, range, arity, start);
+      const termPrefix = Buffer.from(key.subarray(0, 5 + postingTerm(key, arity).length));
+      terms.push(termPrefix);
+      seek = successor(termPrefix);
+      if (seek === undefined) break;
     }
   } finally {
-    await probe.close();
+    probe.close();
   }
-  const children = terms.map((p) => {
-    const hi = successor(p);
-    const r: BindingRange = hi === undefined ? { system: true, gte: p } : { system: true, gte: p, lt: hi };
-    return new TermStream(src, r, p, start);
-  });
-  void scanned;
-  return new UnionStream(children);
+  return new UnionStream(
+    terms.map((p) => {
+      const hi = successor(p);
+      const r: BindingRange = hi === undefined ? { system: true, gte: p } : { system: true, gte: p, lt: hi };
+      return new TermStream(src, r, p, start);
+    }),
+  );
 }
 
 async function readAndSort(src: Source, range: BindingRange, arity: number, start: Buffer): Promise<PkStream> {
-  const it = src.db._rawIterator(range, src.snapshot);
+  const cursor = src.db._keyCursor(range, src.snapshot);
   const seen = new Set<string>();
   const keys: Buffer[] = [];
   let scanned = 0;
   try {
     for (;;) {
-      const batch = await it.nextv(1000);
+      const batch = cursor.readSync(1000) ?? (await cursor.read(1000));
       if (batch.length === 0) break;
       scanned += batch.length;
       src.budget.postingsScanned += batch.length;
-      for (const [k] of batch) {
-        let pos = 5;
-        const term = postingTerm(k, arity);
-        pos += term.length;
-        const pk = k.subarray(pos);
+      for (const k of batch) {
+        const pk = k.subarray(5 + postingTerm(k, arity).length);
         if (Buffer.compare(pk, start) < 0) continue;
-        const s = pk.toString('latin1');
-        if (seen.has(s)) continue;
-        seen.add(s);
+        const id = pk.toString('latin1');
+        if (seen.has(id)) continue;
+        seen.add(id);
         keys.push(Buffer.from(pk));
       }
     }
   } finally {
-    await it.close();
+    cursor.close();
   }
   keys.sort(Buffer.compare);
   return new ArrayStream(keys, scanned, start);
