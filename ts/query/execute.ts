@@ -132,16 +132,18 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
     let partial: QueryResult<K, V>['partial'] = false;
     let more = true;
     try {
+      const stream = built.stream;
       while (pks.length < limit) {
-        const h = await built.stream.head();
+        let h = stream.head();
+        if (h instanceof Promise) h = await h;
         if (h === undefined) {
           more = false;
           break;
         }
         pks.push(Buffer.from(h));
-        await built.stream.advance();
+        stream.seekTo(after(h));
       }
-      if (more && (await built.stream.head()) === undefined) more = false;
+      if (more && (await stream.head()) === undefined) more = false;
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
       partial = e.reason;
@@ -197,10 +199,11 @@ async function drain(built: Built): Promise<number> {
       return seen.size;
     }
     for (;;) {
-      const h = await built.stream.head();
+      let h = s.head();
+      if (h instanceof Promise) h = await h;
       if (h === undefined) return n;
       n++;
-      await built.stream.advance();
+      s.seekTo(after(h));
     }
   } finally {
     await built.stream.close();

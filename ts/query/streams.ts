@@ -71,14 +71,20 @@ export interface Source {
   budget: Budget;
 }
 
-/** A stream of ascending, distinct primary keys. */
+/** A stream's current key: known now, or once a read finishes. */
+export type Head = Buffer | undefined | Promise<Buffer | undefined>;
+
+/**
+ * A stream of ascending, distinct primary keys. `head()` is synchronous when the answer is in
+ * the batch in memory and a promise only when a read is needed; `seekTo` never reads (the
+ * engine seek travels with the next read), so the leapfrog loops run without a promise per
+ * step.
+ */
 export interface PkStream {
   /** The current key (the first not yet passed), or `undefined` at the end. */
-  head(): Promise<Buffer | undefined>;
-  /** Passes the current key. */
-  advance(): Promise<void>;
-  /** Moves to the first key `>= target` (never backwards). */
-  seekTo(target: Buffer): Promise<void>;
+  head(): Head;
+  /** Moves to the first key `>= target` (never backwards). Passing the head `h` is `seekTo(after(h))`. */
+  seekTo(target: Buffer): void;
   /** No key below this will be produced any more. */
   lb(): Buffer;
   /** Postings this stream (and its children) read. */
@@ -109,16 +115,7 @@ export class TermStream implements PkStream {
     if (start.length > 0) this.#seek = Buffer.concat([prefix, start]);
   }
 
-  async #fill(): Promise<void> {
-    if (this.#pos < this.#buf.length || this.#ended) return;
-    this.#src.budget.check();
-    this.#cursor ??= this.#src.db._keyCursor(this.#range, this.#src.snapshot);
-    const seek = this.#seek;
-    this.#seek = undefined;
-    if (seek !== undefined) this.#src.budget.seeks++;
-    const want = this.#want;
-    this.#want = Math.min(want * 4, 1000);
-    const keys = this.#cursor.readSync(want, seek) ?? (await this.#cursor.read(want));
+  #take(keys: Buffer[]): void {
     this.scanned += keys.length;
     this.#src.budget.postingsScanned += keys.length;
     const n = this.#prefix.length;
@@ -129,40 +126,61 @@ export class TermStream implements PkStream {
     else this.#lb = max(this.#lb, keys[0] as Buffer);
   }
 
-  async head(): Promise<Buffer | undefined> {
+  /** Reads the next batch: on the calling thread when it can (then `true`), else a promise. */
+  #fill(): true | Promise<void> {
+    this.#src.budget.check();
+    this.#cursor ??= this.#src.db._keyCursor(this.#range, this.#src.snapshot);
+    const seek = this.#seek;
+    this.#seek = undefined;
+    if (seek !== undefined) this.#src.budget.seeks++;
+    const want = this.#want;
+    this.#want = Math.min(want * 4, 1000);
+    const here = this.#cursor.readSync(want, seek);
+    if (here !== null) {
+      this.#take(here);
+      return true;
+    }
+    return this.#cursor.read(want).then((keys) => this.#take(keys));
+  }
+
+  head(): Head {
     if (this.#pos < this.#buf.length) return this.#buf[this.#pos];
-    await this.#fill();
-    return this.#buf[this.#pos];
+    if (this.#ended) return undefined;
+    const f = this.#fill();
+    if (f === true) return this.#buf[this.#pos];
+    return f.then(() => this.#buf[this.#pos]);
   }
 
-  async advance(): Promise<void> {
-    if (this.#pos >= this.#buf.length) await this.#fill();
-    const h = this.#buf[this.#pos];
-    if (h === undefined) return;
-    this.#pos++;
-    this.#lb = max(this.#lb, after(h));
-    const next = this.#buf[this.#pos];
-    if (next !== undefined) this.#lb = max(this.#lb, next);
-  }
-
-  async seekTo(target: Buffer): Promise<void> {
+  seekTo(target: Buffer): void {
     if (Buffer.compare(target, this.#lb) <= 0) return;
     this.#lb = target;
     const buf = this.#buf;
-    const last = buf[buf.length - 1];
-    if (this.#pos < buf.length && last !== undefined && Buffer.compare(last, target) >= 0) {
-      // Inside the batch in memory: binary search.
-      let lo = this.#pos;
-      let hi = buf.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (Buffer.compare(buf[mid] as Buffer, target) < 0) lo = mid + 1;
-        else hi = mid;
+    const n = buf.length;
+    if (this.#pos >= n) {
+      if (this.#ended) return;
+    } else {
+      // Usually the next key or a few keys on: look there before searching.
+      if (Buffer.compare(buf[this.#pos] as Buffer, target) >= 0) return;
+      if (this.#pos + 1 < n && Buffer.compare(buf[this.#pos + 1] as Buffer, target) >= 0) {
+        this.#pos++;
+        return;
       }
-      this.#pos = lo;
-      return;
+      if (Buffer.compare(buf[n - 1] as Buffer, target) >= 0) {
+        let lo = this.#pos + 1;
+        let hi = n - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (Buffer.compare(buf[mid] as Buffer, target) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        this.#pos = lo;
+        return;
+      }
+      if (this.#ended) {
+        this.#pos = n;
+        return;
+      }
     }
-    if (this.#ended && this.#pos >= buf.length) return;
     // Past the batch: the engine seeks with the next read, which starts small again.
     this.#seek = Buffer.concat([this.#prefix, target]);
     this.#buf = [];
@@ -174,22 +192,27 @@ export class TermStream implements PkStream {
     return this.#lb;
   }
 
-  /** Counts the keys left (and passes them), a batch at a time. */
-  async countRest(): Promise<number> {
-    let n = 0;
-    await this.eachRest(() => n++);
-    return n;
-  }
-
   /** Calls `fn` with every key left (and passes them), a batch at a time. */
   async eachRest(fn: (pk: Buffer) => void): Promise<void> {
     this.#want = 1000;
     for (;;) {
-      await this.#fill();
-      if (this.#pos >= this.#buf.length) return;
+      if (this.#pos >= this.#buf.length) {
+        if (this.#ended) return;
+        const f = this.#fill();
+        if (f !== true) await f;
+        if (this.#pos >= this.#buf.length) return;
+      }
       for (let i = this.#pos; i < this.#buf.length; i++) fn(this.#buf[i] as Buffer);
+      this.#lb = max(this.#lb, after(this.#buf[this.#buf.length - 1] as Buffer));
       this.#pos = this.#buf.length;
     }
+  }
+
+  /** Counts the keys left (and passes them). */
+  async countRest(): Promise<number> {
+    let n = 0;
+    await this.eachRest(() => n++);
+    return n;
   }
 
   async close(): Promise<void> {
@@ -219,16 +242,10 @@ class ArrayStream implements PkStream {
     }
     this.#pos = lo;
   }
-  async head(): Promise<Buffer | undefined> {
+  head(): Head {
     return this.keys[this.#pos];
   }
-  async advance(): Promise<void> {
-    const h = this.keys[this.#pos];
-    if (h === undefined) return;
-    this.#pos++;
-    this.#lb = max(this.#lb, after(h));
-  }
-  async seekTo(target: Buffer): Promise<void> {
+  seekTo(target: Buffer): void {
     if (Buffer.compare(target, this.#lb) <= 0) return;
     this.#lb = target;
     this.#skip(target);
@@ -247,24 +264,20 @@ export class UnionStream implements PkStream {
     return this.children.reduce((n, c) => n + c.scanned, 0);
   }
 
-  async head(): Promise<Buffer | undefined> {
+  head(): Head {
     let best: Buffer | undefined;
+    let waits: Promise<unknown>[] | undefined;
     for (const c of this.children) {
-      const h = await c.head();
-      if (h !== undefined && (best === undefined || Buffer.compare(h, best) < 0)) best = h;
+      const h = c.head();
+      if (h instanceof Promise) (waits ??= []).push(h);
+      else if (h !== undefined && (best === undefined || Buffer.compare(h, best) < 0)) best = h;
     }
-    return best;
+    if (waits === undefined) return best;
+    return Promise.all(waits).then(() => this.head());
   }
 
-  async advance(): Promise<void> {
-    const h = await this.head();
-    if (h === undefined) return;
-    const next = after(h);
-    for (const c of this.children) await c.seekTo(next);
-  }
-
-  async seekTo(target: Buffer): Promise<void> {
-    for (const c of this.children) await c.seekTo(target);
+  seekTo(target: Buffer): void {
+    for (const c of this.children) c.seekTo(target);
   }
 
   lb(): Buffer {
@@ -295,25 +308,32 @@ export class AndStream implements PkStream {
     return [...this.children, ...this.not].reduce((n, c) => n + c.scanned, 0);
   }
 
-  async head(): Promise<Buffer | undefined> {
+  head(): Head {
     if (this.#current !== undefined || this.#done) return this.#current;
+    return this.#search();
+  }
+
+  /** The leapfrog loop: synchronous while every stream answers from memory. */
+  #search(): Head {
     const [first, ...rest] = this.children as [PkStream, ...PkStream[]];
     for (;;) {
-      const c = await first.head();
+      let c = first.head();
+      if (c instanceof Promise) return c.then(() => this.#search());
       if (c === undefined) {
         this.#done = true;
         return undefined;
       }
       let agreed = true;
       for (const s of rest) {
-        await s.seekTo(c);
-        const h = await s.head();
+        s.seekTo(c);
+        const h = s.head();
+        if (h instanceof Promise) return h.then(() => this.#search());
         if (h === undefined) {
           this.#done = true;
           return undefined;
         }
         if (!h.equals(c)) {
-          await first.seekTo(h);
+          first.seekTo(h);
           agreed = false;
           break;
         }
@@ -321,33 +341,28 @@ export class AndStream implements PkStream {
       if (!agreed) continue;
       let excluded = false;
       for (const n of this.not) {
-        await n.seekTo(c);
-        const h = await n.head();
+        n.seekTo(c);
+        const h = n.head();
+        if (h instanceof Promise) return h.then(() => this.#search());
         if (h !== undefined && h.equals(c)) {
           excluded = true;
           break;
         }
       }
       if (excluded) {
-        await first.advance();
+        first.seekTo(after(c));
         continue;
       }
       this.#current = c;
-      return c;
+      c = undefined;
+      return this.#current;
     }
   }
 
-  async advance(): Promise<void> {
-    const h = await this.head();
-    if (h === undefined) return;
-    this.#current = undefined;
-    await (this.children[0] as PkStream).seekTo(after(h));
-  }
-
-  async seekTo(target: Buffer): Promise<void> {
+  seekTo(target: Buffer): void {
     if (this.#current !== undefined && Buffer.compare(this.#current, target) >= 0) return;
     this.#current = undefined;
-    await (this.children[0] as PkStream).seekTo(target);
+    (this.children[0] as PkStream).seekTo(target);
   }
 
   lb(): Buffer {
