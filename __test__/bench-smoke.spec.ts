@@ -38,6 +38,8 @@ test('bench smoke: every phase x store reports a positive figure', async (t) => 
     STRATA_BENCH_OUT: out,
     STRATA_BENCH_DIR: dataDir,
     STRATA_BENCH_STORES: 'all',
+    // The query section has its own smoke test (bench-query-smoke.spec.ts).
+    STRATA_BENCH_SECTIONS: 'kv',
     STRATA_BENCH_PHASES: 'all',
     // LMDB's default durability flushes every commit; keep the smoke run short.
     STRATA_BENCH_MAX_PHASE_SECONDS: '1',
