@@ -483,3 +483,13 @@ test('StrataLevel refuses a database with indexes (its writes would not maintain
   await ok.open();
   await ok.close();
 });
+
+test('listIndexes reports approximate entries and bytes', async (t) => {
+  const db = await people();
+  const city = (await db.listIndexes()).find((i) => i.name === 'city');
+  t.truthy(city);
+  t.is(city?.state, 'ready');
+  t.true((city?.entries ?? 0) >= PEOPLE.length, `entries ${city?.entries}`);
+  t.true((city?.bytes ?? 0) > (city?.entries ?? 0) * 20, `bytes ${city?.bytes}`);
+  await db.close();
+});

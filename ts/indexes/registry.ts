@@ -50,7 +50,7 @@ export interface IndexInfo {
   state: IndexState;
   /** Approximate number of postings (from the engine's approximate count). */
   entries: number;
-  /** Approximate bytes of the postings' keys. */
+  /** Approximate bytes of the postings (their average size, sampled, times `entries`; uncompressed). */
   bytes: number;
   /** Records indexed by the build (while building: so far). */
   built: number;
@@ -220,15 +220,31 @@ export class IndexRegistry {
     return [...this.#slots.keys()].sort();
   }
 
-  #info(slot: Slot): IndexInfo {
+  /** Info of an index; `bytes` from the size of its first postings (up to 64) times the estimate. */
+  async #info(slot: Slot): Promise<IndexInfo> {
     const r = slot.record;
-    const count = this.#db._approximateCount(indexRange(r.id));
+    const range = indexRange(r.id);
+    const count = this.#db._approximateCount(range);
+    let bytes = 0;
+    if (count.estimate > 0) {
+      const cursor = this.#db._keyCursor(range);
+      try {
+        const sample = cursor.readSync(64) ?? (await cursor.read(64));
+        if (sample.length > 0) {
+          // Each posting is its key plus the system prefix, a zero-length value and the trailer.
+          const avg = sample.reduce((n, k) => n + k.length, 0) / sample.length + 8 + 1 + 8;
+          bytes = Math.round(avg * count.estimate);
+        }
+      } finally {
+        cursor.close();
+      }
+    }
     const out: IndexInfo = {
       name: r.definition.name,
       definition: r.definition,
       state: r.state,
       entries: count.estimate,
-      bytes: count.estimate * (5 + 16 + 8),
+      bytes,
       built: r.built,
       skipped: r.skipped,
       createdAt: r.createdAt,
@@ -237,8 +253,8 @@ export class IndexRegistry {
     return out;
   }
 
-  list(): IndexInfo[] {
-    return this.names().map((n) => this.#info(this.#slots.get(n) as Slot));
+  list(): Promise<IndexInfo[]> {
+    return Promise.all(this.names().map((n) => this.#info(this.#slots.get(n) as Slot)));
   }
 
   /**
