@@ -315,7 +315,8 @@ export class KeyCursor {
     this.#onClose = onClose;
   }
 
-  static #keys(batch: Buffer): Buffer[] {
+  /** The keys of a packed batch, each without its first `strip` bytes. */
+  static #keys(batch: Buffer, strip: number): Buffer[] {
     const n = batch.readUInt32LE(batch.length - 4);
     const out = new Array<Buffer>(n);
     let data = 0;
@@ -323,7 +324,7 @@ export class KeyCursor {
     for (let i = 0; i < n; i++) {
       const kl = batch.readUInt32LE(lens);
       const vl = batch.readUInt32LE(lens + 4);
-      out[i] = batch.subarray(data, data + kl);
+      out[i] = batch.subarray(data + strip, data + kl);
       data += kl + vl;
       lens += 8;
     }
@@ -336,11 +337,12 @@ export class KeyCursor {
   }
 
   /**
-   * Up to `max` keys (after moving to the first key `>= seek`, when given) if they can be read
+   * Up to `max` keys (after moving to the first key `>= seek`, when given; each without its
+   * first `strip` bytes, e.g. a common prefix) if they can be read
    * without a disk read, else `null` — the seek has been taken into account either way, so
    * `read` continues from there. `[]` at the end.
    */
-  readSync(max: number, seek?: Uint8Array): Buffer[] | null {
+  readSync(max: number, seek?: Uint8Array, strip = 0): Buffer[] | null {
     // Keys only, usually short: a batch counts as one point read per 100 keys.
     if (!fastAllowed(Math.max(1, Math.ceil(max / 100)))) {
       if (seek !== undefined) this.#pendingSeek = seek;
@@ -352,18 +354,18 @@ export class KeyCursor {
     } catch (e) {
       throw fromNative(e);
     }
-    return batch === null ? null : KeyCursor.#keys(batch);
+    return batch === null ? null : KeyCursor.#keys(batch, strip);
   }
 
   #pendingSeek: Uint8Array | undefined;
 
   /** Up to `max` keys, read on the thread pool. `[]` at the end. */
-  async read(max: number, seek?: Uint8Array): Promise<Buffer[]> {
+  async read(max: number, seek?: Uint8Array, strip = 0): Promise<Buffer[]> {
     const s = seek ?? this.#pendingSeek;
     this.#pendingSeek = undefined;
     const native = this.#open();
     try {
-      return KeyCursor.#keys(await this.#run(() => native.nextBatch(max, BATCH_BYTES, s)));
+      return KeyCursor.#keys(await this.#run(() => native.nextBatch(max, BATCH_BYTES, s)), strip);
     } catch (e) {
       throw fromNative(e);
     }

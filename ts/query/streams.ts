@@ -115,11 +115,10 @@ export class TermStream implements PkStream {
     if (start.length > 0) this.#seek = Buffer.concat([prefix, start]);
   }
 
+  /** Takes a batch of primary keys (the cursor strips the prefix). */
   #take(keys: Buffer[]): void {
     this.scanned += keys.length;
     this.#src.budget.postingsScanned += keys.length;
-    const n = this.#prefix.length;
-    for (let i = 0; i < keys.length; i++) keys[i] = (keys[i] as Buffer).subarray(n);
     this.#buf = keys;
     this.#pos = 0;
     if (keys.length === 0) this.#ended = true;
@@ -135,12 +134,13 @@ export class TermStream implements PkStream {
     if (seek !== undefined) this.#src.budget.seeks++;
     const want = this.#want;
     this.#want = Math.min(want * 4, 1000);
-    const here = this.#cursor.readSync(want, seek);
+    const n = this.#prefix.length;
+    const here = this.#cursor.readSync(want, seek, n);
     if (here !== null) {
       this.#take(here);
       return true;
     }
-    return this.#cursor.read(want).then((keys) => this.#take(keys));
+    return this.#cursor.read(want, undefined, n).then((keys) => this.#take(keys));
   }
 
   head(): Head {
