@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { BindingRange } from '../../binding';
-import { BatchPacker, successor } from '../codec';
+import { successor } from '../codec';
 import type { KvDb } from '../database';
 import { StrataError, invalidArgument } from '../errors';
 import { IndexDefinition, normalizeIndexDefinition, sameDefinition } from './definition';
@@ -495,5 +495,3 @@ function checkBuildOptions(opts: unknown): ((p: IndexProgress) => void) | undefi
   return o.onProgress;
 }
 
-/** @internal For `BatchPacker` users of this module. */
-export type { BatchPacker };

@@ -43,13 +43,6 @@ export interface Built {
   finish(): void;
 }
 
-/** A leaf resolved against the registry, before any stream is opened. */
-interface Resolved {
-  node: Node;
-  estimate: number;
-  upper: number;
-}
-
 function indexOf(registry: IndexRegistry, name: string, what: string): { live: LiveIndex; type: IndexType } {
   const slot = registry.get(name);
   if (slot === undefined) {
@@ -140,7 +133,6 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
       sorted.map((p) => p.stream),
       neg.map((n) => n.stream),
     );
-    const first = sorted[0] as Built;
     const notPlans: PlanNode[] = neg.map((n) => ({ op: 'not', estimate: n.plan.estimate, upper: n.plan.upper, children: [n.plan] }));
     const plan: PlanNode = {
       op: 'and',
@@ -149,7 +141,6 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
       strategy: 'leapfrog',
       children: [...sorted.map((p) => p.plan), ...notPlans],
     };
-    void first;
     return {
       stream,
       plan,
@@ -257,4 +248,3 @@ export function checkIndexes(registry: IndexRegistry, node: Node): void {
   walk(node);
 }
 
-export type { Resolved };
