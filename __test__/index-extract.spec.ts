@@ -9,7 +9,7 @@ import { StrataError } from '../ts/errors';
 import { IndexDefinition, normalizeIndexDefinition, sameDefinition } from '../ts/indexes/definition';
 import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
 import { MAX_TERM_BYTES, Term, encodeTerm, encodeTerms } from '../ts/indexes/terms';
-import { MAX_TOKEN_BYTES, asciiWords, queryTokens, segmenterWords, tokenize } from '../ts/indexes/text';
+import { MAX_TOKEN_BYTES, asciiWords, queryTokens, segmenterWords, tokenize, words } from '../ts/indexes/text';
 import { mulberry32 } from './helpers';
 
 function invalid(t: ExecutionContext, fn: () => unknown, message: RegExp): StrataError {
@@ -541,4 +541,24 @@ test('asciiWords segments ASCII text exactly as Intl.Segmenter does', (t) => {
   }
   t.is(mismatches, 0);
   t.deepEqual(asciiWords("don't stop: 3.14, a:b e.g. __ _ x_1"), ["don't", 'stop', '3.14', 'a:b', 'e.g', '__', 'x_1']);
+});
+
+test('words() cuts mixed text at ASCII whitespace and agrees with Intl.Segmenter', (t) => {
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const rnd = mulberry32(seed);
+  // ASCII, accented letters, a combining mark, ZWJ, an emoji, CJK, Thai, RTL, NBSP, regional indicators.
+  const alphabet = [
+    ...'aZe09_.,;:\'- \t\n'.split(''),
+    ...'   ',
+    'é', 'ã', 'ç', '\u0301', '\u200d', '😀', '日本', 'ไทย', 'שלום', '\u00a0', '🇧🇷', 'ß', 'İ',
+  ];
+  let mismatches = 0;
+  for (let k = 0; k < 5000; k++) {
+    let s = '';
+    for (let i = 0, n = 1 + Math.floor(rnd() * 16); i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    const want = JSON.stringify(segmenterWords(s));
+    const got = JSON.stringify(words(s));
+    if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: segmenter ${want}, words ${got}`);
+  }
+  t.is(mismatches, 0);
 });
