@@ -18,7 +18,7 @@ import type { Snapshot } from './snapshot';
 
 /** Options of `open()`: the engine settings plus the index declarations. */
 export interface DbOptions extends OpenOptions {
-  /** Indexes to have: created (and built in the background) when missing; a no-op when they exist. */
+  /** Indexes to have: created and built when missing (`open` resolves once they are ready); a no-op when they exist. */
   indexes?: IndexDefinition[];
   /** A file of index declarations: `indexes.toml` (`[[index]]` tables) or `indexes.json` (an array). */
   indexesFile?: string;
