@@ -648,18 +648,22 @@ export class KvDb<K = string, V = string> {
     return r;
   }
 
+  /** A native iterator over an encoded range for the index layer (allowed while closing). */
+  #rawNative(range: BindingRange, snapshot: Snapshot | undefined): NativeIterator {
+    const s = this.#snapshotOf({ snapshot });
+    try {
+      return this.#nativeSync(true).iterator(range, s);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /**
    * @internal An iterator over raw keys and values of an encoded range (`range.system`:
    * the system keyspace, keys relative to its prefix). Seek targets are raw bytes.
    */
   _rawIterator(range: BindingRange, snapshot?: Snapshot): EntryIterator<Buffer, Buffer> {
-    const s = this.#snapshotOf({ snapshot });
-    let n: NativeIterator;
-    try {
-      n = this.#nativeSync(true).iterator(range, s);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    const n = this.#rawNative(range, snapshot);
     const raw = (b: Buffer): Buffer => b;
     const target = (t: unknown): Uint8Array => {
       if (!(t instanceof Uint8Array)) throw invalidArgument(`seek target must be a Uint8Array, got ${describe(t)}`);
@@ -670,13 +674,7 @@ export class KvDb<K = string, V = string> {
 
   /** @internal A cursor over the keys of an encoded range (see `KeyCursor`); close it when done. */
   _keyCursor(range: BindingRange, snapshot?: Snapshot): KeyCursor {
-    const s = this.#snapshotOf({ snapshot });
-    let n: NativeIterator;
-    try {
-      n = this.#nativeSync(true).iterator(range, s);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    const n = this.#rawNative(range, snapshot);
     const c = new KeyCursor(n, (op) => this.#run(op, true), (x) => this.#cursors.delete(x));
     this.#cursors.add(c);
     return c;
