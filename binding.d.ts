@@ -86,6 +86,11 @@ export declare class NativeDatabase {
    * JS thread; resolves to the problems found (empty when clean).
    */
   verify(): Promise<Array<BindingProblem>>
+  /**
+   * Writes an openable copy of the database to `target` (absent, or an empty directory)
+   * off the JS thread while writes continue; resolves to what it holds.
+   */
+  checkpoint(target: string): Promise<BindingCheckpoint>
   /** Closes the database. Idempotent; later calls fail with `STRATA_CLOSED`. */
   close(): Promise<void>
 }
@@ -135,6 +140,18 @@ export interface BindingApproximateCount {
   estimate: number
   /** No more live keys than this are in the range. */
   upper: number
+}
+
+/** What `checkpoint` wrote. */
+export interface BindingCheckpoint {
+  /** Every write up to this sequence number is in the checkpoint, none after it. */
+  sequence: number
+  /** SSTables in the checkpoint. */
+  files: number
+  /** Of those, how many are hard links to the live files (the rest were copied). */
+  linked: number
+  /** Total size of the SSTables in bytes. */
+  bytes: number
 }
 
 /** Files and bytes in one level. */

@@ -10,8 +10,8 @@ use crate::iterator::NativeIterator;
 use crate::options::{BindingApproximateCount, BindingOpenOptions, BindingRange, BindingStats};
 use crate::snapshot::{self, NativeSnapshot};
 use crate::tasks::{
-    clear::ClearTask, close::CloseTask, compact_range::CompactRangeTask, flush::FlushTask, get::GetTask,
-    get_many::GetManyTask, open::OpenTask, verify::VerifyTask, write::WriteTask,
+    checkpoint::CheckpointTask, clear::ClearTask, close::CloseTask, compact_range::CompactRangeTask, flush::FlushTask,
+    get::GetTask, get_many::GetManyTask, open::OpenTask, verify::VerifyTask, write::WriteTask,
 };
 
 /// An open database. Created by `NativeDatabase.open`.
@@ -296,6 +296,13 @@ impl NativeDatabase {
     #[napi(ts_return_type = "Promise<Array<BindingProblem>>")]
     pub fn verify(&self) -> AsyncTask<VerifyTask> {
         AsyncTask::new(VerifyTask { db: self.db.clone() })
+    }
+
+    /// Writes an openable copy of the database to `target` (absent, or an empty directory)
+    /// off the JS thread while writes continue; resolves to what it holds.
+    #[napi(ts_return_type = "Promise<BindingCheckpoint>")]
+    pub fn checkpoint(&self, target: String) -> AsyncTask<CheckpointTask> {
+        AsyncTask::new(CheckpointTask { db: self.db.clone(), target })
     }
 
     /// Closes the database. Idempotent; later calls fail with `STRATA_CLOSED`.

@@ -6,6 +6,8 @@
  * lives here. The index layer sees every write through one hook (`WriteHook`) and reads
  * raw bytes through the `_raw*` methods; nothing here knows about indexes.
  */
+import * as path from 'node:path';
+
 import type { BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import native = require('./native');
 import { BatchPacker, RawOp, encodeKey, encodeValue, successor } from './codec';
@@ -147,6 +149,20 @@ export interface VerifyResult {
   /** True when no problem was found. */
   ok: boolean;
   problems: VerifyProblem[];
+}
+
+/** Result of `db.checkpoint()`. */
+export interface CheckpointInfo {
+  /** The checkpoint's directory (absolute). */
+  location: string;
+  /** Every write up to this sequence number is in the checkpoint, none after it. */
+  sequence: number;
+  /** SSTables in the checkpoint. */
+  files: number;
+  /** Of those, how many are hard links to the live files (the rest were copied). */
+  linked: number;
+  /** Total size of the SSTables in bytes. */
+  bytes: number;
 }
 
 /** An entry iterator: `AsyncIterable<[K, V]>` plus `next`, `nextv`, `all`, `seek`, `close`. */
@@ -865,6 +881,22 @@ export class KvDb<K = string, V = string> {
       return out;
     });
     return { ok: problems.length === 0, problems };
+  }
+
+  /**
+   * Writes an openable copy of the database to `target` (a directory that does not exist
+   * or is empty) while reads and writes go on: every write acknowledged before the call is
+   * in it, and it holds exactly the writes up to `sequence`. The SSTables are hard links
+   * where the file system allows (a checkpoint on the same file system costs almost no space
+   * until the live files are compacted away), copies otherwise. The directory appears only
+   * once complete; a crash leaves at most `<target>.checkpoint-tmp`, which the next
+   * checkpoint to that target removes.
+   */
+  async checkpoint(target: string): Promise<CheckpointInfo> {
+    if (typeof target !== 'string' || target.length === 0) throw invalidArgument(`checkpoint target must be a non-empty path, got ${describe(target)}`);
+    const location = path.resolve(target);
+    const r = await this.#run(() => this.#db().checkpoint(location));
+    return { location, sequence: r.sequence, files: r.files, linked: r.linked, bytes: r.bytes };
   }
 
   /**

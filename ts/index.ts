@@ -29,6 +29,7 @@ export type {
   ValueIterator,
   VerifyProblem,
   VerifyResult,
+  CheckpointInfo,
   ApproximateCount,
 } from './database';
 export type { IndexDefinition, IndexType, Extractor } from './indexes/definition';

@@ -2,6 +2,7 @@
 //! [`crate::error::guard`] (panics become `STRATA_INTERNAL`) and returns the coded outcome;
 //! `resolve` settles it on the JS thread through [`crate::error::settle`], which keeps the code.
 
+pub mod checkpoint;
 pub mod clear;
 pub mod close;
 pub mod compact_range;

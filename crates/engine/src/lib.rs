@@ -43,7 +43,10 @@ pub mod wal;
 mod db;
 
 pub use batch::WriteBatch;
-pub use db::{ApproximateCount, Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot, TryWrite};
+pub use db::{
+    ApproximateCount, CheckpointInfo, Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot,
+    TryWrite,
+};
 pub use error::{Error, Result};
 pub use keyspace::{Keyspace, MAX_SYSTEM_KEY_SIZE, SYSTEM_PREFIX};
 pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions};

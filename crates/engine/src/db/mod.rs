@@ -10,6 +10,7 @@
 //! manifest before it becomes visible and before any file it obsoletes is deleted.
 
 mod background;
+mod checkpoint;
 mod recovery;
 mod types;
 mod write;
@@ -39,6 +40,7 @@ use crate::table::Table;
 use crate::version::{DirLock, FileMeta, ManifestState};
 use crate::wal::{LogWriter, SyncHandle};
 
+pub use checkpoint::CheckpointInfo;
 pub use types::{ApproximateCount, DbStats, IterOptions, LevelStats, RangeOptions, RecoveryInfo, TryWrite};
 
 /// An SSTable that belongs to a version. When the last version holding it is gone and a
@@ -371,6 +373,13 @@ impl Db {
     /// Writes the memtable to an SSTable and waits until it is done.
     pub fn flush(&self) -> Result<()> {
         self.inner().flush_and_wait()
+    }
+
+    /// Writes an openable copy of the database to `target` (which must not exist, or be an
+    /// empty directory) while writes continue: every write up to the returned sequence number
+    /// and none after. SSTables are hard-linked where the file system allows, else copied.
+    pub fn checkpoint(&self, target: impl AsRef<Path>) -> Result<CheckpointInfo> {
+        self.inner().checkpoint(target.as_ref())
     }
 
     /// Current statistics.

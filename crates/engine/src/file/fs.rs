@@ -62,6 +62,18 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     /// Creates `path` if needed and takes an exclusive lock on it: `Ok(None)` if another
     /// holder (in this process or another) has it.
     fn try_lock(&self, path: &Path) -> std::io::Result<Option<Box<dyn FileLock>>>;
+
+    /// Makes `to` a second name of the file `from` (same file system only).
+    fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::hard_link(from, to)
+    }
+
+    /// Copies the file `from` to a new file `to` and makes the copy durable; returns its size.
+    fn copy_file(&self, from: &Path, to: &Path) -> std::io::Result<u64> {
+        let n = std::fs::copy(from, to)?;
+        File::open(to)?.sync_all()?;
+        Ok(n)
+    }
 }
 
 /// The operating system's file system: `std::fs`, memory maps or `pread` for SSTables,
