@@ -3,6 +3,7 @@
  * secondary indexes and queries. This file only wires the layers together: the registry and
  * maintenance live in `ts/indexes`, the planner and executor in `ts/query`.
  */
+import { BackupOptions, BackupResult, backup } from './admin/backup';
 import { KvDb, VerifyResult } from './database';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
@@ -93,6 +94,17 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
   /** The plan the planner chooses, with estimates and (unless `analyze: false`) actual counts. */
   async explain(q: Query, opts?: { analyze?: boolean; snapshot?: Snapshot }): Promise<Explanation> {
     return explainQuery(this.#ctx(), q, opts);
+  }
+
+  // ---- backups --------------------------------------------------------------------------
+
+  /**
+   * Backs the database up while it runs (see `ts/admin/backup.ts`): into a backup directory
+   * (incremental: unchanged SSTables are shared with earlier backups) or, for a target ending
+   * in `.tar.gz`/`.tgz`, into one archive. Restore with `restore()`.
+   */
+  backup(target: string, opts?: BackupOptions): Promise<BackupResult> {
+    return backup(this as unknown as KvDb<unknown, unknown>, target, opts);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------

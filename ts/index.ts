@@ -55,4 +55,17 @@ export type {
 } from './options';
 export type { EncodingName, EncodingTypes } from './encodings';
 export { StrataLevel, StrataLevelSnapshot, LevelError } from './level';
+export { restore, listBackups, verifyBackup, purgeOldBackups, BACKUP_FORMAT_VERSION } from './admin';
+export type {
+  BackupDescription,
+  BackupFile,
+  BackupInfo,
+  BackupOptions,
+  BackupPhase,
+  BackupProblem,
+  BackupProgress,
+  BackupResult,
+  RestoreOptions,
+  RestoreResult,
+} from './admin';
 export type { StrataLevelOptions } from './level';
