@@ -759,6 +759,11 @@ export class KvDb<K = string, V = string> {
     return { key: (b) => dk(b), value: decoder(this.#valueEnc) };
   }
 
+  /** @internal Encodes a value with the default value encoding (checks its size). */
+  _encodeValue(value: unknown, what = 'value'): Uint8Array {
+    return encodeValue(value, this.#valueEnc, what);
+  }
+
   /** @internal Encodes a key with the default key encoding. */
   _encodeKey(key: unknown, what = 'key'): Uint8Array {
     return encodeKey(key, this.#keyEnc, what);

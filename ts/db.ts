@@ -3,7 +3,10 @@
  * secondary indexes and queries. This file only wires the layers together: the registry and
  * maintenance live in `ts/indexes`, the planner and executor in `ts/query`.
  */
+import type { Readable, Writable } from 'node:stream';
+
 import { BackupOptions, BackupResult, backup } from './admin/backup';
+import { ExportOptions, ExportResult, ImportOptions, ImportResult, exportRecords, importRecords } from './admin/exchange';
 import { KvDb, VerifyResult } from './database';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
@@ -105,6 +108,20 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
    */
   backup(target: string, opts?: BackupOptions): Promise<BackupResult> {
     return backup(this as unknown as KvDb<unknown, unknown>, target, opts);
+  }
+
+  /**
+   * Streams the records (all, a `prefix` or a `range`) to `target` (a writable stream or a
+   * file path) as NDJSON (default), a JSON array or CSV, at one snapshot; see
+   * `ts/admin/exchange.ts` for the record model.
+   */
+  export(target: Writable | string, opts?: ExportOptions): Promise<ExportResult> {
+    return exportRecords(this as unknown as KvDb<unknown, unknown>, target, opts);
+  }
+
+  /** Reads records from `source` (a readable stream or a file path) and writes them in atomic batches, maintaining the indexes. */
+  import(source: Readable | string, opts?: ImportOptions): Promise<ImportResult> {
+    return importRecords(this as unknown as KvDb<unknown, unknown>, source, opts);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------

@@ -67,5 +67,12 @@ export type {
   BackupResult,
   RestoreOptions,
   RestoreResult,
+  ExchangeFormat,
+  ExchangeProgress,
+  ExportOptions,
+  ExportRecord,
+  ExportResult,
+  ImportOptions,
+  ImportResult,
 } from './admin';
 export type { StrataLevelOptions } from './level';

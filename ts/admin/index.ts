@@ -8,6 +8,7 @@ import * as backups from './backup';
 import type { RestoreOptions, RestoreResult } from './backup';
 
 export { listBackups, verifyBackup, purgeOldBackups, BACKUP_FORMAT_VERSION } from './backup';
+export type { ExchangeFormat, ExchangeProgress, ExportOptions, ExportRecord, ExportResult, ImportOptions, ImportResult } from './exchange';
 export type { BackupDescription, BackupFile, BackupInfo, BackupOptions, BackupPhase, BackupProblem, BackupProgress, BackupResult, RestoreOptions, RestoreResult } from './backup';
 
 /**
