@@ -737,10 +737,10 @@ export class KvDb<K = string, V = string> {
     }
   }
 
-  /** @internal The database's default key and value decoders (they throw `STRATA_INVALID_ARGUMENT`). */
-  _decoders(): { key: (b: Buffer) => unknown; value: (b: Buffer, key?: Uint8Array) => unknown } {
-    const dk = decoder(this.#keyEnc);
-    return { key: (b) => dk(b), value: decoder(this.#valueEnc) };
+  /** @internal The database's key and value decoders, or those `opts` names (they throw `STRATA_INVALID_ARGUMENT`). */
+  _decoders(opts?: EncodingOptions): { key: (b: Buffer) => unknown; value: (b: Buffer, key?: Uint8Array) => unknown } {
+    const dk = decoder(this.#keyEncoding(opts));
+    return { key: (b) => dk(b), value: decoder(this.#valueEncoding(opts)) };
   }
 
   /** @internal Encodes a key with the default key encoding. */

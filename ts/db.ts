@@ -3,6 +3,9 @@
  * secondary indexes and queries. This file only wires the layers together: the registry and
  * maintenance live in `ts/indexes`, the planner and executor in `ts/query`.
  */
+import type { Collection, CollectionOptions } from './collections/collection';
+import { openCollection } from './collections/collection';
+import type { Document } from './collections/update';
 import { KvDb, VerifyResult } from './database';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
@@ -93,6 +96,17 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
   /** The plan the planner chooses, with estimates and (unless `analyze: false`) actual counts. */
   async explain(q: Query, opts?: { analyze?: boolean; snapshot?: Snapshot }): Promise<Explanation> {
     return explainQuery(this.#ctx(), q, opts);
+  }
+
+  // ---- collections ----------------------------------------------------------------------
+
+  /**
+   * A MongoDB-style collection of BSON documents at the keys `{name}:{id}` (see the README,
+   * "Collections"). Declared `indexes` are created and built when missing; resolves once
+   * they are ready.
+   */
+  async collection<TDoc extends Document = Document>(name: string, opts?: CollectionOptions): Promise<Collection<TDoc>> {
+    return openCollection<TDoc>(this as unknown as Db<unknown, unknown>, name, opts);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------
