@@ -224,7 +224,7 @@ export class Collection<TDoc extends Document = Document> {
   /** The document with this id, or `null`. */
   async findById(id: IdInput): Promise<WithId<TDoc> | null> {
     const key = docKey(this.name, toId(id));
-    const s = await this.#read(key);
+    const s = await this.#state.locks.after([key], () => this.#read(key));
     return s === undefined ? null : (s.doc as WithId<TDoc>);
   }
 

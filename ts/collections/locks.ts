@@ -10,6 +10,8 @@
  *   they start once every earlier write is over, and later writes wait for them. They
  *   choose their documents and write them with nothing else of the collection in between.
  *
+ * - `findById` waits for the earlier writes of its document (it reads its own writes).
+ *
  * Order is the order of the calls, so unawaited writes apply as if awaited one by one
  * (except that writes of different documents may commit in either order). A write's
  * failure does not stop the ones behind it.
@@ -42,6 +44,16 @@ export class WriteLocks {
     this.#since.add(tail);
     void tail.then(() => this.#since.delete(tail));
     return run;
+  }
+
+  /** Runs `fn` (a read) once every earlier write of `keys` and the last collection write are over. */
+  after<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    const waits: Promise<void>[] = [this.#barrier];
+    for (const k of keys) {
+      const w = this.#keys.get(k);
+      if (w !== undefined) waits.push(w);
+    }
+    return (waits.length === 1 ? (waits[0] as Promise<void>) : Promise.all(waits)).then(fn);
   }
 
   /** Runs `fn` once every earlier write is over; later writes wait for it. */
