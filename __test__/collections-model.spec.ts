@@ -12,7 +12,7 @@
 import test, { ExecutionContext } from 'ava';
 import { EJSON, ObjectId } from 'bson';
 
-import { Collection, Db, Filter, FieldIndex, StrataError, open } from '../ts/index';
+import { Collection, Db, ErrorCode, Filter, FieldIndex, StrataError, open } from '../ts/index';
 import { mulberry32, tmpPath } from './helpers';
 
 type Doc = Record<string, unknown>;
@@ -246,7 +246,7 @@ const render = (id: unknown): string => (id instanceof ObjectId ? id.toHexString
 const show = (d: unknown): string => EJSON.stringify(d, { relaxed: true });
 const byKey = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-type Op = { name: string; run: () => Promise<unknown>; model: () => { ok: unknown } | { code: string }; check?: (actual: unknown) => void };
+type Op = { name: string; run: () => Promise<unknown>; model: () => { ok: unknown } | { code: ErrorCode } };
 
 const tally = { nonEmpty: 0, rejectedFilters: 0, rejectedWrites: 0, modified: 0 };
 
@@ -369,7 +369,7 @@ async function runCase(t: ExecutionContext, seed: number, steps: number): Promis
   };
 
   const keyOf = (id: unknown): string => `c:${render(id)}`;
-  const expectErr = (code: string) => ({ code });
+  const expectErr = (code: ErrorCode): { code: ErrorCode } => ({ code });
 
   const makeOp = (): Op => {
     const r = rnd();
@@ -387,7 +387,7 @@ async function runCase(t: ExecutionContext, seed: number, steps: number): Promis
         },
         model: () => {
           const id = given ? d._id : generated;
-          if (id === undefined) return expectErr('?');
+          if (id === undefined) return expectErr('STRATA_INTERNAL');
           const k = keyOf(id);
           if (model.has(k)) return expectErr('STRATA_CONSTRAINT');
           const { _id, ...rest } = d;
@@ -405,7 +405,10 @@ async function runCase(t: ExecutionContext, seed: number, steps: number): Promis
         model: () => {
           const ks = ds.map((d) => keyOf(d._id));
           if (new Set(ks).size !== ks.length || ks.some((k) => model.has(k))) return expectErr('STRATA_CONSTRAINT');
-          ds.forEach((d, i) => model.set(ks[i] as string, { _id: d._id, ...clone(d) }));
+          ds.forEach((d, i) => {
+            const { _id, ...rest } = d;
+            model.set(ks[i] as string, { _id, ...clone(rest) });
+          });
           return { ok: ds.length };
         },
       };
@@ -514,7 +517,8 @@ async function runCase(t: ExecutionContext, seed: number, steps: number): Promis
   const checkFind = async (f: Filter): Promise<void> => {
     finds++;
     const p = positive(f);
-    const projection = rnd() < 0.3 ? pick([{ n: 1 }, { 'nested.city': 1, b: 1 }, { tags: 0, 'nested.zip': 0 }, { _id: 0, s: 1 }]) : undefined;
+    const PROJECTIONS: Record<string, 0 | 1>[] = [{ n: 1 }, { 'nested.city': 1, b: 1 }, { tags: 0, 'nested.zip': 0 }, { _id: 0, s: 1 }];
+    const projection = rnd() < 0.3 ? pick(PROJECTIONS) : undefined;
     if (p === 'bad' || p === 'neg') {
       const e = await t.throwsAsync(() => coll.find(f));
       t.is((e as StrataError).code, 'STRATA_INVALID_ARGUMENT', `seed ${seed}: ${show(f)}: ${String(e)}`);
@@ -528,7 +532,7 @@ async function runCase(t: ExecutionContext, seed: number, steps: number): Promis
     let pages = 0;
     do {
       const limit = 1 + int(7);
-      const page: { items: Doc[]; cursor: string | null } = await coll.find(f, projection === undefined ? { limit, cursor } : { limit, cursor, projection });
+      const page: { items: Doc[]; cursor: string | null } = projection === undefined ? await coll.find(f, { limit, cursor }) : await coll.find(f, { limit, cursor, projection });
       t.true(page.items.length <= limit);
       if (projection === undefined) {
         for (const d of page.items) {

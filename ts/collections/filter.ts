@@ -223,7 +223,8 @@ export class FilterCompiler {
     if (isPlainObject(v) && Object.keys(v).some((k) => k.startsWith('$')) && !isValueObject(v)) {
       return this.#conditions(field, v, at, depth);
     }
-    return partOf(this.#eq(this.#info(field, at, 'equality'), termOf(v, at)));
+    const t = termOf(v, at);
+    return partOf(this.#eq(this.#info(field, at, 'equality'), t));
   }
 
   #eq(info: FieldInfo, t: TermValue): Query {
@@ -244,12 +245,16 @@ export class FilterCompiler {
       if (!op.startsWith('$')) throw invalidArgument(`${at}: cannot mix operators and field names in one object (got ${quote(op)})`);
       if (!FIELD_OPS.has(op)) throw invalidArgument(UNSUPPORTED.has(op) ? `${w}: ${quote(op)} is not supported` : `${at}: unknown operator ${quote(op)}`);
       switch (op) {
-        case '$eq':
-          parts.push(partOf(this.#eq(this.#info(field, w, 'equality'), termOf(x, w))));
+        case '$eq': {
+          const t = termOf(x, w);
+          parts.push(partOf(this.#eq(this.#info(field, w, 'equality'), t)));
           break;
-        case '$ne':
-          parts.push({ pos: [], neg: [this.#eq(this.#info(field, w, 'equality'), termOf(x, w))], none: false });
+        }
+        case '$ne': {
+          const t = termOf(x, w);
+          parts.push({ pos: [], neg: [this.#eq(this.#info(field, w, 'equality'), t)], none: false });
           break;
+        }
         case '$in': {
           const ts = termList(x, w);
           const info = this.#info(field, w, 'equality');
