@@ -385,3 +385,27 @@ test('bad input: a typed error and nothing written', async (t) => {
   t.regex(e.message, /field 'a\.b'/);
   await db.close();
 });
+
+test('JSON-friendly: filters, updates and ids as plain JSON (Extended JSON for ObjectId and Date); collections are scoped by key prefix', async (t) => {
+  const db = await fresh();
+  const a = await db.collection('user', { indexes: [{ field: 'ref' }, { field: 'at', type: 'range' }] });
+  const b = await db.collection('users', { indexes: [{ field: 'ref' }] });
+  const ref = new ObjectId();
+  const { insertedId } = await a.insertOne({ ref, at: new Date(1000) });
+  await b.insertOne({ _id: 'x', ref });
+  const wire = JSON.parse(JSON.stringify({ filter: { ref: { $oid: ref.toHexString() }, at: { $lte: { $date: 1000 } } }, id: { $oid: String(insertedId) } })) as {
+    filter: Record<string, never>;
+    id: { $oid: string };
+  };
+  t.deepEqual(
+    (await a.find(wire.filter)).items.map((d) => String(d._id)),
+    [String(insertedId)],
+  );
+  t.is(await b.count({ ref: { $oid: ref.toHexString() } }), 1, "'users:' keys are not in 'user'");
+  t.is(await a.count({}), 1);
+  t.deepEqual(await a.updateOne(wire.id, JSON.parse('{"$set":{"n":1}}') as never), { matchedCount: 1, modifiedCount: 1 });
+  t.is((await a.findById(wire.id))?.n, 1);
+  // A value that is not BSON at a collection key with indexes is refused by the index layer.
+  await expectCode(() => db.put('user:junk', 'not bson'), 'STRATA_INVALID_ARGUMENT');
+  await db.close();
+});
