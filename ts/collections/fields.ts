@@ -21,7 +21,8 @@ import { createHash } from 'node:crypto';
 import { describe, quote } from '../encodings';
 import { invalidArgument } from '../errors';
 import type { IndexDefinition, IndexType } from '../indexes/definition';
-import { PathSegment, compilePath, normalizeIndexDefinition } from '../indexes/definition';
+import type { PathSegment } from '../indexes/definition';
+import { compilePath, normalizeIndexDefinition } from '../indexes/definition';
 import type { IndexInfo } from '../indexes/registry';
 import { keyPrefix } from './ids';
 

@@ -121,7 +121,7 @@ function partOf(q: Query): Part {
   return { pos: [q], neg: [], none: false };
 }
 
-/** A conjunction as one query; `undefined` when it has no condition (matches everything). */
+/** A conjunction as one compiled filter (`all` when it has no condition). */
 function toCompiled(p: Part, what: string): Compiled {
   if (p.none) return { kind: 'none' };
   if (p.pos.length === 0) {
