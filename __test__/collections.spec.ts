@@ -72,6 +72,13 @@ test('a database of any encoding: collections use their own per call', async (t)
   const r = await c.find({ n: { $gte: 2 } });
   t.deepEqual(r.items, [{ _id: 'b', n: 2 }]);
   t.is(await c.count({}), 2);
+  // The per-call encodings of db.query that collections rely on.
+  const raw = await db.query<Record<string, unknown>>({ index: 'things.n', gte: 2 }, { keyEncoding: 'utf8', valueEncoding: 'bson' });
+  t.deepEqual(
+    raw.items.map((i) => [i.key, i.value]),
+    [['things:b', { _id: 'b', n: 2 }]],
+  );
+  await expectCode(() => db.query({ index: 'things.n', gte: 2 }, { valueEncoding: 'nope' as never }), 'STRATA_INVALID_ARGUMENT');
   await db.close();
 });
 
