@@ -228,3 +228,20 @@ test('fuzz: damaged import files give typed errors or import valid records, neve
   }
   t.log(`${imported} of ${cases} damaged inputs still imported`);
 });
+
+test('a collection exports and imports with valueEncoding: bson on a database of another encoding', async (t) => {
+  const a = await fresh<string, unknown>({ valueEncoding: 'json' });
+  const users = await a.collection('users', { indexes: [{ field: 'city', type: 'equality' }] });
+  await users.insertMany([{ _id: 'ann', city: 'Lisbon', n: 1 }, { _id: 'bob', city: 'Porto', n: 2 }]);
+  await a.put('other', { x: 1 });
+  const text = await collect((w) => a.export(w, { prefix: 'users:', valueEncoding: 'bson' }));
+  t.is(text.trim().split('\n').length, 2);
+  await expectCode(() => a.export(new PassThrough(), { valueEncoding: 'yaml' as EncodingName }), 'STRATA_INVALID_ARGUMENT');
+  const b = await fresh<string, unknown>({ valueEncoding: 'json' });
+  const theirs = await b.collection('users', { indexes: [{ field: 'city', type: 'equality' }] });
+  await b.import(Readable.from([text]), { valueEncoding: 'bson' });
+  t.deepEqual((await theirs.find({ city: 'Porto' })).items.map((d) => d._id), ['bob']);
+  t.deepEqual((await b.verify()).problems, []);
+  await a.close();
+  await b.close();
+});

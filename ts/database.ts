@@ -753,15 +753,15 @@ export class KvDb<K = string, V = string> {
     }
   }
 
-  /** @internal The database's default key and value decoders (they throw `STRATA_INVALID_ARGUMENT`). */
-  _decoders(): { key: (b: Buffer) => unknown; value: (b: Buffer, key?: Uint8Array) => unknown } {
-    const dk = decoder(this.#keyEnc);
-    return { key: (b) => dk(b), value: decoder(this.#valueEnc) };
+  /** @internal The database's key and value decoders, or those `opts` names (they throw `STRATA_INVALID_ARGUMENT`). */
+  _decoders(opts?: EncodingOptions): { key: (b: Buffer) => unknown; value: (b: Buffer, key?: Uint8Array) => unknown } {
+    const dk = decoder(this.#keyEncoding(opts));
+    return { key: (b) => dk(b), value: decoder(this.#valueEncoding(opts)) };
   }
 
-  /** @internal Encodes a value with the default value encoding (checks its size). */
-  _encodeValue(value: unknown, what = 'value'): Uint8Array {
-    return encodeValue(value, this.#valueEnc, what);
+  /** @internal Encodes a value with the default (or `opts`') value encoding; checks its size. */
+  _encodeValue(value: unknown, opts?: EncodingOptions, what = 'value'): Uint8Array {
+    return encodeValue(value, this.#valueEncoding(opts), what);
   }
 
   /** @internal Encodes a key with the default key encoding. */

@@ -7,6 +7,9 @@ import type { Readable, Writable } from 'node:stream';
 
 import { BackupOptions, BackupResult, backup } from './admin/backup';
 import { ExportOptions, ExportResult, ImportOptions, ImportResult, exportRecords, importRecords } from './admin/exchange';
+import type { Collection, CollectionOptions } from './collections/collection';
+import { openCollection } from './collections/collection';
+import type { Document } from './collections/update';
 import { KvDb, VerifyResult } from './database';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
@@ -122,6 +125,17 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
   /** Reads records from `source` (a readable stream or a file path) and writes them in atomic batches, maintaining the indexes. */
   import(source: Readable | string, opts?: ImportOptions): Promise<ImportResult> {
     return importRecords(this as unknown as KvDb<unknown, unknown>, source, opts);
+  }
+
+  // ---- collections ----------------------------------------------------------------------
+
+  /**
+   * A MongoDB-style collection of BSON documents at the keys `{name}:{id}` (see the README,
+   * "Collections"). Declared `indexes` are created and built when missing; resolves once
+   * they are ready.
+   */
+  async collection<TDoc extends Document = Document>(name: string, opts?: CollectionOptions): Promise<Collection<TDoc>> {
+    return openCollection<TDoc>(this as unknown as Db<unknown, unknown>, name, opts);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------

@@ -39,6 +39,31 @@ export type { IndexState } from './indexes/layout';
 export type { Query, IndexPredicate, TermValue } from './query/ast';
 export type { QueryOptions, QueryResult, QueryStats, Explanation, CountEstimate } from './query/execute';
 export type { PlanNode } from './query/plan';
+export { Collection } from './collections';
+export type {
+  CollectionOptions,
+  CollectionWriteOptions,
+  FindOptions,
+  FindResult,
+  WithId,
+  OptionalId,
+  InsertOneResult,
+  InsertManyResult,
+  UpdateResult,
+  DeleteResult,
+  FieldIndex,
+  Filter,
+  FieldCondition,
+  FilterValue,
+  TextSearch,
+  Document,
+  Update,
+  PullCondition,
+  Projection,
+  Id,
+  IdInput,
+} from './collections';
+export { ObjectId } from 'bson';
 export { BaseIterator, EntryIterator, ItemIterator } from './iterator';
 export { Snapshot } from './snapshot';
 export { StrataError, ErrorCodes } from './errors';

@@ -20,7 +20,7 @@ import { stringify as csvStringify } from 'csv-stringify';
 import StreamArray = require('stream-json/streamers/StreamArray');
 
 import type { KvDb, RangeOptions } from '../database';
-import type { EncodingName } from '../encodings';
+import { EncodingName, encodingNames } from '../encodings';
 import { StrataError, invalidArgument } from '../errors';
 import type { Snapshot } from '../snapshot';
 
@@ -50,11 +50,15 @@ export interface ExportOptions {
   range?: Pick<RangeOptions<string>, 'gt' | 'gte' | 'lt' | 'lte'>;
   /** Read at this snapshot (default: one taken at the start, so the export is one view). */
   snapshot?: Snapshot;
+  /** Read values with this encoding instead of the database's (e.g. `'bson'` for a collection's keys). */
+  valueEncoding?: EncodingName;
   onProgress?: (p: ExchangeProgress) => void;
 }
 
 export interface ImportOptions {
   format?: ExchangeFormat;
+  /** Encode values with this encoding instead of the database's (e.g. `'bson'` for a collection's keys). */
+  valueEncoding?: EncodingName;
   /** Records per atomic batch (default 1000). */
   batchSize?: number;
   onProgress?: (p: ExchangeProgress) => void;
@@ -81,6 +85,12 @@ function checkFormat(f: unknown): ExchangeFormat {
 function checkProgress(fn: unknown): ((p: ExchangeProgress) => void) | undefined {
   if (fn !== undefined && typeof fn !== 'function') throw invalidArgument('onProgress must be a function');
   return fn as ((p: ExchangeProgress) => void) | undefined;
+}
+
+function checkEncoding(e: unknown): EncodingName | undefined {
+  if (e === undefined) return undefined;
+  if (!encodingNames.includes(e as EncodingName)) throw invalidArgument(`valueEncoding must be one of ${encodingNames.join(', ')}, got ${JSON.stringify(e)}`);
+  return e as EncodingName;
 }
 
 function isUtf8(b: Buffer): boolean {
@@ -172,11 +182,11 @@ export async function exportRecords(db: KvDb<unknown, unknown>, target: Writable
   if (!(target instanceof Writable) && typeof (target as { write?: unknown })?.write !== 'function') {
     throw invalidArgument('export target must be a writable stream or a file path');
   }
-  const enc = db.options.valueEncoding;
+  const enc = checkEncoding(opts.valueEncoding) ?? db.options.valueEncoding;
   const own = opts.snapshot === undefined ? db.snapshot() : undefined;
   const snapshot = opts.snapshot ?? own;
   const it = db.iterator({ ...range, snapshot, keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  const decode = db._decoders().value;
+  const decode = db._decoders({ valueEncoding: enc }).value;
   let entries = 0;
   let bytes = 0;
   let csv: ReturnType<typeof csvStringify> | undefined;
@@ -308,8 +318,8 @@ export async function importRecords(db: KvDb<unknown, unknown>, source: Readable
   } else {
     throw invalidArgument('import source must be a readable stream or a file path');
   }
-  const enc = db.options.valueEncoding;
-  const encode = (v: unknown): Uint8Array => db._encodeValue(fromJsonValue(v, enc));
+  const enc = checkEncoding(opts.valueEncoding) ?? db.options.valueEncoding;
+  const encode = (v: unknown): Uint8Array => db._encodeValue(fromJsonValue(v, enc), { valueEncoding: enc });
   let bytes = 0;
   input.on('data', (c: Buffer | string) => void (bytes += Buffer.byteLength(c)));
   let records: AsyncIterable<unknown>;

@@ -2,7 +2,7 @@
  * Running a query: a page of matches in primary-key order, read at one snapshot, with a
  * cursor that continues it; `count` and `explain` run the same plan.
  */
-import type { KvDb } from '../database';
+import type { EncodingOptions, KvDb } from '../database';
 import { describe } from '../encodings';
 import { invalidArgument } from '../errors';
 import type { IndexRegistry } from '../indexes/registry';
@@ -17,8 +17,8 @@ export const MAX_LIMIT = 10_000;
 /** `limit` when none is given. */
 export const DEFAULT_LIMIT = 100;
 
-/** Options of `db.query`. */
-export interface QueryOptions {
+/** Options of `db.query`; `keyEncoding` / `valueEncoding` override the database's for the items. */
+export interface QueryOptions extends EncodingOptions {
   /** At most this many items (1–10,000; default 100). */
   limit?: number;
   /** The cursor of the previous page (`null`/absent: the first page). */
@@ -69,7 +69,7 @@ export interface CountEstimate {
   high: number;
 }
 
-const KNOWN = new Set(['limit', 'cursor', 'timeoutMs', 'maxPostingsScanned', 'snapshot', 'values']);
+const KNOWN = new Set(['limit', 'cursor', 'timeoutMs', 'maxPostingsScanned', 'snapshot', 'values', 'keyEncoding', 'valueEncoding']);
 
 function positiveInt(v: unknown, what: string, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -112,6 +112,7 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
   const maxPostings = positiveInt(opts.maxPostingsScanned, 'maxPostingsScanned', Number.MAX_SAFE_INTEGER);
   if (opts.values !== undefined && typeof opts.values !== 'boolean') throw invalidArgument(`values must be a boolean, got ${describe(opts.values)}`);
   const wantValues = opts.values !== false;
+  const dec = ctx.db._decoders(opts);
   const node = normalizeQuery(q);
   checkIndexes(ctx.registry, node);
   const dbId = ctx.registry.dbId;
@@ -161,7 +162,6 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       if (seq !== undefined) next.sequence = seq;
       cursor = encodeCursor(fp(), dbId, next);
     }
-    const dec = ctx.db._decoders();
     const items: { key: K; value?: V }[] = [];
     let recordsRead = 0;
     if (wantValues && pks.length > 0) {
