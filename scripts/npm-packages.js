@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * The platform packages `@stratadb/<platform>` (npm/<platform>/) and the main package's
+ * `optionalDependencies`, kept in step with package.json's version.
+ *
+ *   node scripts/npm-packages.js check          exit 1 (and say why) if anything is out of step
+ *   node scripts/npm-packages.js sync           rewrite npm/*\/package.json, README.md and
+ *                                               optionalDependencies from package.json
+ *   node scripts/npm-packages.js stage <platform> [binary]
+ *                                               copy the built binary (default
+ *                                               ./stratadb.<platform>.node) into npm/<platform>/
+ *
+ * Releasing: bump "version" in package.json and Cargo.toml (the binary reports the crate's
+ * version and the loader refuses a mismatch), then `sync`.
+ */
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..');
+const { SCOPE, SUPPORTED } = require('../loader.js');
+
+/** platform → [Rust target, os, cpu, libc] */
+const TARGETS = {
+  'linux-x64-gnu': ['x86_64-unknown-linux-gnu', 'linux', 'x64', 'glibc'],
+  'linux-arm64-gnu': ['aarch64-unknown-linux-gnu', 'linux', 'arm64', 'glibc'],
+  'linux-x64-musl': ['x86_64-unknown-linux-musl', 'linux', 'x64', 'musl'],
+  'linux-arm64-musl': ['aarch64-unknown-linux-musl', 'linux', 'arm64', 'musl'],
+  'darwin-x64': ['x86_64-apple-darwin', 'darwin', 'x64', undefined],
+  'darwin-arm64': ['aarch64-apple-darwin', 'darwin', 'arm64', undefined],
+  'win32-x64-msvc': ['x86_64-pc-windows-msvc', 'win32', 'x64', undefined],
+};
+
+/** @param {string} file */
+const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
+
+function mainPackage() {
+  return readJson(path.join(ROOT, 'package.json'));
+}
+
+/**
+ * @param {string} platform
+ * @param {{ version: string, description: string, license: string, engines: unknown, repository?: unknown }} main
+ */
+function manifest(platform, main) {
+  const [, os, cpu, libc] = TARGETS[/** @type {keyof typeof TARGETS} */ (platform)];
+  const binary = `stratadb.${platform}.node`;
+  /** @type {Record<string, unknown>} */
+  const m = {
+    name: `${SCOPE}/${platform}`,
+    version: main.version,
+    description: `The ${platform} native binary of stratadb (installed by stratadb; do not depend on it directly)`,
+    license: main.license,
+    main: binary,
+    files: [binary],
+    os: [os],
+    cpu: [cpu],
+  };
+  if (libc !== undefined) m.libc = [libc];
+  m.engines = main.engines;
+  if (main.repository !== undefined) m.repository = main.repository;
+  m.publishConfig = { access: 'public' };
+  return m;
+}
+
+/** @param {string} platform */
+function readme(platform) {
+  const [target] = TARGETS[/** @type {keyof typeof TARGETS} */ (platform)];
+  return `# \`${SCOPE}/${platform}\`\n\nThe **${target}** binary of [\`stratadb\`](https://www.npmjs.com/package/stratadb). It is an\n\`optionalDependency\` of \`stratadb\` at the same exact version; install \`stratadb\`, not this package.\n`;
+}
+
+function expectedOptionalDependencies(version) {
+  return Object.fromEntries(SUPPORTED.map((p) => [`${SCOPE}/${p}`, version]));
+}
+
+function check() {
+  const main = mainPackage();
+  const problems = [];
+  if (Object.keys(TARGETS).join() !== SUPPORTED.join()) problems.push('scripts/npm-packages.js TARGETS and loader.js SUPPORTED differ');
+  const want = expectedOptionalDependencies(main.version);
+  if (JSON.stringify(main.optionalDependencies ?? {}) !== JSON.stringify(want)) {
+    problems.push(`package.json optionalDependencies should be exactly ${JSON.stringify(want)}`);
+  }
+  for (const platform of SUPPORTED) {
+    const file = path.join(ROOT, 'npm', platform, 'package.json');
+    if (!fs.existsSync(file)) {
+      problems.push(`${file} is missing`);
+      continue;
+    }
+    if (JSON.stringify(readJson(file)) !== JSON.stringify(manifest(platform, main))) problems.push(`${file} is out of step`);
+  }
+  const dirs = fs.readdirSync(path.join(ROOT, 'npm')).filter((d) => fs.statSync(path.join(ROOT, 'npm', d)).isDirectory());
+  for (const d of dirs) if (!SUPPORTED.includes(d)) problems.push(`npm/${d} is not a supported platform`);
+  const cargo = fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8');
+  const crate = /\[package\][^[]*?\nversion = "([^"]+)"/.exec(cargo);
+  if (crate === null || crate[1] !== main.version) problems.push(`Cargo.toml [package] version ${crate?.[1]} differs from package.json ${main.version}`);
+  return problems;
+}
+
+function sync() {
+  const main = mainPackage();
+  for (const platform of SUPPORTED) {
+    const dir = path.join(ROOT, 'npm', platform);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest(platform, main), null, 2) + '\n');
+    fs.writeFileSync(path.join(dir, 'README.md'), readme(platform));
+  }
+  main.optionalDependencies = expectedOptionalDependencies(main.version);
+  fs.writeFileSync(path.join(ROOT, 'package.json'), JSON.stringify(main, null, 2) + '\n');
+}
+
+/** @param {string | undefined} platform @param {string | undefined} binary */
+function stage(platform, binary) {
+  if (platform === undefined || !SUPPORTED.includes(platform)) throw new Error(`usage: stage <platform> [binary]; platforms: ${SUPPORTED.join(', ')}`);
+  const from = binary ?? path.join(ROOT, `stratadb.${platform}.node`);
+  const to = path.join(ROOT, 'npm', platform, `stratadb.${platform}.node`);
+  fs.copyFileSync(from, to);
+  console.log(`staged ${from} -> ${to}`);
+}
+
+if (require.main === module) {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (cmd === 'check') {
+    const problems = check();
+    for (const p of problems) console.error(`npm-packages: ${p}`);
+    if (problems.length > 0) {
+      console.error('fix: node scripts/npm-packages.js sync');
+      process.exit(1);
+    }
+    console.log(`npm-packages: ${SUPPORTED.length} platform packages in step`);
+  } else if (cmd === 'sync') {
+    sync();
+  } else if (cmd === 'stage') {
+    stage(args[0], args[1]);
+  } else {
+    console.error('usage: node scripts/npm-packages.js check | sync | stage <platform> [binary]');
+    process.exit(64);
+  }
+}
+
+module.exports = { check, sync, TARGETS, manifest };
