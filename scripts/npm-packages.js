@@ -71,6 +71,7 @@ function readme(platform) {
   return `# \`${SCOPE}/${platform}\`\n\nThe **${target}** binary of [\`stratadb\`](https://www.npmjs.com/package/stratadb). It is an\n\`optionalDependency\` of \`stratadb\` at the same exact version; install \`stratadb\`, not this package.\n`;
 }
 
+/** @param {string} version */
 function expectedOptionalDependencies(version) {
   return Object.fromEntries(SUPPORTED.map((p) => [`${SCOPE}/${p}`, version]));
 }

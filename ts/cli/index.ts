@@ -59,6 +59,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .description('StrataDB command line: an interactive shell over a database, and admin commands.')
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'print this help and exit')
+    .helpCommand('help [command]', 'print the help of a command')
     .argument('[dir]', 'database directory for the REPL (default ./strata-data); a bare word must be written ./word')
     .allowExcessArguments(false)
     .showSuggestionAfterError(true)
