@@ -6,7 +6,7 @@
  *
  *   1. `STRATADB_NATIVE_PATH`, when set: an explicit `.node` file (for a binary built from source);
  *   2. `<package root>/stratadb.<platform>.node`: the local build of a git checkout, or of
- *      `npm rebuild stratadb --build-from-source`;
+ *      `npm explore stratadb -- npm run build-from-source` in an installed package;
  *   3. the platform package `@stratadb/<platform>`, resolved from the package root.
  *
  * It never requires an unscoped name (`stratadb-linux-x64-gnu` belongs to another project on
@@ -180,7 +180,7 @@ function loadBinding(options) {
       packageName !== undefined
         ? `Fix: reinstall without --no-optional / --omit=optional (npm install stratadb@${expected}), or build from source.`
         : 'Fix: build from source.',
-      'Build from source: install Rust (https://rustup.rs, 1.89 or newer), then run `npm rebuild stratadb --build-from-source` (or STRATADB_BUILD_FROM_SOURCE=1 npm rebuild stratadb).',
+      'Build from source: install Rust (https://rustup.rs, 1.89 or newer), then run `npm explore stratadb -- npm run build-from-source`.',
     ];
     return new NativeBindingError(lines.join('\n'), { platform, packageName, attempts });
   }

@@ -10,10 +10,13 @@
 #      platform package must come through optionalDependencies;
 #   4. runs a small program there (open, put, get, iterate, close), `npx strata --help` and
 #      `npx strata --version`, and checks what the main tarball holds;
-#   5. reports the tarball sizes.
+#   5. builds the binary again from the Rust sources the package ships (`npm explore stratadb --
+#      npm run build-from-source`, cargo back on PATH) and runs the program on it alone;
+#   6. reports the tarball sizes.
 #
 # Needs: `npm run build` done (dist/ and stratadb.linux-x64-gnu.node). Run by .ci/run.
-# Takes about a minute (most of it installing verdaccio and the proxied dependencies).
+# Takes about 2 minutes: ~40 s to pack, install verdaccio and the proxied dependencies, the
+# rest compiling the engine and binding (dependencies come from target/ when already built).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PLATFORM=linux-x64-gnu
@@ -48,9 +51,12 @@ MAIN_TGZ="$WORK/tarballs/stratadb-$VERSION.tgz"
 
 echo "== install-test: what the main tarball holds"
 tar -tzf "$MAIN_TGZ" | sed 's|^package/||' | sort > "$WORK/main-files.txt"
-bad="$(grep -E '^(ts|__test__|bench|src|crates|scripts|npm|docs|target)/|\.map$|\.node$|\.rs$|(^|/)\.env$|tsconfig' "$WORK/main-files.txt" || true)"
+# No TypeScript sources, tests, benchmarks, fuzzing, docs or binaries; the Rust sources of the
+# binding and the engine ship only so that `npm run build-from-source` works.
+bad="$(grep -vE '^scripts/build-from-source\.js$' "$WORK/main-files.txt" | grep -E '^(ts|__test__|bench|scripts|npm|docs|target|\.ci|\.github)/|^crates/engine/(tests|benches|fuzz|examples)/|\.map$|\.node$|(^|/)\.env$|tsconfig' || true)"
 if [ -n "$bad" ]; then echo "install-test: the main tarball must not hold:" >&2; echo "$bad" >&2; exit 1; fi
-for f in package.json README.md LICENSE CHANGELOG.md loader.js binding.js binding.d.ts dist/index.js dist/index.d.ts dist/cli/index.js; do
+for f in package.json README.md LICENSE CHANGELOG.md loader.js binding.js binding.d.ts dist/index.js dist/index.d.ts dist/cli/index.js \
+  scripts/build-from-source.js Cargo.toml Cargo.lock build.rs src/lib.rs crates/engine/Cargo.toml crates/engine/src/lib.rs; do
   grep -qx "$f" "$WORK/main-files.txt" || { echo "install-test: the main tarball lacks $f" >&2; exit 1; }
 done
 tar -xzOf "$MAIN_TGZ" package/package.json | node -e "
@@ -150,7 +156,7 @@ const fs = require('fs');
   if (all.join(',') !== 'a=1,b=2,c=3') throw new Error('iterate: ' + all.join(','));
   await db.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log('app: open, put, get, iterate, close ok (binary ' + require.resolve('@stratadb/linux-x64-gnu', { paths: [require.resolve('stratadb')] }) + ')');
+  console.log('app: open, put, get, iterate, close ok');
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
 run_nocargo node app.js
@@ -158,6 +164,17 @@ run_nocargo npx --no-install strata --help > help.txt
 grep -q "verify <dir>" help.txt || { echo "install-test: strata --help printed:" >&2; cat help.txt >&2; exit 1; }
 [ "$(run_nocargo npx --no-install strata --version)" = "$VERSION" ] || { echo "install-test: strata --version" >&2; exit 1; }
 echo "app: npx strata --help and --version ok"
+
+echo "== install-test: npm run build-from-source in the installed package (cargo back on PATH)"
+if [ "${STRATA_INSTALL_TEST_FROM_SOURCE:-1}" = "1" ]; then
+  CARGO_TARGET_DIR="$ROOT/target" npm explore stratadb -- npm run build-from-source --silent
+  [ -f "node_modules/stratadb/stratadb.$PLATFORM.node" ] || { echo "install-test: build-from-source wrote no binary" >&2; exit 1; }
+  rm -rf "node_modules/@stratadb"   # the local build alone must serve now
+  run_nocargo node app.js
+  echo "app: runs on the binary built from the shipped sources"
+else
+  echo "skipped (STRATA_INSTALL_TEST_FROM_SOURCE=0)"
+fi
 
 size() { node -p "require('fs').statSync('$1').size"; }
 unpacked() { tar -tvzf "$1" | awk '{ s += $3 } END { print s }'; }
