@@ -50,19 +50,21 @@ class NativeBindingError extends Error {
  */
 function detectMusl() {
   try {
-    const report = /** @type {{ header?: { glibcVersionRuntime?: string }, sharedObjects?: string[] }} */ (
-      process.report && typeof process.report.getReport === 'function' ? process.report.getReport() : {}
-    );
-    if (report.header && report.header.glibcVersionRuntime) return false;
-    if (Array.isArray(report.sharedObjects) && report.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'))) return true;
-  } catch {
-    // fall through to the filesystem check
-  }
-  try {
     return fs.readFileSync('/usr/bin/ldd', 'utf8').includes('musl');
   } catch {
-    return false;
+    // no ldd script (some minimal images): ask Node's diagnostic report
   }
+  try {
+    if (process.report && typeof process.report.getReport === 'function') {
+      /** @type {{ excludeNetwork?: boolean }} */ (process.report).excludeNetwork = true;
+      const report = /** @type {{ header?: { glibcVersionRuntime?: string }, sharedObjects?: string[] }} */ (process.report.getReport());
+      if (report.header && report.header.glibcVersionRuntime) return false;
+      if (Array.isArray(report.sharedObjects)) return report.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'));
+    }
+  } catch {
+    // fall through
+  }
+  return false;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
-import { open } from '../ts/index';
+import { StrataLevel, open } from '../ts/index';
 import { expectCode, tmpPath } from './helpers';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -73,4 +73,17 @@ test('readOnly never creates a database', async (t) => {
   const r = spawnSync(process.execPath, [CLI, 'verify', location], { env: cleanEnv, encoding: 'utf8' });
   t.is(r.status, 2);
   t.false(fs.existsSync(location));
+});
+
+test('StrataLevel opened readOnly reads, and its writes fail with LEVEL_READONLY', async (t) => {
+  const location = tmpPath();
+  crashedDb(location);
+  const before = contents(location);
+  const db = new StrataLevel(location, { env: {}, envFile: false, readOnly: true });
+  await db.open();
+  t.is(await db.get('k007'), 'v7');
+  const e = await t.throwsAsync(db.put('x', 'y'));
+  t.is((e as Error & { code?: string }).code, 'LEVEL_READONLY');
+  await db.close();
+  t.deepEqual(contents(location), before);
 });
