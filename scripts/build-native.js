@@ -32,7 +32,8 @@ if (!has('cargo') || !has('rustc')) {
   process.exit(1);
 }
 
-const napi = require.resolve('@napi-rs/cli/dist/cli.js', { paths: [ROOT] });
+const napiPkg = require.resolve('@napi-rs/cli/package.json', { paths: [ROOT] });
+const napi = path.join(path.dirname(napiPkg), /** @type {{ bin: { napi: string } }} */ (require(napiPkg)).bin.napi);
 const args = [napi, 'build', '--platform', '--release', '--no-js', '--dts', 'binding.d.ts', ...process.argv.slice(2)];
 const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -43,8 +43,9 @@ mkdir -p "$WORK/pkg/platform" "$WORK/tarballs"
 cp "$ROOT/npm/$PLATFORM/package.json" "$ROOT/npm/$PLATFORM/README.md" "$WORK/pkg/platform/"
 cp "$BINARY" "$WORK/pkg/platform/stratadb.$PLATFORM.node"
 (cd "$WORK/pkg/platform" && npm pack --silent --pack-destination "$WORK/tarballs" >/dev/null)
-# --ignore-scripts: `prepare` would rebuild everything; the build is already done.
-(cd "$ROOT" && npm pack --silent --ignore-scripts --pack-destination "$WORK/tarballs" >/dev/null)
+# The main package as published: package.json plus its optionalDependencies (scripts/npm-packages.js).
+node "$ROOT/scripts/npm-packages.js" pack "$WORK/tarballs" >/dev/null
+git -C "$ROOT" diff --quiet -- package.json 2>/dev/null || [ ! -d "$ROOT/.git" ] || { echo "install-test: pack left package.json modified" >&2; exit 1; }
 PLATFORM_TGZ="$WORK/tarballs/stratadb-$PLATFORM-$VERSION.tgz"
 MAIN_TGZ="$WORK/tarballs/stratadb-$VERSION.tgz"
 [ -f "$PLATFORM_TGZ" ] || PLATFORM_TGZ="$(ls "$WORK"/tarballs/stratadb-"$PLATFORM"-*.tgz)"

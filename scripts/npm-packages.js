@@ -5,11 +5,19 @@
  * `optionalDependencies`, kept in step with package.json's version.
  *
  *   node scripts/npm-packages.js check          exit 1 (and say why) if anything is out of step
- *   node scripts/npm-packages.js sync           rewrite npm/*\/package.json, README.md and
- *                                               optionalDependencies from package.json
+ *   node scripts/npm-packages.js sync           rewrite npm/*\/package.json and README.md from
+ *                                               package.json
+ *   node scripts/npm-packages.js pack <dir>     `npm pack` the main package into <dir> with its
+ *                                               optionalDependencies (every @stratadb/<platform>
+ *                                               at exactly its version) added to the packed
+ *                                               package.json; prints the tarball's path
  *   node scripts/npm-packages.js stage <platform> [binary]
  *                                               copy the built binary (default
  *                                               ./stratadb.<platform>.node) into npm/<platform>/
+ *
+ * The checkout's package.json lists no optionalDependencies: a lockfile cannot hold packages
+ * that are not on the registry yet, and `npm ci` refuses a package.json out of step with its
+ * lockfile. `pack` adds them to the published manifest only (as napi-rs's `prepublish` does).
  *
  * Releasing: bump "version" in package.json and Cargo.toml (the binary reports the crate's
  * version and the loader refuses a mismatch), then `sync`.
@@ -80,9 +88,8 @@ function check() {
   const main = mainPackage();
   const problems = [];
   if (Object.keys(TARGETS).join() !== SUPPORTED.join()) problems.push('scripts/npm-packages.js TARGETS and loader.js SUPPORTED differ');
-  const want = expectedOptionalDependencies(main.version);
-  if (JSON.stringify(main.optionalDependencies ?? {}) !== JSON.stringify(want)) {
-    problems.push(`package.json optionalDependencies should be exactly ${JSON.stringify(want)}`);
+  if (main.optionalDependencies !== undefined) {
+    problems.push('package.json must not list optionalDependencies (`pack` adds them to the packed manifest)');
   }
   for (const platform of SUPPORTED) {
     const file = path.join(ROOT, 'npm', platform, 'package.json');
@@ -108,8 +115,32 @@ function sync() {
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest(platform, main), null, 2) + '\n');
     fs.writeFileSync(path.join(dir, 'README.md'), readme(platform));
   }
-  main.optionalDependencies = expectedOptionalDependencies(main.version);
-  fs.writeFileSync(path.join(ROOT, 'package.json'), JSON.stringify(main, null, 2) + '\n');
+}
+
+/** The main package's manifest as published: package.json plus its optionalDependencies. */
+function packedManifest() {
+  const main = mainPackage();
+  return { ...main, optionalDependencies: expectedOptionalDependencies(main.version) };
+}
+
+/** @param {string | undefined} dest */
+function pack(dest) {
+  if (dest === undefined) throw new Error('usage: pack <dir>');
+  const file = path.join(ROOT, 'package.json');
+  const original = fs.readFileSync(file);
+  fs.writeFileSync(file, JSON.stringify(packedManifest(), null, 2) + '\n');
+  try {
+    // --ignore-scripts: `prepare` would rebuild everything; build first.
+    const r = require('node:child_process').spawnSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', path.resolve(dest)], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      shell: process.platform === 'win32',
+    });
+    if (r.status !== 0) throw new Error(`npm pack failed: ${r.stderr}`);
+    console.log(path.join(path.resolve(dest), r.stdout.trim().split('\n').pop() ?? ''));
+  } finally {
+    fs.writeFileSync(file, original);
+  }
 }
 
 /** @param {string | undefined} platform @param {string | undefined} binary */
@@ -133,12 +164,14 @@ if (require.main === module) {
     console.log(`npm-packages: ${SUPPORTED.length} platform packages in step`);
   } else if (cmd === 'sync') {
     sync();
+  } else if (cmd === 'pack') {
+    pack(args[0]);
   } else if (cmd === 'stage') {
     stage(args[0], args[1]);
   } else {
-    console.error('usage: node scripts/npm-packages.js check | sync | stage <platform> [binary]');
+    console.error('usage: node scripts/npm-packages.js check | sync | pack <dir> | stage <platform> [binary]');
     process.exit(64);
   }
 }
 
-module.exports = { check, sync, TARGETS, manifest };
+module.exports = { check, sync, pack, packedManifest, TARGETS, manifest };

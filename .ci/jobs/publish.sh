@@ -22,4 +22,7 @@ for p in $platforms; do
   (cd "npm/$p" && npm publish "${flags[@]}")
 done
 [ -f dist/index.js ] || npm run build:ts
-npm publish "${flags[@]}"
+# The main package with its optionalDependencies added to the packed manifest.
+out="$(mktemp -d)"
+tarball="$(node scripts/npm-packages.js pack "$out")"
+npm publish "$tarball" "${flags[@]}"
