@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import * as source from '../ts/index';
-import { tmpPath } from './helpers';
+import { missingBenchPeers, tmpPath } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
 const RUN = path.join(ROOT, 'bench', 'run.js');
@@ -65,6 +65,11 @@ function inRange(q: Query, x: number): boolean {
 
 test('bench query smoke: every store agrees on every query, and with totals recomputed from the documents', async (t) => {
   t.timeout(120_000);
+  const missing = missingBenchPeers();
+  if (missing.length > 0) {
+    t.fail(`the benchmark's peers are not installed (${missing.join(', ')}): run \`npm ci --prefix bench\` first (.ci/run does); npm test never installs them`);
+    return;
+  }
   const withStrata = builtHasQuery();
   if (withStrata) t.log('StrataDB: dist/ has the query API, it is checked with the others');
   else if (sourceHasQuery()) t.log('StrataDB left out: ts/ has db.query but dist/ does not (the bench uses the built package: npm run build:ts)');
@@ -73,6 +78,7 @@ test('bench query smoke: every store agrees on every query, and with totals reco
   const out = tmpPath('bench-query-results');
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));
   Object.assign(env, {
+    STRATA_BENCH_NO_INSTALL: '1',
     STRATA_BENCH_SECTIONS: 'query',
     STRATA_BENCH_QUERY_N: String(N),
     STRATA_BENCH_QUERY_COUNT: String(COUNT),

@@ -1,13 +1,13 @@
 // Smoke run of the benchmark suite (bench/run.js) with a tiny N, every store and every phase,
 // so the suite cannot rot. `npm run bench` itself is not part of `npm test`.
-// Needs bench/'s own dependencies (`npm ci --prefix bench`, done by .ci/run): a peer that did
-// not install fails this test, it is never skipped.
+// Needs bench/'s own dependencies (`npm ci --prefix bench`, done by .ci/run): when they are
+// missing it fails at once saying so (it never installs them itself), and is never skipped.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
-import { tmpPath } from './helpers';
+import { missingBenchPeers, tmpPath } from './helpers';
 
 const RUN = path.join(__dirname, '..', 'bench', 'run.js');
 const STORES = ['stratadb', 'classic-level', 'rocksdb', 'lmdb', 'lmdb-nosync', 'sqlite'];
@@ -30,10 +30,16 @@ interface StoreResult {
 
 test('bench smoke: every phase x store reports a positive figure', async (t) => {
   t.timeout(600_000);
+  const missing = missingBenchPeers();
+  if (missing.length > 0) {
+    t.fail(`the benchmark's peers are not installed (${missing.join(', ')}): run \`npm ci --prefix bench\` first (.ci/run does); npm test never installs them`);
+    return;
+  }
   const out = tmpPath('bench-results');
   const dataDir = tmpPath('bench-data');
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));
   Object.assign(env, {
+    STRATA_BENCH_NO_INSTALL: '1',
     STRATA_BENCH_N: '2000',
     STRATA_BENCH_OUT: out,
     STRATA_BENCH_DIR: dataDir,

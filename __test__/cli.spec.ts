@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
 import { tmpPath } from './helpers';
 
-const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
 
 function repl(location: string, input: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
@@ -62,7 +63,7 @@ test('errors are printed with their code and the REPL keeps going', async (t) =>
   const lines = stdout.trim().split('\n');
   t.is(lines[0], "(error) STRATA_INVALID_ARGUMENT: unknown command 'FROB' (try HELP)");
   t.regex(lines[1] as string, /^\(error\) STRATA_INVALID_ARGUMENT: usage: SET key value$/);
-  t.regex(lines[2] as string, /^\(error\) STRATA_INVALID_ARGUMENT: key must not be empty$/);
+  t.is(lines[2], '(nil)', 'the empty key is a key like any other');
   t.regex(lines[3] as string, /^\(error\) STRATA_INVALID_ARGUMENT: unterminated quote$/);
   t.regex(lines[4] as string, /^\(error\) STRATA_INVALID_ARGUMENT: COMMIT without BATCH$/);
   t.deepEqual(lines.slice(5), ['OK', 'yes']);
@@ -96,4 +97,70 @@ test('SIGINT closes the database and exits', async (t) => {
   });
   child.kill('SIGINT');
   t.is(await exited, 130);
+});
+
+function cli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): { code: number | null; stdout: string; stderr: string } {
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_'))), ...opts.env };
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, input: opts.input ?? '', encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('--version and --help print and exit 0, creating nothing', (t) => {
+  const cwd = tmpPath('cwd');
+  fs.mkdirSync(cwd, { recursive: true });
+  const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const v = cli(['--version'], { cwd });
+  t.is(v.code, 0);
+  t.is(v.stdout.trim(), version);
+  t.is(cli(['-V'], { cwd }).stdout.trim(), version);
+  const h = cli(['--help'], { cwd });
+  t.is(h.code, 0);
+  t.regex(h.stdout, /Usage: strata/);
+  t.regex(h.stdout, /verify <dir>/);
+  t.regex(h.stdout, /Exit codes: 0 ok, 1 verify found problems/);
+  t.is(cli(['help', 'verify'], { cwd }).code, 0);
+  t.deepEqual(fs.readdirSync(cwd), [], 'nothing was created in the working directory');
+});
+
+test('unknown flags and commands are usage errors (64) that open nothing', (t) => {
+  const cwd = tmpPath('cwd');
+  fs.mkdirSync(cwd, { recursive: true });
+  const cases: [string[], RegExp][] = [
+    [['--bogus'], /unknown option '--bogus'/],
+    [['backup', './db', 'out.tar'], /too many arguments/],
+    [['backup'], /unknown command 'backup'.*\n.*strata \.\/backup/],
+    [['verify'], /missing required argument 'dir'/],
+    [['verify', './a', './b'], /too many arguments/],
+    [['verify', '--deep', './a'], /unknown option '--deep'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli(args, { cwd });
+    t.is(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message, args.join(' '));
+  }
+  t.deepEqual(fs.readdirSync(cwd), [], 'no database was created');
+  // Written as a path, a command-like name is a directory.
+  const r = cli(['./backup'], { cwd, input: 'SET a 1\n' });
+  t.is(r.code, 0, r.stderr);
+  t.true(fs.existsSync(path.join(cwd, 'backup', 'MANIFEST')));
+});
+
+test('a missing native binary exits 3, not a verify code, and says how to fix it', (t) => {
+  const env = { STRATADB_NATIVE_PATH: path.join(tmpPath('nowhere'), 'stratadb.node') };
+  for (const args of [['verify', tmpPath()], [tmpPath()]]) {
+    const r = cli(args, { env });
+    t.is(r.code, 3, r.stderr);
+    t.regex(r.stderr, /no usable native binary for platform/);
+    t.regex(r.stderr, /build-from-source/);
+  }
+  t.is(cli(['--help'], { env }).code, 0, '--help needs no native binary');
+});
+
+test('an unrelated STRATA_* variable is a warning, never fatal, in the REPL', (t) => {
+  const r = cli([tmpPath()], { env: { STRATA_API_KEY: 'k-123', STRATA_HOME: '/x' }, input: 'SET a 1\nGET a\n' });
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(r.stdout.trim().split('\n'), ['OK', '1']);
+  t.regex(r.stderr, /unknown variable STRATA_API_KEY/);
+  t.regex(r.stderr, /unknown variable STRATA_HOME/);
+  t.notRegex(r.stderr, /k-123/);
 });

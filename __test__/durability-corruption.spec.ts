@@ -16,7 +16,7 @@ import { prng } from './fixtures/kill-harness';
 import { tmpPath } from './helpers';
 
 const READER = path.join(__dirname, 'fixtures', 'corruption-reader.js');
-const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
 const CASES = Number(process.env.STRATA_TEST_CORRUPTION_CASES ?? 150);
 const CLEAN = 5;
 const N = 20_000;

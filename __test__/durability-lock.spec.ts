@@ -15,7 +15,7 @@ import { StrataError } from '../ts/index';
 import { fresh, tmpPath } from './helpers';
 
 const HOLDER = path.join(__dirname, 'fixtures', 'lock-holder.js');
-const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
 
 async function tryOpen(location: string): Promise<string> {
   try {

@@ -10,7 +10,7 @@ import test from 'ava';
 
 import { fresh, tmpPath } from './helpers';
 
-const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
 
 function cliVerify(location: string): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));

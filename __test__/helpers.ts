@@ -49,3 +49,14 @@ process.on('exit', () => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
 });
 
+
+/**
+ * The benchmark's peers (bench/package.json dependencies) not installed in bench/node_modules.
+ * The bench smoke tests never install them (113 MB): `npm ci --prefix bench` does, and
+ * `.ci/run` runs it before `npm test`.
+ */
+export function missingBenchPeers(): string[] {
+  const bench = path.join(__dirname, '..', 'bench');
+  const pkg = JSON.parse(fs.readFileSync(path.join(bench, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  return Object.keys(pkg.dependencies).filter((d) => !fs.existsSync(path.join(bench, 'node_modules', d, 'package.json')));
+}

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
-import { loadConfig, parseSize, profiles, toBindingOptions, StrataError } from '../ts/index';
+import { StrataLevel, loadConfig, open, parseSize, profiles, toBindingOptions, StrataError } from '../ts/index';
 import { expectCode, fresh, tmpPath } from './helpers';
 
 const MiB = 1024 * 1024;
@@ -128,7 +128,6 @@ test('invalid values name the option and the source', (t) => {
     [{ env: { STRATA_MEMTABLE_SIZE: '12 parsecs' }, envFile: false }, /memtableSize \(from env STRATA_MEMTABLE_SIZE\)/],
     [{ env: { STRATA_SYNC: 'maybe' }, envFile: false }, /sync \(from env STRATA_SYNC\)/],
     [{ env: { STRATA_PROFILE: 'nope' }, envFile: false }, /profile \(from env STRATA_PROFILE\)/],
-    [{ env: { STRATA_NOT_A_THING: '1' }, envFile: false }, /unknown option STRATA_NOT_A_THING \(from env\)/],
     [{ env: {}, envFile: envFile('STRATA_BLOCK_SIZE=big\n') }, /blockSize \(from \.env STRATA_BLOCK_SIZE\)/],
   ];
   for (const [opts, message] of cases) {
@@ -170,4 +169,77 @@ test('the .env file of the working directory is read by default', (t) => {
   } finally {
     process.chdir(cwd);
   }
+});
+
+test('unknown STRATA_* variables are warned about once each, never fatal', async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => {
+    if ((w as Error & { code?: string }).code === 'STRATA_UNKNOWN_ENV') warnings.push(w);
+  };
+  process.on('warning', onWarning);
+  try {
+    const env = { STRATA_API_KEY: 'secret', STRATA_HOME: '/somewhere', STRATA_SYNC: 'true' };
+    const c = loadConfig({ env, envFile: envFile('STRATA_FROM_DOTENV=1\n') });
+    t.is(c.sync, true, 'known variables still apply');
+    loadConfig({ env, envFile: false });
+    const db = await fresh({ env });
+    await db.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    t.deepEqual(warnings.map((w) => /variable (\w+)/.exec(w.message)?.[1]).sort(), ['STRATA_API_KEY', 'STRATA_FROM_DOTENV', 'STRATA_HOME']);
+    t.false(warnings.some((w) => w.message.includes('secret')), 'the value is never printed');
+  } finally {
+    process.off('warning', onWarning);
+  }
+  // A known variable with a bad value stays an error.
+  t.throws(() => loadConfig({ env: { STRATA_SYNC: 'maybe' }, envFile: false }), { instanceOf: StrataError });
+});
+
+test('read, write and iterator options are checked like open options', async (t) => {
+  const db = await fresh();
+  await db.put('a', '1');
+  const bad = { bogus: 1 } as never;
+  await expectCode(() => db.get('a', bad), 'STRATA_INVALID_ARGUMENT');
+  t.throws(() => db.getSync('a', bad), { code: 'STRATA_INVALID_ARGUMENT' } as never);
+  await expectCode(() => db.getMany(['a'], bad), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => db.has('a', bad), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => db.put('a', '2', bad), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => db.del('a', bad), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => db.batch([{ type: 'put', key: 'b', value: '1' }], bad), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => db.batch().put('b', '1').write(bad), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => db.clear({ revers: true } as never), 'STRATA_INVALID_ARGUMENT');
+  for (const make of [() => db.iterator(bad), () => db.keys(bad), () => db.values(bad), () => db.iterator({ revers: true } as never)]) {
+    const e = t.throws(make, { code: 'STRATA_INVALID_ARGUMENT' } as never);
+    t.regex(e?.message ?? '', /unknown option "(bogus|revers)" of an iterator/);
+  }
+  t.throws(() => db.approximateCount({ prefixx: 'a' } as never), { code: 'STRATA_INVALID_ARGUMENT' } as never);
+  t.is(await db.get('a'), '1', 'nothing was written by the refused calls');
+  t.deepEqual(await db.keys().all(), ['a']);
+  await db.close();
+});
+
+test('the empty key is a key like any other', async (t) => {
+  const db = await fresh();
+  await db.put('', 'empty');
+  t.is(await db.get(''), 'empty');
+  t.is(db.getSync(''), 'empty');
+  t.true(await db.has(''));
+  t.deepEqual(await db.iterator().all(), [['', 'empty']]);
+  await db.batch([{ type: 'put', key: '', value: 'again' }]);
+  t.is(await db.get(''), 'again');
+  await db.del('');
+  t.is(await db.get(''), undefined);
+  await db.close();
+});
+
+test('an empty key stored through StrataLevel is read and deleted through Db', async (t) => {
+  const location = tmpPath();
+  const level = new StrataLevel(location, { env: {}, envFile: false });
+  await level.open();
+  await level.put('', 'from level');
+  await level.close();
+  const db = await open(location, { env: {}, envFile: false });
+  t.is(await db.get(''), 'from level');
+  await db.del('');
+  t.deepEqual(await db.keys().all(), []);
+  await db.close();
 });

@@ -20,6 +20,11 @@ function ensureDeps() {
   const pkg = require(path.join(here, 'package.json'));
   const missing = Object.keys(pkg.dependencies).filter((d) => !fs.existsSync(path.join(here, 'node_modules', d, 'package.json')));
   if (missing.length === 0) return;
+  if (process.env.STRATA_BENCH_NO_INSTALL === '1') {
+    // The smoke tests (npm test) never install: they say what to run instead.
+    process.stderr.write(`bench: bench dependencies missing (${missing.join(', ')}): run \`npm ci --prefix bench\` first\n`);
+    process.exit(3);
+  }
   process.stderr.write(`bench: installing bench dependencies (missing: ${missing.join(', ')}) with npm ci --prefix bench\n`);
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: ['ignore', 'inherit', 'inherit'] });
 }

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     InvalidArgument,
     /// The database is read-only after a background failure.
     Poisoned,
+    /// A write, flush or compaction on a database opened with `readOnly`.
+    ReadOnly,
     /// The database does not exist and `createIfMissing` is false.
     NotFound,
     /// The database exists and `errorIfExists` is true.
@@ -42,6 +44,7 @@ impl AsRef<str> for ErrorCode {
             ErrorCode::Closed => "STRATA_CLOSED",
             ErrorCode::InvalidArgument => "STRATA_INVALID_ARGUMENT",
             ErrorCode::Poisoned => "STRATA_POISONED",
+            ErrorCode::ReadOnly => "STRATA_READ_ONLY",
             ErrorCode::NotFound => "STRATA_NOT_FOUND",
             ErrorCode::Exists => "STRATA_EXISTS",
             ErrorCode::IteratorNotOpen => "STRATA_ITERATOR_NOT_OPEN",
@@ -79,6 +82,7 @@ pub fn code_of(e: &strata_engine::Error) -> ErrorCode {
         E::Locked(_) => ErrorCode::Locked,
         E::Closed => ErrorCode::Closed,
         E::Poisoned(_) => ErrorCode::Poisoned,
+        E::ReadOnly => ErrorCode::ReadOnly,
         E::InvalidArgument(_) => ErrorCode::InvalidArgument,
         E::AlreadyExists(_) => ErrorCode::Exists,
         E::NotFound(_) => ErrorCode::NotFound,

@@ -71,3 +71,11 @@ pub use database::NativeDatabase;
 pub use iterator::NativeIterator;
 pub use snapshot::NativeSnapshot;
 pub use tasks::panic::test_panic;
+
+/// The version of the crate this binary was built from. The JS loader (`loader.js`) refuses a
+/// binary whose version differs from the `stratadb` package's, so a stale local build or a
+/// platform package of another release is never used.
+#[napi_derive::napi]
+pub fn native_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

@@ -17,6 +17,8 @@ pub struct BindingOpenOptions {
     pub create_if_missing: Option<bool>,
     /// Fail if the database already exists (default false).
     pub error_if_exists: Option<bool>,
+    /// Open without writing anything to disk; writes fail with `STRATA_READ_ONLY` (default false).
+    pub read_only: Option<bool>,
     /// Memtable size in bytes (default 32 MiB).
     pub memtable_size: Option<f64>,
     /// SSTable data block size in bytes (default 4096).
@@ -70,6 +72,9 @@ impl BindingOpenOptions {
         }
         if let Some(v) = self.error_if_exists {
             o.error_if_exists = v;
+        }
+        if let Some(v) = self.read_only {
+            o.read_only = v;
         }
         if let Some(v) = self.memtable_size {
             o.memtable_size = usize_opt("memtableSize", v)?;

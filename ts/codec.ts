@@ -14,8 +14,9 @@ export const MAX_VALUE_SIZE = 256 * 1024 * 1024;
 /** Encodes and checks a key. Throws `STRATA_INVALID_ARGUMENT`. */
 export function encodeKey(key: unknown, enc: Encoding<unknown>, what = 'key'): Uint8Array {
   if (key === undefined || key === null) throw invalidArgument(`${what} must not be ${describe(key)}`);
+  // The empty key is a key like any other (the engine and abstract-level accept it, and
+  // `StrataLevel` stores it), so `Db` reads, writes and deletes it too.
   const bytes = enc.encode(key, what);
-  if (bytes.byteLength === 0) throw invalidArgument(`${what} must not be empty`);
   if (bytes.byteLength > MAX_KEY_SIZE) {
     throw invalidArgument(`${what} of ${bytes.byteLength} bytes exceeds the limit of ${MAX_KEY_SIZE} bytes`);
   }

@@ -14,7 +14,7 @@ import { BatchPacker, RawOp, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, EncodingName, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, EntryIterator, ItemIterator, IteratorHost, KeyCursor } from './iterator';
-import { NormalizedOptions, toBindingOptions } from './options';
+import { NormalizedOptions, callOptions, checkKnownOptions, toBindingOptions } from './options';
 import { Snapshot } from './snapshot';
 import { fastAllowed } from './turns';
 
@@ -171,10 +171,11 @@ export type Iterator<K, V> = EntryIterator<K, V>;
 export type KeyIterator<K> = ItemIterator<K>;
 export type ValueIterator<V> = ItemIterator<V>;
 
-function checkObject(opts: unknown, what: string): void {
+function checkObject(opts: unknown, what: string, known?: readonly string[], call?: string): void {
   if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts))) {
     throw invalidArgument(`${what} must be an object, got ${describe(opts)}`);
   }
+  if (known !== undefined) checkKnownOptions(opts, known, call ?? what);
 }
 
 function checkBool(v: unknown, what: string): boolean | undefined {
@@ -365,8 +366,8 @@ export class KvDb<K = string, V = string> {
     return n;
   }
 
-  #sync(opts: WriteOptions | undefined): boolean {
-    checkObject(opts, 'options');
+  #sync(opts: WriteOptions | undefined, known: readonly string[] = callOptions.write): boolean {
+    checkObject(opts, 'options', known, 'a write');
     return checkBool(opts?.sync, 'sync') ?? this.options.sync;
   }
 
@@ -376,9 +377,9 @@ export class KvDb<K = string, V = string> {
    * The value of `key`, or `undefined` when it is missing. Answered on the calling thread
    * when the answer is in memory (memtable, block cache); otherwise read on the thread pool.
    */
-  get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<R | undefined> {
+  get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<NoInfer<R> | undefined> {
     try {
-      checkObject(opts, 'options');
+      checkObject(opts, 'options', callOptions.read, 'a read');
       const k = encodeKey(key, this.#keyEncoding(opts));
       const snapshot = this.#snapshotOf(opts);
       const dv = decoder<R>(this.#valueEncoding(opts));
@@ -393,8 +394,8 @@ export class KvDb<K = string, V = string> {
   }
 
   /** Like `get`, on the calling thread. Throws instead of rejecting. */
-  getSync<R = V>(key: KeyInput<K>, opts?: ReadOptions): R | undefined {
-    checkObject(opts, 'options');
+  getSync<R = V>(key: KeyInput<K>, opts?: ReadOptions): NoInfer<R> | undefined {
+    checkObject(opts, 'options', callOptions.read, 'a read');
     const k = encodeKey(key, this.#keyEncoding(opts));
     const snapshot = this.#snapshotOf(opts);
     const dv = decoder<R>(this.#valueEncoding(opts));
@@ -408,8 +409,8 @@ export class KvDb<K = string, V = string> {
   }
 
   /** Values of many keys, read at one consistent view (`undefined` for missing keys). */
-  async getMany<R = V>(keys: KeyInput<K>[], opts?: ReadOptions): Promise<(R | undefined)[]> {
-    checkObject(opts, 'options');
+  async getMany<R = V>(keys: KeyInput<K>[], opts?: ReadOptions): Promise<(NoInfer<R> | undefined)[]> {
+    checkObject(opts, 'options', callOptions.read, 'a read');
     if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`);
     const ke = this.#keyEncoding(opts);
     const ks = keys.map((k, i) => encodeKey(k, ke, `keys[${i}]`));
@@ -422,7 +423,7 @@ export class KvDb<K = string, V = string> {
   /** True when `key` exists. */
   has(key: KeyInput<K>, opts?: ReadOptions): Promise<boolean> {
     try {
-      checkObject(opts, 'options');
+      checkObject(opts, 'options', callOptions.read, 'a read');
       const k = encodeKey(key, this.#keyEncoding(opts));
       const snapshot = this.#snapshotOf(opts);
       if (this.#status === 'open' && fastAllowed()) {
@@ -601,8 +602,8 @@ export class KvDb<K = string, V = string> {
 
   /** Deletes every key in the range atomically. */
   async clear(range: RangeOptions<K> & WriteOptions = {}): Promise<void> {
-    checkObject(range, 'range');
-    const sync = this.#sync(range);
+    checkObject(range, 'range', callOptions.clear, 'clear()');
+    const sync = this.#sync(range, callOptions.clear);
     const r = this.#range(range, this.#keyEncoding(range));
     if (r === undefined) return;
     const hook = this.#hooked();
@@ -775,7 +776,7 @@ export class KvDb<K = string, V = string> {
    * versions and tombstones not yet compacted away; `upper` is a true upper bound.
    */
   approximateCount(range: RangeOptions<K> = {}): ApproximateCount {
-    checkObject(range, 'range');
+    checkObject(range, 'range', callOptions.range, 'approximateCount()');
     const r = this.#range({ ...range, limit: undefined, reverse: undefined }, this.#keyEncoding(undefined));
     if (r === undefined) return { estimate: 0, upper: 0 };
     if (this.#status !== 'open') throw this.#closedError();
@@ -783,7 +784,7 @@ export class KvDb<K = string, V = string> {
   }
 
   #openNative(opts: IteratorOptions<K> | undefined, ke: Encoding<unknown>): NativeIterator | undefined {
-    checkObject(opts, 'options');
+    checkObject(opts, 'options', callOptions.iterator, 'an iterator');
     const o = opts ?? {};
     const range = this.#range(o, ke);
     const snapshot = this.#snapshotOf(o);
@@ -802,7 +803,7 @@ export class KvDb<K = string, V = string> {
   }
 
   /** An iterator over `[key, value]` entries in the range. */
-  iterator<RK = K, RV = V>(opts?: IteratorOptions<K>): EntryIterator<RK, RV> {
+  iterator<RK = K, RV = V>(opts?: IteratorOptions<K>): EntryIterator<NoInfer<RK>, NoInfer<RV>> {
     const ke = this.#keyEncoding(opts);
     const ve = this.#valueEncoding(opts);
     const wantKeys = checkBool(opts?.keys, 'keys') ?? true;
@@ -822,7 +823,7 @@ export class KvDb<K = string, V = string> {
   }
 
   /** An iterator over keys in the range. */
-  keys<RK = K>(opts?: IteratorOptions<K>): ItemIterator<RK> {
+  keys<RK = K>(opts?: IteratorOptions<K>): ItemIterator<NoInfer<RK>> {
     const ke = this.#keyEncoding(opts);
     const n = this.#openNative(opts, ke);
     const dk = decoder<RK>(ke);
@@ -830,7 +831,7 @@ export class KvDb<K = string, V = string> {
   }
 
   /** An iterator over values in the range. */
-  values<RV = V>(opts?: IteratorOptions<K>): ItemIterator<RV> {
+  values<RV = V>(opts?: IteratorOptions<K>): ItemIterator<NoInfer<RV>> {
     const ke = this.#keyEncoding(opts);
     const dv = decoder<RV>(this.#valueEncoding(opts));
     const n = this.#openNative(opts, ke);

@@ -30,6 +30,12 @@ export interface StrataSettings {
   createIfMissing?: boolean;
   /** Fail with `STRATA_EXISTS` if the database already exists. Default `false`. */
   errorIfExists?: boolean;
+  /**
+   * Open without writing anything to disk: the WAL is replayed into memory only, no
+   * compaction runs, a read-only directory works, and every write fails with
+   * `STRATA_READ_ONLY`. Never creates the database. Default `false`.
+   */
+  readOnly?: boolean;
   /** Memtable size before it is flushed. Default 32 MiB. */
   memtableSize?: Size;
   /** SSTable data block size. Default 4096. */
@@ -81,6 +87,7 @@ export interface NormalizedOptions {
   profile: ProfileName;
   createIfMissing: boolean;
   errorIfExists: boolean;
+  readOnly: boolean;
   memtableSize: number;
   blockSize: number;
   bloomBitsPerKey: number;
@@ -131,6 +138,7 @@ const INT: Kind = { type: 'int' };
 export const schema: Readonly<Record<keyof StrataSettings, Field>> = Object.fromEntries([
   field('createIfMissing', BOOL, true),
   field('errorIfExists', BOOL, false),
+  field('readOnly', BOOL, false),
   field('memtableSize', SIZE, 32 * MiB),
   field('blockSize', SIZE, 4096),
   field('bloomBitsPerKey', INT, 10),
@@ -239,9 +247,14 @@ function checkProfile(name: unknown, source: string): ProfileName {
 /** Prefixes of `STRATA_*` variables that belong to the test and benchmark tools, not to options. */
 const RESERVED_PREFIXES = ['STRATA_SOAK_', 'STRATA_TEST_', 'STRATA_BENCH_', 'STRATA_CRASH_'];
 
+/** Unknown variable names already warned about (once per process each). */
+const warnedUnknown = new Set<string>();
+
 /**
- * Reads `STRATA_*` variables from `vars` as settings; unknown `STRATA_*` names are errors (a
- * typo must not be ignored silently), except the reserved tool prefixes.
+ * Reads `STRATA_*` variables from `vars` as settings. An unknown `STRATA_*` name (a typo, or
+ * another tool's `STRATA_API_KEY`) is warned about once per process — never fatal, since the
+ * environment is shared with other programs — except the reserved tool prefixes, which are
+ * skipped silently. A known name with a bad value is an error.
  */
 function fromVariables(vars: Record<string, string | undefined>, source: string): Partial<Record<string, unknown>> {
   const byEnv = new Map(SETTING_KEYS.map((k) => [schema[k].env, k] as const));
@@ -250,11 +263,42 @@ function fromVariables(vars: Record<string, string | undefined>, source: string)
     if (!name.startsWith('STRATA_') || value === undefined || name === PROFILE_ENV) continue;
     if (RESERVED_PREFIXES.some((p) => name.startsWith(p))) continue;
     const key = byEnv.get(name);
-    if (key === undefined) throw invalidArgument(`unknown option ${name} (from ${source})`);
+    if (key === undefined) {
+      if (!warnedUnknown.has(name)) {
+        warnedUnknown.add(name);
+        process.emitWarning(`ignoring unknown variable ${name} (from ${source}): not a StrataDB setting (see the README's Options table)`, {
+          code: 'STRATA_UNKNOWN_ENV',
+        });
+      }
+      continue;
+    }
     out[key] = coerce(key, value, `${source} ${name}`, true);
   }
   return out;
 }
+
+/**
+ * Checks that an options object of a call (`get`, `put`, `iterator`, ...) names only options
+ * that call knows: a typo such as `{ revers: true }` is a `STRATA_INVALID_ARGUMENT`, as it is
+ * for `open()`. `undefined` and non-objects are left to the caller's own checks.
+ */
+export function checkKnownOptions(opts: unknown, known: readonly string[], what: string): void {
+  if (opts === null || typeof opts !== 'object') return;
+  for (const key of Object.keys(opts)) {
+    if (!known.includes(key)) {
+      throw invalidArgument(`unknown option ${JSON.stringify(key)} of ${what} (expected ${known.join(', ')})`);
+    }
+  }
+}
+
+/** The options each call takes (see `ReadOptions`, `WriteOptions`, `IteratorOptions`). */
+export const callOptions = {
+  read: ['keyEncoding', 'valueEncoding', 'snapshot'],
+  write: ['keyEncoding', 'valueEncoding', 'sync'],
+  range: ['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit'],
+  iterator: ['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding', 'valueEncoding', 'keys', 'values', 'snapshot'],
+  clear: ['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding', 'valueEncoding', 'sync'],
+} as const;
 
 /** Reads and parses a `.env` file without touching `process.env`. Missing file: empty. */
 function readEnvFile(file: string): Record<string, string> {
@@ -321,6 +365,7 @@ export function toBindingOptions(o: NormalizedOptions): BindingOpenOptions {
   return {
     createIfMissing: o.createIfMissing,
     errorIfExists: o.errorIfExists,
+    readOnly: o.readOnly,
     memtableSize: o.memtableSize,
     blockSize: o.blockSize,
     bloomBitsPerKey: o.bloomBitsPerKey,

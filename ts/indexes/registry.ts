@@ -182,6 +182,9 @@ export class IndexRegistry {
       if (record.state === 'building') this.maintainer.setBuilding(record.id, true);
     }
     this.maintainer.setIndexes(this.#liveList());
+    // Read-only: nothing is resumed or cleaned up (both write); queries on a building index
+    // keep saying so.
+    if (this.#db.options.readOnly) return;
     for (const slot of this.#slots.values()) if (slot.record.state === 'building') this.#startBuild(slot);
     void this.#removeOrphans().catch(() => undefined);
   }

@@ -38,6 +38,10 @@ pub enum Error {
     /// database read-only until it is reopened.
     #[error("database is read-only after a background failure: {0}")]
     Poisoned(String),
+    /// A write, flush or compaction on a database opened with
+    /// [`Options::read_only`](crate::Options::read_only).
+    #[error("database is open read-only")]
+    ReadOnly,
     /// The caller passed something the engine cannot accept.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -99,6 +99,13 @@ pub struct Options {
     /// false closes faster and leaves the memtable's writes in the WAL (they are synced
     /// either way).
     pub flush_on_close: bool,
+    /// Open without changing anything on disk: the WALs are replayed into memory only (no
+    /// L0 table, manifest or new WAL is written, and no file is deleted), no background
+    /// flush or compaction runs, and every write, flush or compaction fails with
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly). Never creates the database. Works on a
+    /// read-only directory: the `LOCK` file is then not taken (nor created when missing).
+    /// Default false.
+    pub read_only: bool,
     /// The file system every file operation goes through. Default [`RealFs`](crate::file::RealFs),
     /// the operating system's; tests use [`FaultFs`](crate::file::fault::FaultFs) to simulate
     /// power loss and I/O errors.
@@ -123,6 +130,7 @@ impl Default for Options {
             compaction: CompactionOptions::default(),
             verify_checksums: true,
             flush_on_close: true,
+            read_only: false,
             fs: crate::file::real_fs(),
         }
     }

@@ -220,7 +220,10 @@ impl Db {
     /// Opens (or creates) the database in `path`, recovering from the manifest and WAL.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let inner = recovery::open(path.as_ref(), options)?;
-        background::start(&inner)?;
+        // Read-only: no flush or compaction thread, so nothing is ever written.
+        if !inner.opts.read_only {
+            background::start(&inner)?;
+        }
         Ok(Db { handle: Arc::new(DbHandle { inner }) })
     }
 
@@ -417,6 +420,9 @@ impl DbInner {
 
     fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        if self.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
         if let Some(why) = self.poisoned.lock().as_ref() {
             return Err(Error::Poisoned(why.clone()));
         }

@@ -58,20 +58,22 @@ fn validate(opts: &Options) -> Result<()> {
 pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
     validate(&opts)?;
     let fs = Arc::clone(&opts.fs);
+    let read_only = opts.read_only;
     if !fs.exists(path) {
-        if !opts.create_if_missing {
+        if !opts.create_if_missing || read_only {
             return Err(Error::NotFound(path.to_path_buf()));
         }
         fs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
     } else if !fs.is_dir(path) {
         return Err(Error::InvalidArgument(format!("{} exists and is not a directory", path.display())));
     }
-    let lock = DirLock::acquire_with(fs.as_ref(), path)?;
+    let lock =
+        if read_only { read_only_lock(fs.as_ref(), path)? } else { Some(DirLock::acquire_with(fs.as_ref(), path)?) };
     let existing = read_manifest_with(fs.as_ref(), path)?;
     if existing.is_some() && opts.error_if_exists {
         return Err(Error::AlreadyExists(path.to_path_buf()));
     }
-    if existing.is_none() && !opts.create_if_missing {
+    if existing.is_none() && (!opts.create_if_missing || read_only) {
         return Err(Error::NotFound(path.to_path_buf()));
     }
     let mut state = existing.unwrap_or_else(|| ManifestState { next_file_number: 1, ..ManifestState::default() });
@@ -154,8 +156,9 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         for (offset, why) in report.skipped {
             recovery.skipped.push((wal_path.clone(), offset, why));
         }
-        // Keep memtables bounded during replay: write full ones to L0 right away.
-        if mem.approximate_size() >= opts.memtable_size {
+        // Keep memtables bounded during replay: write full ones to L0 right away (read-only:
+        // everything stays in memory).
+        if !read_only && mem.approximate_size() >= opts.memtable_size {
             let number = next_file;
             next_file += 1;
             let h =
@@ -164,6 +167,11 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
             new_handles.push(h);
             mem = Arc::new(MemTable::new());
         }
+    }
+    if read_only {
+        return open_read_only(
+            path, opts, state, levels, mem, newest_wal, last_seq, next_file, counters, cache, lock, recovery,
+        );
     }
     if !mem.is_empty() {
         let number = next_file;
@@ -231,7 +239,79 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         table_opts,
         counters,
         cache,
-        lock: Mutex::new(Some(lock)),
+        lock: Mutex::new(lock),
+        write: Mutex::new(WriteState { wal, wal_number, sync_handle }),
+        write_cv: Condvar::new(),
+        current: RwLock::new(Arc::new(sv)),
+        last_seq: AtomicU64::new(last_seq),
+        next_file_number: AtomicU64::new(next_file),
+        manifest: Mutex::new(state),
+        snapshots: Mutex::new(BTreeMap::new()),
+        bg: Mutex::new(BgState::default()),
+        bg_cv: Condvar::new(),
+        compaction_lock: Mutex::new(()),
+        poisoned: Mutex::new(None),
+        closed: AtomicBool::new(false),
+        threads: Mutex::new(Vec::new()),
+        recovery,
+        opts,
+    }))
+}
+
+/// The lock of a read-only open: `LOCK` taken as usual when it can be, so a writer elsewhere
+/// keeps us out (`Locked`); none when the directory cannot be written (nothing else can
+/// change it through this user either) or has no `LOCK` file (creating one would modify
+/// the directory).
+fn read_only_lock(fs: &dyn crate::file::Fs, path: &Path) -> Result<Option<DirLock>> {
+    if !fs.exists(&crate::version::lock_file_name(path)) {
+        return Ok(None);
+    }
+    match DirLock::acquire_with(fs, path) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(Error::Io { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Finishes a read-only open: the replayed WALs stay the memtable (and stay on disk,
+/// untouched), no manifest or WAL is written, no orphan deleted.
+#[allow(clippy::too_many_arguments)]
+fn open_read_only(
+    path: &Path,
+    opts: Options,
+    state: ManifestState,
+    mut levels: Vec<Vec<Arc<TableHandle>>>,
+    mem: Arc<MemTable>,
+    newest_wal: Option<u64>,
+    last_seq: u64,
+    next_file: u64,
+    counters: Arc<Counters>,
+    cache: Option<Arc<BlockCache>>,
+    lock: Option<DirLock>,
+    recovery: RecoveryInfo,
+) -> Result<Arc<DbInner>> {
+    if let (Some(l0), Some(meta_l0)) = (levels.first_mut(), state.levels.first()) {
+        let pos: std::collections::HashMap<u64, usize> =
+            meta_l0.iter().enumerate().map(|(i, m)| (m.number, i)).collect();
+        l0.sort_by_key(|h| pos.get(&h.meta.number).copied().unwrap_or(usize::MAX));
+    }
+    let wal_number = newest_wal.unwrap_or(state.log_number);
+    let wal = LogWriter::discarding(&wal_file_name(path, wal_number));
+    let sync_handle = wal.sync_handle()?;
+    let sv = SuperVersion { mem, mem_wal_number: wal_number, imms: Vec::new(), version: Arc::new(Version { levels }) };
+    Ok(Arc::new(DbInner {
+        path: path.to_path_buf(),
+        table_opts: opts.table_options(),
+        counters,
+        cache,
+        lock: Mutex::new(lock),
         write: Mutex::new(WriteState { wal, wal_number, sync_handle }),
         write_cv: Condvar::new(),
         current: RwLock::new(Arc::new(sv)),

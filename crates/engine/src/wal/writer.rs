@@ -52,6 +52,21 @@ impl LogWriter {
         })
     }
 
+    /// A writer that discards what it is given, for a database opened read-only (whose
+    /// writes are refused before they reach the log): nothing is created at `path`.
+    pub(crate) fn discarding(path: &Path) -> LogWriter {
+        let file: Arc<dyn WritableFile> = Arc::new(Discard);
+        LogWriter {
+            file: Arc::clone(&file),
+            path: path.to_path_buf(),
+            block_offset: 0,
+            len: 0,
+            buf: Vec::new(),
+            handle: Arc::new(SyncHandle::new(file, path.to_path_buf())),
+            broken: false,
+        }
+    }
+
     /// Appends one logical record with a single write(2) call (all fragments are built in a
     /// reusable buffer first), so the bytes are in the OS before it returns. Returns the file
     /// offset just past the record.
@@ -105,6 +120,22 @@ impl LogWriter {
     /// failure of an earlier fsync (which is never retried).
     pub fn sync(&mut self) -> Result<()> {
         self.handle.sync_to(self.len)
+    }
+}
+
+/// The file behind [`LogWriter::discarding`].
+#[derive(Debug)]
+struct Discard;
+
+impl WritableFile for Discard {
+    fn write_all(&self, _buf: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::new(std::io::ErrorKind::ReadOnlyFilesystem, "database is open read-only"))
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn sync_all(&self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,20 +1,14 @@
-#!/usr/bin/env node
 /**
- * `strata`: an interactive shell over a StrataDB database.
- *
- *   strata [path]        (default ./strata-data)
- *   strata verify <dir>  check every checksum of an existing database and exit
- *
- * Reads commands from stdin (a terminal or a pipe), one per line; see HELP.
- * `strata verify` exits 0 when clean, 1 when it found problems and 2 when the database
- * cannot be opened (missing, locked, or corrupt at open).
+ * The REPL of `strata [dir]`: one command per line from a terminal or a pipe (see HELP and
+ * the README's "REPL" section). Started by `ts/cli/index.ts`.
  */
 import * as readline from 'node:readline';
 
-import { Db, open } from './db';
-import { StrataError, fromNative } from './errors';
+import type { Db } from '../db';
+import { StrataError, fromNative } from '../errors';
+import { EXIT } from './exit';
 
-const HELP = `Commands (case-insensitive):
+export const HELP = `Commands (case-insensitive):
   SET key value        store a value (quote values with spaces: SET k "hello world")
   GET key              print the value, or (nil)
   DELETE key           delete a key
@@ -230,65 +224,20 @@ class Shell {
   }
 }
 
-/** `strata verify <dir>`: opens, verifies, prints each problem and a summary. */
-export async function verifyCommand(location: string | undefined, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  if (location === undefined || location === '') {
-    err('usage: strata verify <dir>');
-    return 2;
-  }
-  let db: Db;
-  try {
-    db = await open(location, { createIfMissing: false });
-  } catch (e) {
-    const error = fromNative(e);
-    err(`cannot open ${location}: ${error.code}: ${error.message}`);
-    return 2;
-  }
-  try {
-    const stats = await db.stats();
-    const tables = stats.levels.reduce((n, l) => n + l.files, 0);
-    const { problems } = await db.verify();
-    for (const p of problems) {
-      const where = [p.file ?? '<unknown file>', p.offset === undefined ? undefined : `offset ${p.offset}`].filter(Boolean).join(' ');
-      out(`${p.code} ${where}: ${p.message}`);
-    }
-    if (problems.length === 0) {
-      out(`ok: ${location} is clean (${tables} ${tables === 1 ? 'table' : 'tables'} and the live WALs checked)`);
-    } else {
-      out(`FAILED: ${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} in ${location} (${tables} tables checked)`);
-    }
-    return problems.length === 0 ? 0 : 1;
-  } catch (e) {
-    const error = fromNative(e);
-    err(`verify failed: ${error.code}: ${error.message}`);
-    return 1;
-  } finally {
-    await db.close().catch(() => undefined);
-  }
-}
-
-async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`usage: strata [path]          start the shell (default ./strata-data)\n       strata verify <dir>   check a database; exit 0 clean, 1 problems, 2 cannot open\n\n${HELP}\n`);
-    return 0;
-  }
-  if (argv[0] === 'verify') {
-    return verifyCommand(
-      argv[1],
-      (s) => process.stdout.write(s + '\n'),
-      (s) => process.stderr.write(s + '\n'),
-    );
-  }
-  const location = argv[0] ?? './strata-data';
+/**
+ * Runs the REPL on the database at `location` until EXIT/QUIT, end of input or Ctrl-C.
+ * `openDb` is `open` from `../db` (passed in so that the native binding loads only when a
+ * command needs it). Returns the exit code.
+ */
+export async function runRepl(location: string, openDb: (location: string) => Promise<Db>): Promise<number> {
   const interactive = Boolean(process.stdin.isTTY);
   let db: Db;
   try {
-    db = await open(location);
+    db = await openDb(location);
   } catch (e) {
     const err = fromNative(e);
     process.stderr.write(`(error) ${err.code}: ${err.message}\n`);
-    return 1;
+    return EXIT.cannotOpen;
   }
   const print = (s: string): void => {
     process.stdout.write(s + '\n');
@@ -314,7 +263,7 @@ async function main(): Promise<number> {
     rl.close();
   });
   process.on('SIGINT', () => {
-    void closeDb().then(() => process.exit(130));
+    void closeDb().then(() => process.exit(EXIT.interrupted));
   });
 
   prompt();
@@ -332,16 +281,6 @@ async function main(): Promise<number> {
   rl.close();
   await closeDb();
   if (interactive) print('bye');
-  return 0;
+  return EXIT.ok;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    const err = fromNative(e);
-    process.stderr.write(`(error) ${err.code}: ${err.message}\n`);
-    process.exitCode = 1;
-  },
-);

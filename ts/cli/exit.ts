@@ -1,0 +1,18 @@
+/**
+ * Exit codes of `strata`, documented in the README ("Exit codes"). Each has one meaning, so a
+ * script can tell "verify found damage" from "could not run at all".
+ */
+export const EXIT = {
+  /** Success (verify: the database is clean). */
+  ok: 0,
+  /** `strata verify`: problems found in the database. Used for nothing else. */
+  problems: 1,
+  /** The database could not be opened (missing, locked, corrupt at open) or a command failed. */
+  cannotOpen: 2,
+  /** No usable native binary (platform package missing or of another version). */
+  noNativeBinding: 3,
+  /** Usage error: unknown command or flag, missing or extra argument (sysexits' EX_USAGE). */
+  usage: 64,
+  /** Interrupted by Ctrl-C (SIGINT) in the REPL. */
+  interrupted: 130,
+} as const;

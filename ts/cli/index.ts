@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/**
+ * `strata`: StrataDB's command line (commander). One file per command:
+ *
+ *   strata [dir]          the REPL (`./repl.ts`) on `dir` (default ./strata-data)
+ *   strata verify <dir>   check every checksum, read-only (`./verify.ts`)
+ *   strata --version | --help | help [command]
+ *
+ * Every word is parsed: unknown flags and commands are usage errors (exit 64), and a
+ * directory whose name looks like a command word must be written as a path (`./backup`), so a
+ * mistyped or not-yet-existing command never creates a database. The native binding is loaded
+ * only by the commands that need it, so `--help` and `--version` work without it; a missing
+ * one exits 3, never a code that `verify` gives another meaning. Exit codes: `./exit.ts`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+
+import type * as DbModule from '../db';
+import { EXIT } from './exit';
+import { HELP as REPL_HELP, runRepl } from './repl';
+import { verifyCommand } from './verify';
+
+/** The package's version, read from its package.json (two levels above dist/cli/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** A bare word (`backup`, `verify2`): taken for a command, never for a directory. */
+const COMMAND_LIKE = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** Raised inside actions to leave with an exit code after printing `message` to stderr. */
+class Exit extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Loads `../db` (and so the native binding); a missing binary becomes `Exit(3)`. */
+function loadDb(): typeof DbModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, on purpose
+    return require('../db') as typeof DbModule;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'STRATA_NATIVE_BINDING') throw new Exit(EXIT.noNativeBinding, (e as Error).message);
+    throw e;
+  }
+}
+
+/** Builds the program; each action reports its exit code through `done`. */
+export function buildProgram(done: (code: number) => void): Command {
+  const program = new Command('strata');
+  program
+    .description('StrataDB command line: an interactive shell over a database, and admin commands.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'print this help and exit')
+    .helpCommand('help [command]', 'print the help of a command')
+    .argument('[dir]', 'database directory for the REPL (default ./strata-data); a bare word must be written ./word')
+    .allowExcessArguments(false)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText(
+      'after',
+      `\nExit codes: 0 ok, 1 verify found problems, 2 cannot open the database, 3 no native binary, 64 usage error.\n\nREPL ${REPL_HELP}\n`,
+    )
+    .action(async (dir: string | undefined) => {
+      if (dir !== undefined && COMMAND_LIKE.test(dir)) {
+        throw new Exit(
+          EXIT.usage,
+          `strata: unknown command '${dir}' (commands: ${program.commands.map((c) => c.name()).join(', ')}, help).\n` +
+            `To open the database in the directory '${dir}', write it as a path: strata ./${dir}`,
+        );
+      }
+      const { open } = loadDb();
+      done(await runRepl(dir ?? './strata-data', (location) => open(location)));
+    });
+
+  program
+    .command('verify')
+    .description('check every checksum of an existing database, without modifying it (exit 0 clean, 1 problems, 2 cannot open)')
+    .argument('<dir>', 'database directory')
+    .allowExcessArguments(false)
+    .action(async (dir: string) => {
+      const { open } = loadDb();
+      done(
+        await verifyCommand(
+          dir,
+          (location, options) => open(location, options),
+          (s) => process.stdout.write(s + '\n'),
+          (s) => process.stderr.write(s + '\n'),
+        ),
+      );
+    });
+
+  // `strata serve` is wired here at merge (ts/server/serve.ts exports
+  // `serve(opts: { config?: string; host?: string; port?: number })`):
+  //
+  //   program
+  //     .command('serve')
+  //     .description('serve databases over HTTP')
+  //     .option('-c, --config <file>', 'configuration file')
+  //     .option('--host <host>', 'address to listen on')
+  //     .option('-p, --port <port>', 'port to listen on', parsePort)
+  //     .allowExcessArguments(false)
+  //     .action(async (opts: { config?: string; host?: string; port?: number }) => {
+  //       const { serve } = await import('../server/serve');
+  //       await serve(opts);
+  //       done(EXIT.ok);
+  //     });
+
+  return program;
+}
+
+/** Parses `argv` and runs the command; resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((n) => (code = n));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof Exit) {
+      process.stderr.write(e.message + '\n');
+      return e.code;
+    }
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; every parse error is a usage error (already printed).
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const err = e as { code?: unknown; message?: unknown };
+    process.stderr.write(`(error) ${String(err.code ?? 'STRATA_INTERNAL')}: ${String(err.message ?? e)}\n`);
+    return EXIT.cannotOpen;
+  }
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`(error) ${String(e)}\n`);
+      process.exitCode = EXIT.cannotOpen;
+    },
+  );
+}

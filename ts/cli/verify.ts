@@ -1,0 +1,46 @@
+/**
+ * `strata verify <dir>`: checks every checksum of an existing database without modifying it.
+ * The database is opened `readOnly`: a WAL left by a crash is replayed into memory only (and
+ * checked), nothing is compacted, flushed or deleted, and a read-only directory works.
+ */
+import type { Db, DbOptions } from '../db';
+import { fromNative } from '../errors';
+import { EXIT } from './exit';
+
+/** Opens, verifies, prints each problem and a summary; returns the exit code (`EXIT`). */
+export async function verifyCommand(
+  location: string,
+  openDb: (location: string, options: DbOptions) => Promise<Db>,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  let db: Db;
+  try {
+    db = await openDb(location, { createIfMissing: false, readOnly: true });
+  } catch (e) {
+    const error = fromNative(e);
+    err(`cannot open ${location}: ${error.code}: ${error.message}`);
+    return EXIT.cannotOpen;
+  }
+  try {
+    const stats = await db.stats();
+    const tables = stats.levels.reduce((n, l) => n + l.files, 0);
+    const { problems } = await db.verify();
+    for (const p of problems) {
+      const where = [p.file ?? '<unknown file>', p.offset === undefined ? undefined : `offset ${p.offset}`].filter(Boolean).join(' ');
+      out(`${p.code} ${where}: ${p.message}`);
+    }
+    if (problems.length === 0) {
+      out(`ok: ${location} is clean (${tables} ${tables === 1 ? 'table' : 'tables'} and the live WALs checked)`);
+    } else {
+      out(`FAILED: ${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} in ${location} (${tables} tables checked)`);
+    }
+    return problems.length === 0 ? EXIT.ok : EXIT.problems;
+  } catch (e) {
+    const error = fromNative(e);
+    err(`verify failed: ${error.code}: ${error.message}`);
+    return EXIT.problems;
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}
