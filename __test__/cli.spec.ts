@@ -127,8 +127,9 @@ test('unknown flags and commands are usage errors (64) that open nothing', (t) =
   fs.mkdirSync(cwd, { recursive: true });
   const cases: [string[], RegExp][] = [
     [['--bogus'], /unknown option '--bogus'/],
-    [['backup', './db', 'out.tar'], /too many arguments/],
-    [['backup'], /unknown command 'backup'.*\n.*strata \.\/backup/],
+    [['launch', './db', 'out.tar'], /too many arguments/],
+    [['launch'], /unknown command 'launch'.*\n.*strata \.\/launch/],
+    [['backup', './db'], /required option '-o, --output <target>' not specified/],
     [['verify'], /missing required argument 'dir'/],
     [['verify', './a', './b'], /too many arguments/],
     [['verify', '--deep', './a'], /unknown option '--deep'/],
@@ -140,9 +141,9 @@ test('unknown flags and commands are usage errors (64) that open nothing', (t) =
   }
   t.deepEqual(fs.readdirSync(cwd), [], 'no database was created');
   // Written as a path, a command-like name is a directory.
-  const r = cli(['./backup'], { cwd, input: 'SET a 1\n' });
+  const r = cli(['./launch'], { cwd, input: 'SET a 1\n' });
   t.is(r.code, 0, r.stderr);
-  t.true(fs.existsSync(path.join(cwd, 'backup', 'MANIFEST')));
+  t.true(fs.existsSync(path.join(cwd, 'launch', 'MANIFEST')));
 });
 
 test('a missing native binary exits 3, not a verify code, and says how to fix it', (t) => {

@@ -5,7 +5,7 @@
 export const EXIT = {
   /** Success (verify: the database is clean). */
   ok: 0,
-  /** `strata verify`: problems found in the database. Used for nothing else. */
+  /** `strata verify` / `strata backups verify`: problems found. Used for nothing else. */
   problems: 1,
   /** The database could not be opened (missing, locked, corrupt at open) or a command failed. */
   cannotOpen: 2,
@@ -13,6 +13,6 @@ export const EXIT = {
   noNativeBinding: 3,
   /** Usage error: unknown command or flag, missing or extra argument (sysexits' EX_USAGE). */
   usage: 64,
-  /** Interrupted by Ctrl-C (SIGINT) in the REPL. */
+  /** Interrupted by Ctrl-C (SIGINT): the REPL, or an admin command (after removing what it half-wrote). */
   interrupted: 130,
 } as const;

@@ -4,6 +4,8 @@
  *
  *   strata [dir]          the REPL (`./repl.ts`) on `dir` (default ./strata-data)
  *   strata verify <dir>   check every checksum, read-only (`./verify.ts`)
+ *   strata backup | restore | backups | checkpoint | export | import | compact |
+ *          rebuild-index | indexes | stats   the admin commands (`./admin.ts`)
  *   strata --version | --help | help [command]
  *
  * Every word is parsed: unknown flags and commands are usage errors (exit 64), and a
@@ -17,6 +19,8 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 
 import type * as DbModule from '../db';
+import type * as LibModule from '../index';
+import { CommandFailed, registerAdminCommands } from './admin';
 import { EXIT } from './exit';
 import { HELP as REPL_HELP, runRepl } from './repl';
 import { verifyCommand } from './verify';
@@ -52,6 +56,13 @@ function loadDb(): typeof DbModule {
   }
 }
 
+/** Loads the whole library (and so the native binding); a missing binary becomes `Exit(3)`. */
+function loadLib(): typeof LibModule {
+  loadDb();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, on purpose
+  return require('../index') as typeof LibModule;
+}
+
 /** Builds the program; each action reports its exit code through `done`. */
 export function buildProgram(done: (code: number) => void): Command {
   const program = new Command('strata');
@@ -67,7 +78,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .addHelpText(
       'after',
-      `\nExit codes: 0 ok, 1 verify found problems, 2 cannot open the database, 3 no native binary, 64 usage error.\n\nREPL ${REPL_HELP}\n`,
+      `\nExit codes: 0 ok, 1 verify found problems, 2 cannot open the database or the command failed, 3 no native binary, 64 usage error, 130 interrupted.\n\nREPL ${REPL_HELP}\n`,
     )
     .action(async (dir: string | undefined) => {
       if (dir !== undefined && COMMAND_LIKE.test(dir)) {
@@ -98,6 +109,8 @@ export function buildProgram(done: (code: number) => void): Command {
       );
     });
 
+  registerAdminCommands(program, { lib: () => loadLib(), done });
+
   // `strata serve` is wired here at merge (ts/server/serve.ts exports
   // `serve(opts: { config?: string; host?: string; port?: number })`):
   //
@@ -125,7 +138,7 @@ export async function run(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (e) {
-    if (e instanceof Exit) {
+    if (e instanceof Exit || e instanceof CommandFailed) {
       process.stderr.write(e.message + '\n');
       return e.code;
     }
@@ -140,6 +153,13 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `strata export db | head`: a closed pipe ends the command quietly, as in other CLIs.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+      throw e;
+    });
+  }
   run(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

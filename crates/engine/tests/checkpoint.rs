@@ -146,3 +146,19 @@ fn checkpoint_of_an_empty_database_opens_empty() {
     let cp = Db::open(dir.path().join("cp"), Options::default()).unwrap();
     assert!(all(&cp).is_empty());
 }
+
+#[test]
+fn a_checkpoint_verifies_clean_when_opened_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("db"), small()).unwrap();
+    for i in 0..500 {
+        db.put(&key(i), b"v", false).unwrap();
+    }
+    db.checkpoint(dir.path().join("cp")).unwrap();
+    let mut ro = Options::default();
+    ro.read_only = true;
+    let cp = Db::open(dir.path().join("cp"), ro).unwrap();
+    let problems = cp.verify().unwrap();
+    assert!(problems.is_empty(), "no WAL to read is not a problem when nothing is unflushed: {problems:?}");
+    assert_eq!(all(&cp).len(), 500);
+}

@@ -1,0 +1,127 @@
+/**
+ * The admin commands of `strata` (ts/cli/admin.ts), run as a user would: exit codes, `--json`
+ * results, progress on stderr, usage errors, and Ctrl-C leaving nothing half-written.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import test from 'ava';
+
+import { open } from '../ts/index';
+import { tmpPath } from './helpers';
+
+const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));
+
+function strata(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function filled(n: number): Promise<string> {
+  const dir = tmpPath();
+  const db = await open<string, { city: string; n: number }>(dir, { env: {}, envFile: false, valueEncoding: 'json', indexes: [{ name: 'city', type: 'equality', extractor: { kind: 'json_path', path: '$.city' } }] });
+  for (let i = 0; i < n; i += 1000) {
+    await db.batch(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ type: 'put' as const, key: `k${String(i + j).padStart(6, '0')}`, value: { city: `c${(i + j) % 3}`, n: i + j } })));
+  }
+  await db.close();
+  return dir;
+}
+
+test('backup, backups list/verify/purge, restore, checkpoint: exit codes and --json results', async (t) => {
+  const dir = await filled(2000);
+  const root = tmpPath();
+  const archive = path.join(root, 'b.tar.gz');
+  const b = strata('backup', dir, '--output', archive, '--json');
+  t.is(b.code, 0, b.stderr);
+  const info = JSON.parse(b.stdout) as { id: number; sequence: number; files: number };
+  t.is(info.id, 1);
+  t.is(b.stderr, '', '--json prints no progress');
+  const plain = strata('backup', dir, '-o', path.join(root, 'dir'));
+  t.is(plain.code, 0);
+  t.regex(plain.stdout, /^backup 1 of .* at sequence \d+/);
+  t.regex(plain.stderr, /^checkpoint: .*\nhash: /m, 'progress, one line per step when not a terminal');
+  t.is(strata('backup', dir, '-o', path.join(root, 'dir')).code, 0);
+  const list = JSON.parse(strata('backups', 'list', path.join(root, 'dir'), '--json').stdout) as { id: number }[];
+  t.deepEqual(list.map((x) => x.id), [1, 2]);
+  t.is(strata('backups', 'verify', archive).code, 0);
+  const restored = path.join(root, 'restored');
+  const r = strata('restore', '--input', path.join(root, 'dir'), restored, '--id', '1', '--json');
+  t.is(r.code, 0, r.stderr);
+  t.is((JSON.parse(r.stdout) as { id: number }).id, 1);
+  const again = strata('restore', '--input', archive, restored);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /STRATA_EXISTS/);
+  t.is(strata('restore', '--input', archive, restored, '--force').code, 0);
+  t.is(strata('verify', restored).code, 0);
+  const purge = JSON.parse(strata('backups', 'purge', path.join(root, 'dir'), '--keep', '1', '--json').stdout) as { removed: number[] };
+  t.deepEqual(purge.removed, [1]);
+  const cp = strata('checkpoint', dir, path.join(root, 'cp'), '--json');
+  t.is(cp.code, 0, cp.stderr);
+  t.is(strata('verify', path.join(root, 'cp')).code, 0);
+
+  // Damage: backups verify exits 1 (problems), like verify.
+  const shared = path.join(root, 'dir', 'shared');
+  const f = path.join(shared, fs.readdirSync(shared)[0] as string);
+  const bytes = fs.readFileSync(f);
+  bytes[10] ^= 1;
+  fs.writeFileSync(f, bytes);
+  const bad = strata('backups', 'verify', path.join(root, 'dir'));
+  t.is(bad.code, 1);
+  t.regex(bad.stdout, /SHA-256/);
+});
+
+test('export and import, indexes and stats commands; usage errors exit 64 and create nothing', async (t) => {
+  const dir = await filled(3000);
+  const root = tmpPath();
+  fs.mkdirSync(root, { recursive: true });
+  const out = path.join(root, 'e.ndjson');
+  const e = strata('export', dir, '--value-encoding', 'json', '--prefix', 'k001', '-o', out, '--json');
+  t.is(e.code, 0, e.stderr);
+  t.is((JSON.parse(e.stdout) as { entries: number }).entries, 1000);
+  const first = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0] as string) as { key: string; value: { n: number } };
+  t.deepEqual(first, { key: 'k001000', value: { city: 'c1', n: 1000 } });
+  const toStdout = strata('export', dir, '--format', 'csv', '--prefix', 'k00000');
+  t.is(toStdout.stdout.split('\n')[0], 'key,keyBase64,value,valueBase64');
+  const into = path.join(root, 'imported');
+  const i = strata('import', into, '--input', out, '--value-encoding', 'json', '--batch-size', '100', '--json');
+  t.is(i.code, 0, i.stderr);
+  t.deepEqual(JSON.parse(i.stdout), { entries: 1000, batches: 10 });
+  const idx = JSON.parse(strata('indexes', dir, '--json').stdout) as { name: string; state: string }[];
+  t.deepEqual(idx.map((x) => [x.name, x.state]), [['city', 'ready']]);
+  const stats = JSON.parse(strata('stats', dir, '--json').stdout) as { levels: unknown[] };
+  t.true(Array.isArray(stats.levels));
+  t.is(strata('rebuild-index', dir, 'city', '--json').code, 0);
+  t.is(strata('compact', dir).code, 0);
+
+  for (const args of [['export', dir, '--format', 'xml'], ['backup', dir], ['backups', 'purge', root, '--keep', '-1'], ['import', into], ['backup', dir, '-o', 'x', '--bogus']]) {
+    const r = strata(...args);
+    t.is(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const missing = strata('stats', path.join(root, 'nothing-here'));
+  t.is(missing.code, 2);
+  t.false(fs.existsSync(path.join(root, 'nothing-here')), 'an admin command never creates a database');
+});
+
+test('Ctrl-C during an export to a file removes the partial file and exits 130', async (t) => {
+  const dir = await filled(60000);
+  const out = path.join(tmpPath(), 'big.ndjson');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const child = spawn(process.execPath, [CLI, 'export', dir, '-o', out], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!sent && /export: \d+ entries/.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.true(sent, stderr);
+  t.is(code, 130, stderr);
+  t.regex(stderr, /interrupted: the export was not completed/);
+  t.false(fs.existsSync(`${out}.partial`));
+  t.false(fs.existsSync(out));
+});
