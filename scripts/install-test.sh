@@ -17,8 +17,10 @@
 #   7. reports the tarball sizes.
 #
 # Needs: `npm run build` done (dist/ and stratadb.linux-x64-gnu.node). Run by .ci/run.
-# Takes about 2 minutes: ~40 s to pack, install verdaccio and the proxied dependencies, the
-# rest compiling the engine and binding (dependencies come from target/ when already built).
+# Takes 2-3 minutes on 2 cores: ~40-70 s to pack, install verdaccio and the proxied
+# dependencies and install stratadb; ~60 s compiling the engine and binding from the shipped
+# sources (dependencies come from target/ when already built; STRATA_INSTALL_TEST_FROM_SOURCE=0
+# skips it); ~40 s for npm ci in the cargo-less checkout copy.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PLATFORM=linux-x64-gnu
