@@ -87,3 +87,39 @@ test('StrataLevel opened readOnly reads, and its writes fail with LEVEL_READONLY
   await db.close();
   t.deepEqual(contents(location), before);
 });
+
+test('readOnly and strata verify work on a read-only file system (a read-only bind mount)', (t) => {
+  const probe = spawnSync('unshare', ['-Urm', 'true']);
+  if (probe.error !== undefined || probe.status !== 0) {
+    t.log(`no user+mount namespaces here (unshare: ${String(probe.error ?? probe.stderr)}); the engine test read_only.rs covers this with a file system that refuses every write`);
+    t.pass();
+    return;
+  }
+  const location = tmpPath();
+  crashedDb(location);
+  const before = contents(location);
+  const mnt = tmpPath('ro-mount');
+  fs.mkdirSync(mnt, { recursive: true });
+  const child = `
+    const { open } = require(${JSON.stringify(INDEX)});
+    (async () => {
+      const dir = process.argv[1];
+      let writable;
+      try { await open(dir, { env: {}, envFile: false }); writable = 'opened'; } catch (e) { writable = e.code; }
+      const db = await open(dir, { env: {}, envFile: false, readOnly: true });
+      const v = await db.get('k050');
+      let put;
+      try { await db.put('x', 'y'); } catch (e) { put = e.code; }
+      await db.close();
+      console.log(JSON.stringify({ writable, v, put }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const script = 'mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && "$3" "$4" verify "$2" && "$3" -e "$5" "$2"';
+  const r = spawnSync('unshare', ['-Urm', 'sh', '-c', script, 'sh', location, mnt, process.execPath, CLI, child], { env: cleanEnv, encoding: 'utf8' });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /is clean/);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { writable: string; v: string; put: string };
+  t.is(last.writable, 'STRATA_IO_ERROR', 'a writable open fails on a read-only file system');
+  t.is(last.v, 'v50');
+  t.is(last.put, 'STRATA_READ_ONLY');
+  t.deepEqual(contents(location), before);
+});

@@ -12,11 +12,15 @@
 #      `npx strata --version`, and checks what the main tarball holds;
 #   5. builds the binary again from the Rust sources the package ships (`npm explore stratadb --
 #      npm run build-from-source`, cargo back on PATH) and runs the program on it alone;
-#   6. reports the tarball sizes.
+#   6. runs `npm ci` in a copy of the git checkout with no cargo on PATH: it must stop with a
+#      message saying what to install, not napi's "cargo metadata failed";
+#   7. reports the tarball sizes.
 #
 # Needs: `npm run build` done (dist/ and stratadb.linux-x64-gnu.node). Run by .ci/run.
-# Takes about 2 minutes: ~40 s to pack, install verdaccio and the proxied dependencies, the
-# rest compiling the engine and binding (dependencies come from target/ when already built).
+# Takes 2-3 minutes on 2 cores: ~40-70 s to pack, install verdaccio and the proxied
+# dependencies and install stratadb; ~60 s compiling the engine and binding from the shipped
+# sources (dependencies come from target/ when already built; STRATA_INSTALL_TEST_FROM_SOURCE=0
+# skips it); ~40 s for npm ci in the cargo-less checkout copy.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PLATFORM=linux-x64-gnu
@@ -44,8 +48,9 @@ cp "$ROOT/npm/$PLATFORM/package.json" "$ROOT/npm/$PLATFORM/README.md" "$WORK/pkg
 cp "$BINARY" "$WORK/pkg/platform/stratadb.$PLATFORM.node"
 (cd "$WORK/pkg/platform" && npm pack --silent --pack-destination "$WORK/tarballs" >/dev/null)
 # The main package as published: package.json plus its optionalDependencies (scripts/npm-packages.js).
+before="$(cksum < "$ROOT/package.json")"
 node "$ROOT/scripts/npm-packages.js" pack "$WORK/tarballs" >/dev/null
-git -C "$ROOT" diff --quiet -- package.json 2>/dev/null || [ ! -d "$ROOT/.git" ] || { echo "install-test: pack left package.json modified" >&2; exit 1; }
+[ "$(cksum < "$ROOT/package.json")" = "$before" ] || { echo "install-test: pack left package.json modified" >&2; exit 1; }
 PLATFORM_TGZ="$WORK/tarballs/stratadb-$PLATFORM-$VERSION.tgz"
 MAIN_TGZ="$WORK/tarballs/stratadb-$VERSION.tgz"
 [ -f "$PLATFORM_TGZ" ] || PLATFORM_TGZ="$(ls "$WORK"/tarballs/stratadb-"$PLATFORM"-*.tgz)"
@@ -161,6 +166,8 @@ const fs = require('fs');
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
 run_nocargo node app.js
+printf '%s\n' "import { open, StrataError } from 'stratadb';" "if (typeof open !== 'function' || typeof StrataError !== 'function') throw new Error('ESM named exports');" "console.log('app: ESM import ok');" > app.mjs
+run_nocargo node app.mjs
 run_nocargo npx --no-install strata --help > help.txt
 grep -q "verify <dir>" help.txt || { echo "install-test: strata --help printed:" >&2; cat help.txt >&2; exit 1; }
 [ "$(run_nocargo npx --no-install strata --version)" = "$VERSION" ] || { echo "install-test: strata --version" >&2; exit 1; }
@@ -175,6 +182,20 @@ if [ "${STRATA_INSTALL_TEST_FROM_SOURCE:-1}" = "1" ]; then
   echo "app: runs on the binary built from the shipped sources"
 else
   echo "skipped (STRATA_INSTALL_TEST_FROM_SOURCE=0)"
+fi
+
+echo "== install-test: npm install in a git checkout without cargo says what to install"
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  mkdir -p "$WORK/checkout"
+  git -C "$ROOT" ls-files -z | (cd "$ROOT" && xargs -0 tar cf -) | tar xf - -C "$WORK/checkout"
+  if (cd "$WORK/checkout" && run_nocargo npm ci --no-audit --no-fund > "$WORK/checkout.log" 2>&1); then
+    echo "install-test: npm ci in a checkout succeeded without cargo?" >&2; exit 1
+  fi
+  grep -q "needs Rust (cargo and rustc 1.89 or newer)" "$WORK/checkout.log" || { echo "install-test: no helpful message:" >&2; tail -20 "$WORK/checkout.log" >&2; exit 1; }
+  if grep -q "cargo metadata" "$WORK/checkout.log"; then echo "install-test: napi's cargo metadata error leaked" >&2; exit 1; fi
+  echo "checkout: npm ci stops with: $(grep -m1 'needs Rust' "$WORK/checkout.log")"
+else
+  echo "skipped (not a git checkout)"
 fi
 
 size() { node -p "require('fs').statSync('$1').size"; }
