@@ -237,7 +237,7 @@ function checkProfile(name: unknown, source: string): ProfileName {
 }
 
 /** Prefixes of `STRATA_*` variables that belong to the test and benchmark tools, not to options. */
-const RESERVED_PREFIXES = ['STRATA_SOAK_', 'STRATA_TEST_', 'STRATA_BENCH_', 'STRATA_CRASH_'];
+const RESERVED_PREFIXES = ['STRATA_SOAK_', 'STRATA_TEST_', 'STRATA_BENCH_', 'STRATA_CRASH_', 'STRATA_SERVER_'];
 
 /**
  * Reads `STRATA_*` variables from `vars` as settings; unknown `STRATA_*` names are errors (a

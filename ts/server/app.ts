@@ -1,0 +1,88 @@
+/**
+ * The fastify application: settings → hooks (limits, auth) → route groups → OpenAPI. A thin
+ * shell: every route calls the `Db` / instances API and turns errors into
+ * `{ error: { code, message } }` (./errors.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { FastifyInstance, FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+
+import { FeatureStore } from '../features';
+import type { KvDb } from '../database';
+import type { Instances } from '../instances';
+import { registerAuth } from './auth';
+import type { AppContext } from './context';
+import { toHttp } from './errors';
+import { registerLimits } from './limits';
+import { adminRoutes } from './routes/admin';
+import { featureRoutes } from './routes/features';
+import { indexRoutes } from './routes/indexes';
+import { kvRoutes } from './routes/kv';
+import { queryRoutes } from './routes/query';
+import { statsRoutes } from './routes/stats';
+import type { ServerSettings } from './settings';
+
+/** Options of `buildApp` beside the settings. */
+export interface BuildAppOptions {
+  /** A pino logger config or instance for fastify (default: JSON logs at `settings.logLevel`). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** The version of the HTTP API in `/openapi.json`. */
+export const API_VERSION = '1.0.0';
+
+/** Builds the app (not listening: `app.listen()` or `app.inject()` for tests). */
+export async function buildApp(instances: Instances, settings: ServerSettings, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? { level: settings.logLevel },
+    bodyLimit: settings.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: settings.maxKeySize * 3 + 16 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  const ctx: AppContext = { instances, settings, features: new FeatureStore(instances.default.db as unknown as KvDb<unknown, unknown>) };
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  registerLimits(app, settings);
+  registerAuth(app, settings.authToken);
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toHttp(err);
+    if (e.internal) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: e.body.error.code, status: e.status }, e.body.error.message);
+    return reply.code(e.status).headers(e.headers).send(e.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'STRATA_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'StrataDB', description: 'The HTTP API of `strata serve`: key-value, index queries, indexes, admin and feature flags per instance.', version: API_VERSION },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      ...(settings.authToken === undefined ? {} : { security: [{ bearer: [] }] }),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const scoped = { ctx, scoped: true };
+  const unscoped = { ctx, scoped: false };
+  await app.register(statsRoutes, unscoped);
+  await app.register(kvRoutes, unscoped);
+  await app.register(adminRoutes, { ctx });
+  await app.register(featureRoutes, { ctx });
+  await app.register(statsRoutes, { ...scoped, prefix: '/db/:instance' });
+  await app.register(kvRoutes, { ...scoped, prefix: '/db/:instance' });
+  await app.register(queryRoutes, { ...scoped, prefix: '/db/:instance' });
+  await app.register(indexRoutes, { ...scoped, prefix: '/db/:instance' });
+  await app.ready();
+  return app;
+}
