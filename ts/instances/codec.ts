@@ -8,7 +8,7 @@
  * | json  | any JSON value but `null`                   | `JSON.stringify`     |
  * | bson  | an object; Extended JSON for types JSON lacks | BSON                 |
  */
-import { EJSON } from 'bson';
+import { EJSON, Long } from 'bson';
 
 import { invalidArgument } from '../errors';
 import type { Codec } from './config';
@@ -42,6 +42,22 @@ export function toJson(codec: Codec, value: unknown): unknown {
     case 'json':
       return value;
     case 'bson':
-      return EJSON.serialize(value, { relaxed: true });
+      return relaxed(value);
   }
+}
+
+/**
+ * Relaxed Extended JSON, except that a `Long` outside the safe integer range stays
+ * `{ $numberLong }` (relaxed EJSON would round it to a double).
+ */
+function relaxed(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Long.isLong(v)) return Number.isSafeInteger(v.toNumber()) ? v.toNumber() : { $numberLong: v.toString() };
+  if (Array.isArray(v)) return v.map(relaxed);
+  if (Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = relaxed(x);
+    return out;
+  }
+  return EJSON.serialize(v, { relaxed: true });
 }

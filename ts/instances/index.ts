@@ -64,13 +64,14 @@ export class Instance {
     const status: BuildStatus = { index: name, state: 'building', processed: 0, total: 0, startedAt: new Date().toISOString() };
     const onProgress = (p: IndexProgress): void => {
       Object.assign(status, p);
+      this.#builds.set(name, status);
     };
     const info =
       kind === 'create'
         ? await db.createIndex(nameOrDef as Parameters<Db['createIndex']>[0], { background: true, onProgress })
         : await db.rebuildIndex(name, { background: true, onProgress });
-    this.#builds.set(name, status);
-    if (info.state === 'ready') status.state = 'ready';
+    // A create of an index that exists already is a no-op: it keeps the status of the build that made it.
+    if (info.state === 'building' || kind === 'rebuild') this.#builds.set(name, status);
     return info;
   }
 

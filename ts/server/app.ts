@@ -4,6 +4,7 @@
  * `{ error: { code, message } }` (./errors.ts).
  */
 import { randomUUID } from 'node:crypto';
+import Ajv from 'ajv';
 import Fastify, { FastifyInstance, FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -42,8 +43,12 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
     routerOptions: { maxParamLength: settings.maxKeySize * 3 + 16 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+  // Bodies are JSON and keep their types (`"key": 1` is a 400); path and query strings are
+  // coerced to the declared types (`?limit=10`).
+  const strict = new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, strict: false });
+  const coercing = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   const ctx: AppContext = { instances, settings, features: new FeatureStore(instances.default.db as unknown as KvDb<unknown, unknown>) };
 
   app.addHook('onSend', async (req, reply) => {
