@@ -129,7 +129,7 @@ test('GET /keys and /scan page with cursors over prefix/start/end ranges', async
   t.deepEqual(next.body.items.map((i: { key: string }) => i.key), ['k13', 'k14', 'k15', 'k16', 'k17', 'k18', 'k19']);
   t.is(next.body.cursor, null);
   t.deepEqual((await call(app, 'GET', '/db/log/keys?start=z&end=a')).body, { items: [], cursor: null });
-  for (const c of ['garbage', 'k1.', 'k1.***', 'k2.YQ']) {
+  for (const c of ['garbage', 'k1.***', 'k2.YQ', 'k1.a b']) {
     const r = await call(app, 'GET', `/db/log/keys?cursor=${encodeURIComponent(c)}`);
     t.is(r.status, 400, c);
   }

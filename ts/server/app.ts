@@ -4,6 +4,7 @@
  * `{ error: { code, message } }` (./errors.ts).
  */
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import Ajv from 'ajv';
 import Fastify, { FastifyInstance, FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -33,6 +34,37 @@ export interface BuildAppOptions {
 /** The version of the HTTP API in `/openapi.json`. */
 export const API_VERSION = '1.0.0';
 
+type OpenApiDoc = { paths?: Record<string, Record<string, { parameters?: { name: string; in: string; schema?: Record<string, unknown> }[] }>> };
+
+function withInstances(doc: OpenApiDoc, names: string[]): OpenApiDoc {
+  const out = structuredClone(doc);
+  for (const ops of Object.values(out.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      for (const p of op.parameters ?? []) {
+        if (p.name === 'instance' && p.schema !== undefined) p.schema = { ...p.schema, enum: names };
+      }
+    }
+  }
+  return out;
+}
+
+/** Answers a malformed request or oversized headers (before fastify sees it) in the error format. */
+function clientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const big = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = big ? 431 : 400;
+  const body = JSON.stringify({
+    error: big ? { code: 'STRATA_TOO_LARGE', message: 'request headers (or URL) too large' } : { code: 'STRATA_BAD_REQUEST', message: 'malformed HTTP request' },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${big ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Builds the app (not listening: `app.listen()` or `app.inject()` for tests). */
 export async function buildApp(instances: Instances, settings: ServerSettings, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -43,6 +75,12 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
     routerOptions: { maxParamLength: settings.maxKeySize * 3 + 16 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // `__proto__` keys are dropped from bodies (never assigned), not answered with an error.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+    // Room for a cursor and three keys of max_key_size, percent-encoded, in one query string.
+    http: { maxHeaderSize: 64 * 1024 },
+    clientErrorHandler: clientError,
   });
   // Bodies are JSON and keep their types (`"key": 1` is a 400); path and query strings are
   // coerced to the declared types (`?limit=10`).
@@ -76,7 +114,9 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The document names the instances this server has (an unknown one is still a 404).
+  const names = instances.list().map((i) => i.name);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => withInstances(app.swagger() as OpenApiDoc, names));
 
   const scoped = { ctx, scoped: true };
   const unscoped = { ctx, scoped: false };

@@ -67,10 +67,11 @@ export function keyCursor(last: Buffer): string {
   return 'k1.' + last.toString('base64url');
 }
 
-/** Decodes a key cursor; a malformed one is 400. */
-export function fromKeyCursor(cursor: string): Buffer {
-  const m = /^k1\.([A-Za-z0-9_-]+)$/.exec(cursor);
-  const b = m ? Buffer.from(m[1] as string, 'base64url') : undefined;
-  if (b === undefined || b.length === 0 || b.toString('base64url') !== m?.[1]) throw badRequest('cursor is malformed');
-  return b;
+/** Decodes a key cursor: the key to continue after, or `undefined` for the first page. */
+export function fromKeyCursor(cursor: string): Buffer | undefined {
+  const m = /^k1\.([A-Za-z0-9_-]*)$/.exec(cursor);
+  if (cursor === '') return undefined;
+  if (!m) throw badRequest('cursor is malformed');
+  const b = Buffer.from(m[1] as string, 'base64url');
+  return b.length === 0 ? undefined : b;
 }

@@ -21,14 +21,32 @@ export const errorSchema: Schema = {
 /** The error responses every route may give. */
 export function errors(...statuses: number[]): Record<string, Schema> {
   const out: Record<string, Schema> = {};
-  for (const s of [400, 401, 429, 503, ...statuses]) out[String(s)] = { description: 'error', ...errorSchema };
+  for (const s of [400, 401, 429, 431, 503, ...statuses]) out[String(s)] = { description: 'error', ...errorSchema };
   return out;
 }
 
 /** A value in its JSON form (see the codec table): base64 string, JSON value or Extended JSON object. */
 export const valueSchema: Schema = {
+  not: { type: 'null' },
   description: 'The value: a base64 string (codec raw), any JSON value but null (json) or an object in Extended JSON (bson).',
 };
+
+/** A value in an answer (any JSON). */
+export const valueOut: Schema = { description: valueSchema.description };
+
+/** The value schema of one codec (the routes of the default instance know theirs). */
+export function valueSchemaOf(codec: 'raw' | 'json' | 'bson' | undefined): Schema {
+  switch (codec) {
+    case 'raw':
+      return { type: 'string', pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$', description: 'The value, base64 (codec raw).' };
+    case 'json':
+      return { not: { type: 'null' }, description: 'The value: any JSON value but null (codec json).' };
+    case 'bson':
+      return { type: 'object', description: 'The value: an object in Extended JSON (codec bson).' };
+    default:
+      return valueSchema;
+  }
+}
 
 export const keySchema: Schema = { type: 'string', minLength: 1, description: 'A key (UTF-8).' };
 
@@ -42,9 +60,10 @@ export function params(scoped: boolean, extra: Record<string, Schema> = {}): Sch
   return { type: 'object', required: Object.keys(properties), properties };
 }
 
-export const pageQuery = (max: number): Record<string, Schema> => ({
+/** `limit` and `cursor` of a paged list (`pattern`: the cursor's form; `''` is the first page). */
+export const pageQuery = (max: number, pattern = '^(k1\\.[A-Za-z0-9_-]*)?$'): Record<string, Schema> => ({
   limit: { type: 'integer', minimum: 1, maximum: max, default: Math.min(100, max) },
-  cursor: { type: 'string', maxLength: 200000 },
+  cursor: { type: 'string', maxLength: 8192, pattern, description: 'The cursor of the previous page.' },
 });
 
 export const anyObject: Schema = { type: 'object', additionalProperties: true };

@@ -29,11 +29,13 @@ function cursorOf(id: string): string {
   return 'f1.' + Buffer.from(id, 'utf8').toString('base64url');
 }
 
-function fromCursor(c: string): string {
-  const m = /^f1\.([A-Za-z0-9_-]+)$/.exec(c);
-  const id = m ? Buffer.from(m[1] as string, 'base64url').toString('utf8') : '';
-  if (!m || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw badRequest('cursor is malformed');
-  return id;
+/** The id to continue after, or `undefined` for the first page. */
+function fromCursor(c: string): string | undefined {
+  const m = /^f1\.([A-Za-z0-9_-]*)$/.exec(c);
+  if (c === '') return undefined;
+  if (!m) throw badRequest('cursor is malformed');
+  const id = Buffer.from(m[1] as string, 'base64url').toString('utf8');
+  return id === '' ? undefined : id;
 }
 
 export async function featureRoutes(app: FastifyInstance, opts: { ctx: AppContext }): Promise<void> {
@@ -46,13 +48,14 @@ export async function featureRoutes(app: FastifyInstance, opts: { ctx: AppContex
       schema: {
         tags,
         summary: 'Feature flags, in id order (paged)',
-        querystring: { type: 'object', properties: pageQuery(ctx.settings.maxPage) },
+        querystring: { type: 'object', properties: pageQuery(ctx.settings.maxPage, '^(f1\\.[A-Za-z0-9_-]*)?$') },
         response: { 200: { type: 'object', required: ['items', 'cursor'], properties: { items: { type: 'array', items: featureSchema }, cursor: cursorSchema } }, ...errors() },
       },
     },
     async (req) => {
       const q = req.query as { limit: number; cursor?: string };
-      const page = await ctx.features.list({ limit: q.limit, ...(q.cursor === undefined ? {} : { after: fromCursor(q.cursor) }) });
+      const after = q.cursor === undefined ? undefined : fromCursor(q.cursor);
+      const page = await ctx.features.list({ limit: q.limit, ...(after === undefined ? {} : { after }) });
       return { items: page.items, cursor: page.next === null ? null : cursorOf(page.next) };
     },
   );

@@ -8,7 +8,7 @@ import { successor } from '../../codec';
 import { toJson } from '../../instances';
 import { AppContext, checkKey, checkValue, fromKeyCursor, instanceOf, keyCursor, ScopedOptions } from '../context';
 import { notFound, tooLarge } from '../errors';
-import { cursorSchema, errors, keySchema, pageQuery, params, Schema, valueSchema } from '../schemas';
+import { cursorSchema, errors, keySchema, pageQuery, params, Schema, valueOut, valueSchemaOf } from '../schemas';
 
 interface Bounds {
   gt?: Buffer;
@@ -35,8 +35,8 @@ function bounds(ctx: AppContext, q: { prefix?: string; start?: string; end?: str
   if (q.start !== undefined && q.start !== '') raise(Buffer.from(checkKey(ctx, q.start, 'start'), 'utf8'));
   if (q.end !== undefined && q.end !== '') cap(Buffer.from(checkKey(ctx, q.end, 'end'), 'utf8'));
   const r: Bounds = {};
-  if (q.cursor !== undefined) {
-    const after = fromKeyCursor(q.cursor);
+  const after = q.cursor === undefined ? undefined : fromKeyCursor(q.cursor);
+  if (after !== undefined) {
     if (lower === undefined || Buffer.compare(after, lower) >= 0) r.gt = after;
     else r.gte = lower;
   } else if (lower !== undefined) r.gte = lower;
@@ -52,7 +52,7 @@ const pageResponse = (item: Schema): Schema => ({
   properties: { items: { type: 'array', items: item }, cursor: cursorSchema },
 });
 
-const entrySchema: Schema = { type: 'object', required: ['key', 'value'], properties: { key: { type: 'string' }, value: valueSchema } };
+const entrySchema: Schema = { type: 'object', required: ['key', 'value'], properties: { key: { type: 'string' }, value: valueOut } };
 
 export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promise<void> {
   const { ctx, scoped } = opts;
@@ -60,9 +60,9 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
   const tags = [scoped ? 'instance key-value' : 'key-value (default instance)'];
   const rangeQuery = {
     ...pageQuery(s.maxPage),
-    prefix: { type: 'string' },
-    start: { type: 'string', description: 'First key (inclusive).' },
-    end: { type: 'string', description: 'Last key (exclusive).' },
+    prefix: { type: 'string', maxLength: s.maxKeySize },
+    start: { type: 'string', maxLength: s.maxKeySize, description: 'First key (inclusive).' },
+    end: { type: 'string', maxLength: s.maxKeySize, description: 'Last key (exclusive).' },
   };
 
   /** Up to `limit` keys (and values) of a range, and the cursor after them. */
@@ -88,7 +88,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
         summary: 'List keys (paged)',
         params: params(scoped),
         querystring: { type: 'object', properties: rangeQuery },
-        response: { 200: pageResponse({ type: 'string' }), ...errors(404) },
+        response: { 200: pageResponse({ type: 'string' }), ...errors(404, 413) },
       },
     },
     async (req) => {
@@ -107,7 +107,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
         summary: 'Keys and values of a range (paged)',
         params: params(scoped),
         querystring: { type: 'object', properties: rangeQuery },
-        response: { 200: pageResponse(entrySchema), ...errors(404) },
+        response: { 200: pageResponse(entrySchema), ...errors(404, 413) },
       },
     },
     async (req) => {
@@ -177,7 +177,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
         summary: 'Search keys by prefix (prefix=true, a range read) or substring (a budgeted key scan)',
         params: params(scoped),
         querystring: { type: 'object', required: ['q'], properties: { ...searchQuery, prefix: { type: 'boolean', default: true } } },
-        response: { 200: searchResponse, ...errors(404) },
+        response: { 200: searchResponse, ...errors(404, 413) },
       },
     },
     async (req) => {
@@ -194,7 +194,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
         summary: 'Keys starting with q (a range read, paged)',
         params: params(scoped),
         querystring: { type: 'object', required: ['q'], properties: searchQuery },
-        response: { 200: searchResponse, ...errors(404) },
+        response: { 200: searchResponse, ...errors(404, 413) },
       },
     },
     async (req) => prefixSearch(req, req.query as { q: string; limit: number; cursor?: string }),
@@ -208,7 +208,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
         summary: 'Keys containing q: a scan of the keys, at most scan_budget keys per page (partial: true means continue with the cursor)',
         params: params(scoped),
         querystring: { type: 'object', required: ['q'], properties: searchQuery },
-        response: { 200: searchResponse, ...errors(404) },
+        response: { 200: searchResponse, ...errors(404, 413) },
       },
     },
     async (req) => substringSearch(req, req.query as { q: string; limit: number; cursor?: string }),
@@ -233,7 +233,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
     },
   );
 
-  const putBody: Schema = { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: keySchema, value: valueSchema } };
+  const putBody: Schema = { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: keySchema, value: valueSchemaOf(scoped ? undefined : ctx.instances.default.codec) } };
   const okSchema: Schema = { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' }, count: { type: 'integer' } } };
 
   app.post(

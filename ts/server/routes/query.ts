@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Query } from '../../query/ast';
 import { toJson } from '../../instances';
 import { instanceOf, ScopedOptions } from '../context';
-import { cursorSchema, errors, params, Schema, valueSchema } from '../schemas';
+import { cursorSchema, errors, params, Schema, valueOut } from '../schemas';
 
 const querySchema: Schema = { type: 'object', description: 'A query: { index, eq | in | gt/gte/lt/lte | prefix | match | matchAny } or { and | or | not }.' };
 
@@ -41,7 +41,7 @@ export async function queryRoutes(app: FastifyInstance, opts: ScopedOptions): Pr
             type: 'object',
             required: ['items', 'cursor', 'partial', 'stats'],
             properties: {
-              items: { type: 'array', items: { type: 'object', required: ['key'], properties: { key: { type: 'string' }, value: valueSchema } } },
+              items: { type: 'array', items: { type: 'object', required: ['key'], properties: { key: { type: 'string' }, value: valueOut } } },
               cursor: cursorSchema,
               partial: { anyOf: [{ type: 'boolean' }, { type: 'string' }] },
               stats: { type: 'object', additionalProperties: true },
