@@ -54,4 +54,6 @@ export type {
 } from './options';
 export type { EncodingName, EncodingTypes } from './encodings';
 export { StrataLevel, StrataLevelSnapshot, LevelError } from './level';
+export { openInstances, Instances, Instance } from './instances';
+export type { Codec, InstanceConfig, LsmConfig, OpenInstancesOptions, BuildStatus } from './instances';
 export type { StrataLevelOptions } from './level';

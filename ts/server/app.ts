@@ -89,9 +89,6 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   const ctx: AppContext = { instances, settings, features: new FeatureStore(instances.default.db as unknown as KvDb<unknown, unknown>) };
 
-  app.addHook('onSend', async (req, reply) => {
-    reply.header('x-request-id', req.id);
-  });
   registerLimits(app, settings);
   registerAuth(app, settings.authToken);
 
