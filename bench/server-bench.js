@@ -2,7 +2,7 @@
 // The `server` section of `npm run bench`: autocannon against StrataDB's HTTP server
 // (bench/server-target.js) beside an empty fastify route in the same run:
 // GET /empty, GET /health (the StrataDB app's hooks without a database call), GET /db/app/keys/{key} (random preloaded keys), POST /keys (new keys, bson
-// values with one index), each at CONNECTIONS connections for SECONDS seconds.
+// values with one index), POST /db/log/keys (raw values, no index), each at CONNECTIONS connections for SECONDS seconds.
 // Settings (STRATA_BENCH_ prefix optional): SERVER_SECONDS (10), SERVER_CONNECTIONS (100),
 // SERVER_N (10000 preloaded keys). Writes results/server-<stamp>.{json,md} and server-latest.
 // The load generator runs in this process, on the same machine as the server: on few cores the
@@ -75,8 +75,9 @@ async function serverSection(cfg) {
   try {
     let next = 0;
     const cases = [
-      ['GET /empty (bare fastify)', { url: `${urls.empty}/empty` }],
-      ['GET /health (StrataDB app, no db)', { url: `${urls.strata}/health` }],
+      // Every case builds its request per call (setupRequest), so the load generator's own cost is the same for all.
+      ['GET /empty (bare fastify)', { url: urls.empty, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/empty?k=user:${Math.floor(Math.random() * n)}` }) }] }],
+      ['GET /health (StrataDB app, no db)', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/health?k=user:${Math.floor(Math.random() * n)}` }) }] }],
       ['GET /db/app/keys/{key}', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/db/app/keys/user:${Math.floor(Math.random() * n)}` }) }] }],
       [
         'POST /keys',
@@ -87,6 +88,19 @@ async function serverSection(cfg) {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               setupRequest: (req) => ({ ...req, path: '/keys', body: JSON.stringify({ key: `new:${next++}`, value: { n: next, city: `city${next % 100}` } }) }),
+            },
+          ],
+        },
+      ],
+      [
+        'POST /db/log/keys (raw, no index)',
+        {
+          url: urls.strata,
+          requests: [
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req) => ({ ...req, path: '/db/log/keys', body: JSON.stringify({ key: `new:${next++}`, value: Buffer.from(`city${next % 100}`).toString('base64') }) }),
             },
           ],
         },
