@@ -63,6 +63,7 @@ const bad: [string, string, RegExp][] = [
   ['unknown key', '[[instance]]\nname = "a"\ndata_dir = "a"\ncolour = "red"\n', /lsm\.toml:4: unknown key "colour"/],
   ['duplicate name', '[[instance]]\nname = "a"\ndata_dir = "a"\n\n[[instance]]\nname = "a"\ndata_dir = "b"\n', /lsm\.toml:6: duplicate instance name "a" \(first at line 2\)/],
   ['duplicate directory', '[[instance]]\nname = "a"\ndata_dir = "x"\n[[instance]]\nname = "b"\ndata_dir = "./x"\n', /lsm\.toml:6: instances "a" and "b" share the data_dir/],
+  ['nested directories', '[[instance]]\nname = "a"\ndata_dir = "x"\n[[instance]]\nname = "b"\ndata_dir = "x/inner"\n', /lsm\.toml:6: the data_dir of "b" and of "a" are nested/],
   ['bad codec', '[[instance]]\nname = "a"\ndata_dir = "a"\ncodec = "xml"\n', /lsm\.toml:4: codec must be one of raw, json, bson/],
   ['missing indexes file', '[[instance]]\nname = "a"\ndata_dir = "a"\nindexes_file = "nope.toml"\n', /lsm\.toml:4: indexes_file .* does not exist/],
   ['bad option value', '[[instance]]\nname = "a"\ndata_dir = "a"\nmemtable_max_size = "lots"\n', /lsm\.toml:4: memtable_max_size: expected a size/],

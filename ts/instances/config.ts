@@ -170,6 +170,11 @@ export function parseLsmConfig(text: string, file = '<inline>'): LsmConfig {
     const dataDir = path.resolve(base, str('data_dir'));
     const prior = dirs.get(dataDir);
     if (prior !== undefined) fail(t, 'data_dir', `instances ${JSON.stringify(prior)} and ${JSON.stringify(name)} share the data_dir ${JSON.stringify(dataDir)}`);
+    for (const [other, otherName] of dirs) {
+      if (dataDir.startsWith(other + path.sep) || other.startsWith(dataDir + path.sep)) {
+        fail(t, 'data_dir', `the data_dir of ${JSON.stringify(name)} and of ${JSON.stringify(otherName)} are nested (${JSON.stringify(dataDir)}, ${JSON.stringify(other)}): each instance needs its own directory`);
+      }
+    }
     dirs.set(dataDir, name);
 
     const codec = inst.codec ?? 'raw';
