@@ -8,9 +8,11 @@
  * and unsupported_method (an undeclared method is a JSON 404, not a 405).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import test from 'ava';
 
 import { serve } from '../ts/server/serve';
+import { tmpPath } from './helpers';
 import { writeConfig } from './fixtures/server';
 
 const EXAMPLES = Number(process.env.STRATA_TEST_FUZZ_EXAMPLES ?? 8);
@@ -37,7 +39,9 @@ test('schemathesis finds no 5xx and no answer off its schema', async (t) => {
   const args = ['run', `${s.url}/openapi.json`, '--max-examples', String(EXAMPLES), '--checks', CHECKS, '--no-color'];
   if (process.env.STRATA_TEST_SEED) args.push('--seed', process.env.STRATA_TEST_SEED);
   const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cwd = tmpPath('schemathesis'); // its cache (.schemathesis/) goes there, not into the repository
+    fs.mkdirSync(cwd, { recursive: true });
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
