@@ -12,6 +12,7 @@
  */
 import { Db, DbOptions, open } from '../db';
 import { StrataError } from '../errors';
+import type { IndexDefinition } from '../indexes/definition';
 import type { IndexInfo, IndexProgress } from '../indexes/registry';
 import { Codec, InstanceConfig, LsmConfig, readLsmConfig } from './config';
 
@@ -21,8 +22,6 @@ export { fromJson, toJson } from './codec';
 
 /** The latest progress of an index build started through an instance. */
 export interface BuildStatus extends IndexProgress {
-  /** Set when the build failed. */
-  error?: { code: string; message: string };
   startedAt: string;
 }
 
@@ -30,7 +29,7 @@ export interface BuildStatus extends IndexProgress {
 export class Instance {
   readonly name: string;
   readonly codec: Codec;
-  /** `false`: query and index operations are refused (`STRATA_QUERY_DISABLED`). */
+  /** `false`: query and index operations are refused (`STRATA_INVALID_ARGUMENT` naming the instance). */
   readonly query: boolean;
   readonly dataDir: string;
   readonly config: InstanceConfig;
@@ -58,9 +57,9 @@ export class Instance {
    * Starts building (`create`) or rebuilding an index in the background; its progress is
    * `buildStatus(name)`. Resolves once the index is registered.
    */
-  async startBuild(kind: 'create' | 'rebuild', nameOrDef: string | Parameters<Db['createIndex']>[0]): Promise<IndexInfo> {
+  async startBuild(kind: 'create' | 'rebuild', nameOrDef: string | IndexDefinition): Promise<IndexInfo> {
     const db = this.queryDb();
-    const name = typeof nameOrDef === 'string' ? nameOrDef : nameOrDef.name;
+    const name = typeof nameOrDef === 'string' ? nameOrDef : String((nameOrDef as { name?: unknown } | null)?.name);
     const status: BuildStatus = { index: name, state: 'building', processed: 0, total: 0, startedAt: new Date().toISOString() };
     const onProgress = (p: IndexProgress): void => {
       Object.assign(status, p);
@@ -68,7 +67,7 @@ export class Instance {
     };
     const info =
       kind === 'create'
-        ? await db.createIndex(nameOrDef as Parameters<Db['createIndex']>[0], { background: true, onProgress })
+        ? await db.createIndex(nameOrDef as IndexDefinition, { background: true, onProgress })
         : await db.rebuildIndex(name, { background: true, onProgress });
     // A create of an index that exists already is a no-op: it keeps the status of the build that made it.
     if (info.state === 'building' || kind === 'rebuild') this.#builds.set(name, status);

@@ -2,10 +2,10 @@
  * The key-value routes of the seeds, on the default instance (`/keys`, `/scan`) and on any
  * instance (`/db/{instance}/keys`, ...). Every list is paged with a key cursor.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import { successor } from '../../codec';
-import { toJson } from '../../instances';
+import { Instance, toJson } from '../../instances';
 import { AppContext, checkKey, checkValue, fromKeyCursor, instanceOf, keyCursor, ScopedOptions } from '../context';
 import { notFound, tooLarge } from '../errors';
 import { cursorSchema, errors, keySchema, pageQuery, params, Schema, valueOut, valueSchemaOf } from '../schemas';
@@ -66,7 +66,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
   };
 
   /** Up to `limit` keys (and values) of a range, and the cursor after them. */
-  async function page(inst: ReturnType<typeof instanceOf>, b: Bounds | undefined, limit: number, values: boolean) {
+  async function page(inst: Instance, b: Bounds | undefined, limit: number, values: boolean) {
     if (b === undefined) return { rows: [] as [Buffer, unknown][], cursor: null };
     const it = inst.db.iterator<Buffer, unknown>({ ...b, keyEncoding: 'buffer', values, limit: limit + 1 });
     try {
@@ -131,14 +131,14 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
   const searchQuery = { ...pageQuery(s.maxPage), q: { type: 'string', minLength: 1, maxLength: s.maxKeySize } };
 
   /** Keys starting with `q` (a range read). */
-  async function prefixSearch(req: Parameters<typeof instanceOf>[1], q: { q: string; limit: number; cursor?: string }) {
+  async function prefixSearch(req: FastifyRequest, q: { q: string; limit: number; cursor?: string }) {
     const inst = instanceOf(ctx, req, scoped);
     const { rows, cursor } = await page(inst, bounds(ctx, { prefix: q.q, cursor: q.cursor }), q.limit, false);
     return { items: rows.map((r) => r[0].toString('utf8')), cursor, scanned: rows.length, partial: false };
   }
 
   /** Keys containing `q`: a key scan, at most `scan_budget` keys per page. */
-  async function substringSearch(req: Parameters<typeof instanceOf>[1], q: { q: string; limit: number; cursor?: string }) {
+  async function substringSearch(req: FastifyRequest, q: { q: string; limit: number; cursor?: string }) {
     const inst = instanceOf(ctx, req, scoped);
     const needle = Buffer.from(q.q, 'utf8');
     const b = bounds(ctx, { cursor: q.cursor }) ?? {};
