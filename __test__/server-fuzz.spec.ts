@@ -18,17 +18,18 @@ import { writeConfig } from './fixtures/server';
 const EXAMPLES = Number(process.env.STRATA_TEST_FUZZ_EXAMPLES ?? 8);
 const CHECKS = 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance';
 
-function schemathesis(): string | undefined {
-  for (const bin of ['schemathesis', 'st']) {
-    if (spawnSync(bin, ['--version'], { stdio: 'ignore' }).status === 0) return bin;
+/** The command that runs schemathesis: its script, or `python3 -m schemathesis.cli` (a pip install whose scripts are not on PATH). */
+function schemathesis(): string[] | undefined {
+  for (const cmd of [['schemathesis'], ['st'], ['python3', '-m', 'schemathesis.cli']]) {
+    if (spawnSync(cmd[0] as string, [...cmd.slice(1), '--version'], { stdio: 'ignore' }).status === 0) return cmd;
   }
   return undefined;
 }
 
 test('schemathesis finds no 5xx and no answer off its schema', async (t) => {
   t.timeout(10 * 60_000);
-  const bin = schemathesis();
-  if (bin === undefined) {
+  const cmd = schemathesis();
+  if (cmd === undefined) {
     if (process.env.CI) t.fail('schemathesis is not installed (.ci/run installs it with pip)');
     else t.pass('schemathesis is not installed: skipped (pip install schemathesis)');
     return;
@@ -36,12 +37,12 @@ test('schemathesis finds no 5xx and no answer off its schema', async (t) => {
   const file = writeConfig();
   const s = await serve({ config: file, port: 0, logLevel: 'silent', env: {}, envFile: false, handleSignals: false });
   t.teardown(() => s.close());
-  const args = ['run', `${s.url}/openapi.json`, '--max-examples', String(EXAMPLES), '--checks', CHECKS, '--no-color'];
+  const args = [...cmd.slice(1), 'run', `${s.url}/openapi.json`, '--max-examples', String(EXAMPLES), '--checks', CHECKS, '--no-color'];
   if (process.env.STRATA_TEST_SEED) args.push('--seed', process.env.STRATA_TEST_SEED);
   const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
     const cwd = tmpPath('schemathesis'); // its cache (.schemathesis/) goes there, not into the repository
     fs.mkdirSync(cwd, { recursive: true });
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    const child = spawn(cmd[0] as string, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
