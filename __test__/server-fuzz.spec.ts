@@ -1,7 +1,8 @@
 /**
  * Fuzzing the HTTP API from its own /openapi.json with schemathesis (PyPI; installed by
- * .ci/run): no 5xx, and every answer matches its documented status, content type, headers
- * and schema. A quick run here; STRATA_TEST_FUZZ_EXAMPLES=200 for a longer one.
+ * .ci/run), with a token: no 5xx, every answer matches its documented status, content type,
+ * headers and schema, and no route but /health answers without the token (ignored_auth).
+ * A quick run here; STRATA_TEST_FUZZ_EXAMPLES=200 for a longer one.
  *
  * Not checked: positive_data_acceptance (a schema-valid value can still be refused by the
  * instance's codec, e.g. a BSON field name with a NUL byte, which JSON Schema cannot express)
@@ -16,7 +17,7 @@ import { tmpPath } from './helpers';
 import { writeConfig } from './fixtures/server';
 
 const EXAMPLES = Number(process.env.STRATA_TEST_FUZZ_EXAMPLES ?? 8);
-const CHECKS = 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance';
+const CHECKS = 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,ignored_auth';
 
 /** The command that runs schemathesis: its script, or `python3 -m schemathesis.cli` (a pip install whose scripts are not on PATH). */
 function schemathesis(): string[] | undefined {
@@ -35,9 +36,9 @@ test('schemathesis finds no 5xx and no answer off its schema', async (t) => {
     return;
   }
   const file = writeConfig();
-  const s = await serve({ config: file, port: 0, logLevel: 'silent', env: {}, envFile: false, handleSignals: false });
+  const s = await serve({ config: file, port: 0, token: 'fuzz-token', logLevel: 'silent', env: {}, envFile: false, handleSignals: false });
   t.teardown(() => s.close());
-  const args = [...cmd.slice(1), 'run', `${s.url}/openapi.json`, '--max-examples', String(EXAMPLES), '--checks', CHECKS, '--no-color'];
+  const args = [...cmd.slice(1), 'run', `${s.url}/openapi.json`, '--header', 'Authorization: Bearer fuzz-token', '--max-examples', String(EXAMPLES), '--checks', CHECKS, '--no-color'];
   if (process.env.STRATA_TEST_SEED) args.push('--seed', process.env.STRATA_TEST_SEED);
   const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
     const cwd = tmpPath('schemathesis'); // its cache (.schemathesis/) goes there, not into the repository

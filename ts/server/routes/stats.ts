@@ -43,6 +43,7 @@ export async function statsRoutes(app: FastifyInstance, opts: ScopedOptions): Pr
         schema: {
           tags,
           summary: 'Liveness (no token needed)',
+          security: [],
           response: {
             200: { type: 'object', required: ['status'], properties: { status: { type: 'string' }, instances: { type: 'integer' } } },
             ...errors(),
