@@ -102,9 +102,13 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
         }
+        // A keep-alive connection that served a request in flight turns idle only after `close()`
+        // began: close such connections as they turn idle, not after keepAliveTimeout.
+        const idle = setInterval(() => app.server.closeIdleConnections(), 50);
         try {
           await app.close();
         } finally {
+          clearInterval(idle);
           await instances.close();
         }
         app.log.info('closed');
