@@ -278,6 +278,12 @@ test('limits and malformed input: 413 for body, key and value size, 400 for bad 
   t.is(big.body.error.code, 'STRATA_TOO_LARGE');
   t.is((await call(app, 'POST', '/db/log/keys', { key: 'k'.repeat(17), value: '' })).status, 413);
   t.is((await call(app, 'GET', `/db/log/keys/${'k'.repeat(17)}`)).status, 413);
+  const longParam = await call(app, 'GET', `/db/log/keys/${'k'.repeat(100)}`);
+  t.is(longParam.status, 413, 'a path parameter longer than the router takes');
+  t.is(longParam.body.error.code, 'STRATA_TOO_LARGE');
+  const badUrl = await call(app, 'GET', '/keys/%E0%A4%A');
+  t.is(badUrl.status, 400);
+  t.is(badUrl.body.error.code, 'STRATA_BAD_REQUEST');
   t.is((await call(app, 'POST', '/db/log/keys', { key: 'k', value: b64('x'.repeat(65)) })).status, 413);
   t.is((await call(app, 'POST', '/db/log/keys', { key: 'k', value: b64('x'.repeat(64)) })).status, 200);
   t.is((await call(app, 'POST', '/keys', { key: 'k', value: { s: 'x'.repeat(100) } })).status, 413);

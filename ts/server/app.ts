@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import Ajv from 'ajv';
-import Fastify, { FastifyInstance, FastifyServerOptions } from 'fastify';
+import Fastify, { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 
@@ -81,6 +81,11 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
     // Room for a cursor and three keys of max_key_size, percent-encoded, in one query string.
     http: { maxHeaderSize: 64 * 1024 },
     clientErrorHandler: clientError,
+    // Errors of the router (a path parameter too long, a bad percent-encoding) in the same format.
+    frameworkErrors: (err, _req, reply) => {
+      const e = toHttp(err);
+      void (reply as unknown as FastifyReply).code(e.status).headers(e.headers).send(e.body);
+    },
   });
   // Bodies are JSON and keep their types (`"key": 1` is a 400); path and query strings are
   // coerced to the declared types (`?limit=10`).

@@ -72,6 +72,7 @@ export function toHttp(err: unknown): { status: number; body: ErrorBody; headers
     }
     switch (fe.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      case 'FST_ERR_MAX_PARAM_LENGTH':
         return { status: 413, body: { error: { code: 'STRATA_TOO_LARGE', message: fe.message } }, headers: {}, internal: false };
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
