@@ -125,3 +125,34 @@ test('Ctrl-C during an export to a file removes the partial file and exits 130',
   t.false(fs.existsSync(`${out}.partial`));
   t.false(fs.existsSync(out));
 });
+
+test('strata serve runs the instances of lsm.toml, answers over HTTP, and exits 0 on SIGTERM; a bad config exits 2 naming the line', async (t) => {
+  const dir = tmpPath();
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'lsm.toml'),
+    '[[instance]]\nname = "app"\ndata_dir = "./.lsm_app"\ncodec = "bson"\nquery = true\n\n[[instance]]\nname = "log"\ndata_dir = "./.lsm_log"\ncodec = "raw"\nquery = false\n',
+  );
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'lsm.toml'), '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /serving app, log on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (m) resolve(m[1] as string);
+    });
+    child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+  });
+  const put = await fetch(`${url}/db/app/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'u1', value: { city: 'Lisbon' } }) });
+  t.is(put.status, 200);
+  t.deepEqual(await (await fetch(`${url}/db/app/keys/u1`)).json(), { key: 'u1', value: { city: 'Lisbon' } });
+  child.kill('SIGTERM');
+  t.is(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
+  t.true(fs.existsSync(path.join(dir, '.lsm_app', 'MANIFEST')));
+
+  fs.writeFileSync(path.join(dir, 'bad.toml'), '[[instance]]\nname = "app"\ndata_dir = "./x"\ncodec = "yaml"\n');
+  const bad = strata('serve', '--config', path.join(dir, 'bad.toml'), '--port', '0');
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /bad\.toml:4/);
+  t.is(strata('serve', '--port', 'eighty').code, 64);
+});

@@ -6,7 +6,7 @@
 // Configuration: see README.md ("Benchmarks") or bench/README.md.
 // Two sections (STRATA_BENCH_SECTIONS=kv,query, default both): `kv` (the phases above) and
 // `query` (secondary indexes: StrataDB vs SQLite and NeDB, written to query-<timestamp> and
-// query-latest.{json,md}).
+// query-latest.{json,md}); `server` (the HTTP server under autocannon, bench/server-bench.js).
 
 const { execFileSync, fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -37,7 +37,7 @@ const { queryConfig } = require('./lib/query-plan');
 const { checkAnswers } = require('./lib/query-check');
 const { renderQueryMarkdown } = require('./lib/query-report');
 
-const ALL_SECTIONS = ['kv', 'query'];
+const ALL_SECTIONS = ['kv', 'query', 'server'];
 
 function fmtInt(x) {
   return Math.round(x).toLocaleString('en-US');
@@ -179,6 +179,7 @@ async function main() {
   try {
     if (which.includes('kv')) await kvSection(cfg, ui);
     if (which.includes('query')) await querySection(cfg, ui);
+    if (which.includes('server')) await require('./server-bench').serverSection(cfg);
   } finally {
     fs.rmSync(cfg.dir, { recursive: true, force: true });
   }

@@ -100,4 +100,6 @@ export type {
   ImportOptions,
   ImportResult,
 } from './admin';
+export { openInstances, Instances, Instance } from './instances';
+export type { Codec, InstanceConfig, LsmConfig, OpenInstancesOptions, BuildStatus } from './instances';
 export type { StrataLevelOptions } from './level';

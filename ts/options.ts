@@ -245,7 +245,7 @@ function checkProfile(name: unknown, source: string): ProfileName {
 }
 
 /** Prefixes of `STRATA_*` variables that belong to the test and benchmark tools, not to options. */
-const RESERVED_PREFIXES = ['STRATA_SOAK_', 'STRATA_TEST_', 'STRATA_BENCH_', 'STRATA_CRASH_'];
+const RESERVED_PREFIXES = ['STRATA_SOAK_', 'STRATA_TEST_', 'STRATA_BENCH_', 'STRATA_CRASH_', 'STRATA_SERVER_'];
 
 /** Unknown variable names already warned about (once per process each). */
 const warnedUnknown = new Set<string>();

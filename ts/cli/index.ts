@@ -4,6 +4,7 @@
  *
  *   strata [dir]          the REPL (`./repl.ts`) on `dir` (default ./strata-data)
  *   strata verify <dir>   check every checksum, read-only (`./verify.ts`)
+ *   strata serve [--config lsm.toml] [--host h] [--port p]   HTTP (and gRPC) server (`../server/serve.ts`)
  *   strata backup | restore | backups | checkpoint | export | import | compact |
  *          rebuild-index | indexes | stats   the admin commands (`./admin.ts`)
  *   strata --version | --help | help [command]
@@ -16,10 +17,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 import type * as DbModule from '../db';
 import type * as LibModule from '../index';
+import type * as ServeModule from '../server/serve';
 import { CommandFailed, registerAdminCommands } from './admin';
 import { EXIT } from './exit';
 import { HELP as REPL_HELP, runRepl } from './repl';
@@ -54,6 +56,13 @@ function loadDb(): typeof DbModule {
     if (code === 'STRATA_NATIVE_BINDING') throw new Exit(EXIT.noNativeBinding, (e as Error).message);
     throw e;
   }
+}
+
+/** `--port`: an integer from 0 to 65535. */
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('port must be an integer from 0 to 65535');
+  return n;
 }
 
 /** Loads the whole library (and so the native binding); a missing binary becomes `Exit(3)`. */
@@ -111,21 +120,21 @@ export function buildProgram(done: (code: number) => void): Command {
 
   registerAdminCommands(program, { lib: () => loadLib(), done });
 
-  // `strata serve` is wired here at merge (ts/server/serve.ts exports
-  // `serve(opts: { config?: string; host?: string; port?: number })`):
-  //
-  //   program
-  //     .command('serve')
-  //     .description('serve databases over HTTP')
-  //     .option('-c, --config <file>', 'configuration file')
-  //     .option('--host <host>', 'address to listen on')
-  //     .option('-p, --port <port>', 'port to listen on', parsePort)
-  //     .allowExcessArguments(false)
-  //     .action(async (opts: { config?: string; host?: string; port?: number }) => {
-  //       const { serve } = await import('../server/serve');
-  //       await serve(opts);
-  //       done(EXIT.ok);
-  //     });
+  program
+    .command('serve')
+    .description('serve the instances of lsm.toml over HTTP (and gRPC when grpc_port is set); stops cleanly on SIGTERM/SIGINT')
+    .option('-c, --config <file>', 'configuration file (default $STRATA_SERVER_CONFIG, else ./lsm.toml)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; any other needs a token)')
+    .option('-p, --port <port>', 'port to listen on', parsePort)
+    .allowExcessArguments(false)
+    .action(async (opts: { config?: string; host?: string; port?: number }) => {
+      loadDb();
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, on purpose
+      const { serve } = require('../server/serve') as typeof ServeModule;
+      const running = await serve(opts);
+      process.stderr.write(`strata: serving ${running.instances.list().map((i) => i.name).join(', ')} on ${running.url}\n`);
+      done(EXIT.ok);
+    });
 
   return program;
 }

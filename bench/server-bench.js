@@ -1,0 +1,142 @@
+'use strict';
+// The `server` section of `npm run bench`: autocannon against StrataDB's HTTP server
+// (bench/server-target.js) beside an empty fastify route in the same run:
+// GET /empty, GET /health (the StrataDB app's hooks without a database call), GET /db/app/keys/{key} (random preloaded keys), POST /keys (new keys, bson
+// values with one index), POST /db/log/keys (raw values, no index), each at CONNECTIONS connections for SECONDS seconds.
+// Settings (STRATA_BENCH_ prefix optional): SERVER_SECONDS (10), SERVER_CONNECTIONS (100),
+// SERVER_N (10000 preloaded keys). Writes results/server-<stamp>.{json,md} and server-latest.
+// The load generator runs in this process, on the same machine as the server: on few cores the
+// two compete, which lowers every figure alike (the ratio to the empty route is the fair one).
+
+const { fork } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+
+const { env } = require('./lib/common');
+
+function num(name, fallback) {
+  const raw = env(name, undefined);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`bench: ${name} must be a positive number, got ${raw}`);
+  return n;
+}
+
+function run(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+
+function summary(name, r) {
+  return {
+    route: name,
+    requestsPerSec: r.requests.average,
+    requests: r.requests.total,
+    latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  };
+}
+
+function renderMarkdown(report) {
+  const empty = report.routes.find((x) => x.route === 'GET /empty (bare fastify)');
+  const lines = [
+    `### HTTP server (autocannon, ${report.config.connections} connections, ${report.config.seconds} s per route)`,
+    '',
+    `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}; ${report.config.n} keys preloaded; the load generator shares the machine.`,
+    '',
+    '| route | requests/s | vs empty route | p50 ms | p99 ms | non-2xx | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of report.routes) {
+    const ratio = empty && empty.requestsPerSec > 0 ? `${((100 * r.requestsPerSec) / empty.requestsPerSec).toFixed(0)} %` : '-';
+    lines.push(`| \`${r.route}\` | ${Math.round(r.requestsPerSec).toLocaleString('en-US')} | ${ratio} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function serverSection(cfg) {
+  const seconds = num('SERVER_SECONDS', 10);
+  const connections = Math.floor(num('SERVER_CONNECTIONS', 100));
+  const n = Math.floor(num('SERVER_N', 10000));
+  const started = new Date();
+  const dir = path.join(cfg.dir, 'server');
+  process.stderr.write(`bench server: ${connections} connections, ${seconds} s per route, ${n} keys preloaded\n`);
+  const child = fork(path.join(__dirname, 'server-target.js'), [dir, String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const urls = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`bench server: the server exited with ${code} before listening`)));
+  });
+  const routes = [];
+  try {
+    let next = 0;
+    const cases = [
+      // Every case builds its request per call (setupRequest), so the load generator's own cost is the same for all.
+      ['GET /empty (bare fastify)', { url: urls.empty, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/empty?k=user:${Math.floor(Math.random() * n)}` }) }] }],
+      ['GET /health (StrataDB app, no db)', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/health?k=user:${Math.floor(Math.random() * n)}` }) }] }],
+      ['GET /db/app/keys/{key}', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/db/app/keys/user:${Math.floor(Math.random() * n)}` }) }] }],
+      [
+        'POST /keys',
+        {
+          url: urls.strata,
+          requests: [
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req) => ({ ...req, path: '/keys', body: JSON.stringify({ key: `new:${next++}`, value: { n: next, city: `city${next % 100}` } }) }),
+            },
+          ],
+        },
+      ],
+      [
+        'POST /db/log/keys (raw, no index)',
+        {
+          url: urls.strata,
+          requests: [
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req) => ({ ...req, path: '/db/log/keys', body: JSON.stringify({ key: `new:${next++}`, value: Buffer.from(`city${next % 100}`).toString('base64') }) }),
+            },
+          ],
+        },
+      ],
+    ];
+    for (const [name, opts] of cases) {
+      const r = await run({ connections, duration: seconds, ...opts });
+      const s = summary(name, r);
+      routes.push(s);
+      process.stderr.write(`bench server: ${name.padEnd(28)} ${Math.round(s.requestsPerSec).toLocaleString('en-US').padStart(9)} req/s  p99 ${s.latencyMs.p99} ms  non-2xx ${s.non2xx}\n`);
+    }
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  const report = {
+    section: 'server',
+    date: started.toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+    config: { seconds, connections, n },
+    routes,
+  };
+  const md = renderMarkdown(report);
+  fs.mkdirSync(cfg.out, { recursive: true });
+  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+  for (const b of [`server-${stamp}`, 'server-latest']) {
+    fs.writeFileSync(path.join(cfg.out, `${b}.json`), JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(path.join(cfg.out, `${b}.md`), md);
+  }
+  process.stdout.write(md);
+  process.stderr.write(`bench server: wrote ${path.join(cfg.out, `server-${stamp}.{json,md}`)} and server-latest.{json,md}\n`);
+  if (routes.some((r) => r.non2xx > 0 || r.errors > 0)) {
+    process.stderr.write('bench server: some requests failed\n');
+    process.exitCode = 1;
+  }
+}
+
+module.exports = { serverSection, renderMarkdown };

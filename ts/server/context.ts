@@ -1,0 +1,77 @@
+/**
+ * What every route group is given: the instances, the settings, and the checks that turn
+ * request input into arguments of the `Db` API (instance lookup, key and value limits, key
+ * cursors).
+ */
+import type { FastifyRequest } from 'fastify';
+import { BSON } from 'bson';
+
+import { StrataError } from '../errors';
+import type { FeatureStore } from '../features';
+import { fromJson, Instance, Instances } from '../instances';
+import { badRequest, notFound, tooLarge } from './errors';
+import type { ServerSettings } from './settings';
+
+export interface AppContext {
+  instances: Instances;
+  settings: ServerSettings;
+  features: FeatureStore;
+}
+
+/** Options of a route group that exists both on the default instance and under `/db/{instance}`. */
+export interface ScopedOptions {
+  ctx: AppContext;
+  /** True under `/db/{instance}`. */
+  scoped: boolean;
+}
+
+/** The instance a request addresses: `{instance}` of the path, else the default one. */
+export function instanceOf(ctx: AppContext, req: FastifyRequest, scoped: boolean): Instance {
+  if (!scoped) return ctx.instances.default;
+  const name = (req.params as { instance?: string }).instance ?? '';
+  const i = ctx.instances.find(name);
+  if (i === undefined) throw notFound('STRATA_NOT_FOUND', `no instance named ${JSON.stringify(name)}`);
+  return i;
+}
+
+/** Checks a key from the request against the limits. */
+export function checkKey(ctx: AppContext, key: unknown, what = 'key'): string {
+  if (typeof key !== 'string' || key.length === 0) throw badRequest(`${what} must be a non-empty string`);
+  const n = Buffer.byteLength(key, 'utf8');
+  if (n > ctx.settings.maxKeySize) throw tooLarge(`${what} of ${n} bytes exceeds max_key_size (${ctx.settings.maxKeySize} bytes)`);
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) {
+    throw badRequest(`${what} is not valid Unicode (lone surrogate)`);
+  }
+  return key;
+}
+
+/** Converts a value from its JSON form by the instance's codec and checks its size. */
+export function checkValue(ctx: AppContext, inst: Instance, value: unknown, what = 'value'): unknown {
+  let v: unknown;
+  let size: number;
+  try {
+    v = fromJson(inst.codec, value, what);
+    if (inst.codec === 'raw') size = (v as Buffer).byteLength;
+    else if (inst.codec === 'json') size = Buffer.byteLength(JSON.stringify(v), 'utf8');
+    else size = BSON.calculateObjectSize(v as Record<string, unknown>);
+  } catch (e) {
+    // A StrataError names the problem; anything else (a value nested too deep to walk) is bad input too.
+    throw badRequest(e instanceof StrataError ? e.message : `${what} cannot be stored: ${(e as Error).message}`);
+  }
+  if (size > ctx.settings.maxValueSize) throw tooLarge(`${what} of ${size} bytes exceeds max_value_size (${ctx.settings.maxValueSize} bytes)`);
+  return v;
+}
+
+/** A key cursor: the raw bytes of the last key of a page, base64url, with a tag. */
+export function keyCursor(last: Buffer): string {
+  return 'k1.' + last.toString('base64url');
+}
+
+/** Decodes a key cursor: the key to continue after, or `undefined` for the first page. */
+export function fromKeyCursor(cursor: string): Buffer | undefined {
+  const m = /^k1\.([A-Za-z0-9_-]*)$/.exec(cursor);
+  if (cursor === '') return undefined;
+  if (!m) throw badRequest('cursor is malformed');
+  const b = Buffer.from(m[1] as string, 'base64url');
+  return b.length === 0 ? undefined : b;
+}
