@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin';
 import { featureRoutes } from './routes/features';
 import { indexRoutes } from './routes/indexes';
 import { kvRoutes } from './routes/kv';
+import { collectionRoutes } from './routes/collections';
 import { queryRoutes } from './routes/query';
 import { statsRoutes } from './routes/stats';
 import type { ServerSettings } from './settings';
@@ -130,6 +131,7 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
   await app.register(kvRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.register(queryRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.register(indexRoutes, { ...scoped, prefix: '/db/:instance' });
+  await app.register(collectionRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.ready();
   return app;
 }
