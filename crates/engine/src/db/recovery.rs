@@ -12,6 +12,7 @@ use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
+use crate::events::{EventKind, EventQueue};
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::stats::Counters;
@@ -56,6 +57,7 @@ fn validate(opts: &Options) -> Result<()> {
 }
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
+    let started = std::time::Instant::now();
     validate(&opts)?;
     let fs = Arc::clone(&opts.fs);
     if !fs.exists(path) {
@@ -226,7 +228,22 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         imms: Vec::new(),
         version: Arc::new(Version { levels }),
     };
+    let events = EventQueue::default();
+    events.push(
+        started.elapsed(),
+        EventKind::Recovery {
+            wal_files: recovery.wal_files,
+            wal_records: recovery.wal_records,
+            dropped_tail: recovery
+                .dropped_tail
+                .as_ref()
+                .map(|(file, offset, why)| format!("{} at offset {offset}: {why}", file.display())),
+            skipped: recovery.skipped.len() as u64,
+            orphans_deleted: recovery.orphans_deleted,
+        },
+    );
     Ok(Arc::new(DbInner {
+        events,
         path: path.to_path_buf(),
         table_opts,
         counters,
