@@ -10,7 +10,15 @@ import { ExportOptions, ExportResult, ImportOptions, ImportResult, exportRecords
 import type { Collection, CollectionOptions } from './collections/collection';
 import { openCollection } from './collections/collection';
 import type { Document } from './collections/update';
-import { KvDb, VerifyResult } from './database';
+import type { Tracer } from '@opentelemetry/api';
+
+import type { BatchPacker } from './codec';
+import { IteratorOptions, KeyInput, KvDb, ReadOptions, ValueInput, VerifyResult, WriteOptions } from './database';
+import { opChannel, timed, timedIterator } from './diagnostics';
+import type { EntryIterator, ItemIterator } from './iterator';
+import { EventListener, EventPump } from './telemetry/events';
+import { EventLogger, LogLevel, logListener, resolveLogger } from './telemetry/logs';
+import { resolveTracer, traceListener, withSpan } from './telemetry/traces';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
 import { checkIndexes } from './indexes/check';
@@ -31,11 +39,80 @@ export interface DbOptions extends OpenOptions {
   indexesFile?: string;
   /** Custom extractors by name, for `{ kind: 'custom', name }` indexes: `(value, key) => term | term[] | undefined`. */
   extractors?: Record<string, CustomExtractor>;
+  /**
+   * Engine events (flushes, compactions, write stalls, recovery, background errors) as
+   * structured log lines: a pino logger (or any logger with pino's `info`/`warn`/`error`),
+   * or a level name for a pino logger on stdout. Default: none (nothing is logged).
+   */
+  logger?: EventLogger | LogLevel;
+  /**
+   * Spans for flushes and compactions (with their real times, from the engine's events):
+   * `true` for the globally registered tracer provider, or a `Tracer`. Default off. Query
+   * spans are always made through `@opentelemetry/api` (free when no SDK is registered).
+   */
+  tracing?: boolean | Tracer;
+  /** How often engine events are drained for the logger and tracer, in ms (default 1000). */
+  eventIntervalMs?: number;
 }
 
 /** An open StrataDB database. Create one with `open()`. */
 export class Db<K = string, V = string> extends KvDb<K, V> {
   #registry: IndexRegistry | undefined;
+  #pump: EventPump | undefined;
+
+  /** @internal Starts draining engine events into `listeners` (called by `open()`). */
+  _startEvents(listeners: EventListener[], intervalMs?: number): void {
+    this.#pump = new EventPump(this, listeners, intervalMs);
+    this.#pump.poll();
+  }
+
+  /** @internal Drains the engine events now (a no-op without a logger or tracing). */
+  _pollEvents(): void {
+    this.#pump?.poll();
+  }
+
+  // ---- timed operations (published on `stratadb:op` only when someone listens) ----------
+
+  override get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<R | undefined> {
+    if (!opChannel.hasSubscribers) return super.get<R>(key, opts);
+    return timed(this, 'get', () => super.get<R>(key, opts));
+  }
+
+  override getMany<R = V>(keys: KeyInput<K>[], opts?: ReadOptions): Promise<(R | undefined)[]> {
+    if (!opChannel.hasSubscribers) return super.getMany<R>(keys, opts);
+    return timed(this, 'getMany', () => super.getMany<R>(keys, opts));
+  }
+
+  override put(key: KeyInput<K>, value: ValueInput<V>, opts?: WriteOptions): Promise<void> {
+    if (!opChannel.hasSubscribers) return super.put(key, value, opts);
+    return timed(this, 'put', () => super.put(key, value, opts));
+  }
+
+  override del(key: KeyInput<K>, opts?: WriteOptions): Promise<void> {
+    if (!opChannel.hasSubscribers) return super.del(key, opts);
+    return timed(this, 'del', () => super.del(key, opts));
+  }
+
+  /** @internal Every batch (`db.batch(ops)` and chained batches) is written here: timed as `batch`. */
+  override _writePacker(p: BatchPacker, sync: boolean): Promise<void> {
+    if (!opChannel.hasSubscribers) return super._writePacker(p, sync);
+    return timed(this, 'batch', () => super._writePacker(p, sync));
+  }
+
+  override iterator<RK = K, RV = V>(opts?: IteratorOptions<K>): EntryIterator<RK, RV> {
+    const it = super.iterator<RK, RV>(opts);
+    return opChannel.hasSubscribers ? timedIterator(this, it) : it;
+  }
+
+  override keys<RK = K>(opts?: IteratorOptions<K>): ItemIterator<RK> {
+    const it = super.keys<RK>(opts);
+    return opChannel.hasSubscribers ? timedIterator(this, it) : it;
+  }
+
+  override values<RV = V>(opts?: IteratorOptions<K>): ItemIterator<RV> {
+    const it = super.values<RV>(opts);
+    return opChannel.hasSubscribers ? timedIterator(this, it) : it;
+  }
 
   /** @internal Loads the index registry (called by `open()`). */
   async _initIndexes(customs: Record<string, CustomExtractor>, declared: IndexDefinition[]): Promise<void> {
@@ -87,7 +164,23 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
 
   /** One page of the records matching `q`, in primary-key order (see the README, "Queries"). */
   async query<RV = V>(q: Query, opts?: QueryOptions): Promise<QueryResult<K, RV>> {
-    return runQuery<K, RV>(this.#ctx(), q, opts);
+    const run = (): Promise<QueryResult<K, RV>> =>
+      withSpan(
+        'stratadb.query',
+        { 'db.system': 'stratadb', 'stratadb.location': this.location },
+        () => runQuery<K, RV>(this.#ctx(), q, opts),
+        (span, r) =>
+          span.setAttributes({
+            'stratadb.query.items': r.items.length,
+            'stratadb.query.partial': r.partial === false ? 'false' : r.partial,
+            'stratadb.query.more': r.cursor !== null,
+            'stratadb.query.postings_scanned': r.stats.postingsScanned,
+            'stratadb.query.records_read': r.stats.recordsRead,
+            'stratadb.query.seeks': r.stats.seeks,
+          }),
+      );
+    if (!opChannel.hasSubscribers) return run();
+    return timed(this, 'query', run, (r) => ({ partial: r.partial }));
   }
 
   /** The exact number of matches, or with `{ estimate: true }` the planner's estimate. */
@@ -140,6 +233,28 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
+  /** Flushes the memtable to disk (and logs the flush at once when a logger is set). */
+  override async flush(): Promise<void> {
+    await super.flush();
+    this._pollEvents();
+  }
+
+  /** Compacts `[start, end]` (and logs the compactions at once when a logger is set). */
+  override async compactRange(start?: KeyInput<K>, end?: KeyInput<K>): Promise<void> {
+    await super.compactRange(start, end);
+    this._pollEvents();
+  }
+
+  /** Closes the database (see `KvDb.close`); the last engine events are logged. */
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      this.#pump?.stop();
+      this.#pump = undefined;
+    }
+  }
+
   /** Checks the files (see `KvDb.verify`) and every ready index against the records. */
   override async verify(): Promise<VerifyResult> {
     const base = await super.verify();
@@ -155,7 +270,7 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
   }
 }
 
-const INDEX_OPTIONS = ['indexes', 'indexesFile', 'extractors'] as const;
+const INDEX_OPTIONS = ['indexes', 'indexesFile', 'extractors', 'logger', 'tracing', 'eventIntervalMs'] as const;
 
 /** Opens (or creates) the database at `location`. */
 export async function open<K = string, V = string>(location: string, options?: DbOptions): Promise<Db<K, V>> {
@@ -182,8 +297,24 @@ export async function open<K = string, V = string>(location: string, options?: D
     if (typeof o.indexesFile !== 'string' || o.indexesFile.length === 0) throw invalidArgument('indexesFile must be a path');
     declared.push(...readIndexesFile(o.indexesFile));
   }
+  let logger: EventLogger | undefined;
+  let tracer: Tracer | undefined;
+  try {
+    logger = resolveLogger(o.logger);
+    tracer = resolveTracer(o.tracing);
+  } catch (e) {
+    throw invalidArgument(e instanceof Error ? e.message : String(e));
+  }
+  const interval = o.eventIntervalMs;
+  if (interval !== undefined && (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1)) {
+    throw invalidArgument(`eventIntervalMs must be a positive integer, got ${describe(interval)}`);
+  }
   const db = new Db<K, V>(location, normalizeOptions(kv));
   await db._ready();
+  const listeners: EventListener[] = [];
+  if (logger !== undefined) listeners.push(logListener(logger, db.location));
+  if (tracer !== undefined) listeners.push(traceListener(tracer, db.location));
+  if (listeners.length > 0) db._startEvents(listeners, interval);
   try {
     await db._initIndexes(customs, declared);
   } catch (e) {
