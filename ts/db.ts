@@ -59,6 +59,7 @@ export interface DbOptions extends OpenOptions {
 export class Db<K = string, V = string> extends KvDb<K, V> {
   #registry: IndexRegistry | undefined;
   #pump: EventPump | undefined;
+  #closed: Promise<void> | undefined;
 
   /** @internal Starts draining engine events into `listeners` (called by `open()`). */
   _startEvents(listeners: EventListener[], intervalMs?: number): void {
@@ -246,13 +247,12 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
   }
 
   /** Closes the database (see `KvDb.close`); the last engine events are logged. */
-  override async close(): Promise<void> {
-    try {
-      await super.close();
-    } finally {
+  override close(): Promise<void> {
+    this.#closed ??= super.close().finally(() => {
       this.#pump?.stop();
       this.#pump = undefined;
-    }
+    });
+    return this.#closed;
   }
 
   /** Checks the files (see `KvDb.verify`) and every ready index against the records. */
