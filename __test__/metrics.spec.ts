@@ -7,6 +7,7 @@ import test from 'ava';
 import { Registry } from 'prom-client';
 
 import { collectMetrics, IndexDefinition, metricsHandler, Query } from '../ts/index';
+import { opChannel } from '../ts/diagnostics';
 import { fresh } from './helpers';
 
 const CITY: IndexDefinition = { name: 'city', type: 'equality', extractor: { kind: 'json_path', path: '$.city' } };
@@ -32,9 +33,10 @@ const ops = (r: Registry, instance: string, op: string, result = 'ok'): Promise<
 const timings = (r: Registry, instance: string, op: string): Promise<number | undefined> =>
   value(r, 'strata_operation_duration_seconds', { instance, op }, 'strata_operation_duration_seconds_count');
 
-test('operation counters and histograms move by exactly the operations made', async (t) => {
+test.serial('operation counters and histograms move by exactly the operations made', async (t) => {
   const registry = new Registry();
   const db = await fresh();
+  t.false(opChannel.hasSubscribers, 'nothing subscribes before collectMetrics');
   const detach = collectMetrics(db, registry, { instance: 'a' });
   for (let i = 0; i < 5; i++) await db.put(`k${i}`, `v${i}`);
   for (let i = 0; i < 3; i++) await db.get(`k${i}`);
@@ -62,7 +64,9 @@ test('operation counters and histograms move by exactly the operations made', as
   const sum = await value(registry, 'strata_operation_duration_seconds', { instance: 'a', op: 'put' }, 'strata_operation_duration_seconds_sum');
   t.true(sum !== undefined && sum >= 0);
 
+  t.true(opChannel.hasSubscribers);
   detach();
+  t.false(opChannel.hasSubscribers, 'no database attached: nothing is timed');
   await db.put('after', 'detach');
   t.is(await ops(registry, 'a', 'put'), undefined, 'detached: the series are gone and nothing is counted');
   await db.close();

@@ -175,7 +175,6 @@ class StrataMetrics {
     perIndex('strata_index_entries', 'Approximate postings of each secondary index.', (i) => i.entries);
     perIndex('strata_index_bytes', 'Approximate bytes of the postings of each secondary index (uncompressed).', (i) => i.bytes);
     perIndex('strata_index_building', '1 while the index is being built (queries on it wait).', (i) => (i.state === 'ready' ? 0 : 1));
-    dc.subscribe(OP_CHANNEL, this.#onOp);
   }
 
   /** The figures of every attached database, read once per scrape (all collect callbacks of one scrape run in one turn). */
@@ -205,12 +204,15 @@ class StrataMetrics {
     if (this.sources.has(instance)) throw new TypeError(`collectMetrics: instance '${instance}' is already in this registry`);
     this.sources.set(instance, db);
     this.#byDb.set(db, instance);
+    // Subscribed only while a database is attached: with no subscriber, Db does not time anything.
+    if (this.sources.size === 1) dc.subscribe(OP_CHANNEL, this.#onOp);
   }
 
   remove(db: MetricsSource, instance: string): void {
     if (this.sources.get(instance) !== db) return;
     this.sources.delete(instance);
     this.#byDb.delete(db);
+    if (this.sources.size === 0) dc.unsubscribe(OP_CHANNEL, this.#onOp);
     for (const op of OPS) {
       for (const result of ['ok', 'error']) this.ops.remove({ instance, op, result });
       this.latency.remove({ instance, op });
