@@ -98,3 +98,20 @@ test('without a logger nothing is drained; a level name or silent is accepted; a
   await expectCode(() => fresh({ logger: {} as never }), 'STRATA_INVALID_ARGUMENT');
   await expectCode(() => fresh({ eventIntervalMs: 0 }), 'STRATA_INVALID_ARGUMENT');
 });
+
+test('background flushes are logged by the timer, without an explicit flush', async (t) => {
+  const { logger, lines } = capture();
+  const db = await fresh({ logger, memtableSize: 64 * 1024, eventIntervalMs: 10 });
+  // Enough to fill the memtable several times: the engine flushes in the background.
+  for (let i = 0; i < 10; i++) {
+    await db.batch(Array.from({ length: 200 }, (_, j) => ({ type: 'put' as const, key: `k${i}:${j}`, value: 'x'.repeat(200) })));
+  }
+  // Wait (bounded) for the timer to drain a flush; no assertion on how long it took.
+  for (let tries = 0; tries < 500 && !lines.some((l) => l.event === 'flush'); tries++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.true(lines.some((l) => l.event === 'flush'));
+  await db.close();
+  const s = lines.filter((l) => l.event === 'flush').length;
+  t.true(s >= 1);
+});
