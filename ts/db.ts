@@ -1,24 +1,23 @@
 /**
  * `Db`: the database `open()` returns — the key-value layer (`KvDb`, `ts/database.ts`) plus
  * secondary indexes and queries. This file only wires the layers together: the registry and
- * maintenance live in `ts/indexes`, the planner and executor in `ts/query`.
+ * maintenance live in `ts/indexes`, the planner and executor in `ts/query`. It also times
+ * the public operations for `ts/metrics` (only while the `stratadb:op` channel has a
+ * subscriber) and runs the engine-event pump for the `logger` and `tracing` options
+ * (`ts/telemetry`).
  */
 import type { Readable, Writable } from 'node:stream';
 
+import type { Tracer } from '@opentelemetry/api';
+
 import { BackupOptions, BackupResult, backup } from './admin/backup';
 import { ExportOptions, ExportResult, ImportOptions, ImportResult, exportRecords, importRecords } from './admin/exchange';
+import type { BatchPacker } from './codec';
 import type { Collection, CollectionOptions } from './collections/collection';
 import { openCollection } from './collections/collection';
 import type { Document } from './collections/update';
-import type { Tracer } from '@opentelemetry/api';
-
-import type { BatchPacker } from './codec';
 import { IteratorOptions, KeyInput, KvDb, ReadOptions, ValueInput, VerifyResult, WriteOptions } from './database';
 import { opChannel, timed, timedIterator } from './diagnostics';
-import type { EntryIterator, ItemIterator } from './iterator';
-import { EventListener, EventPump } from './telemetry/events';
-import { EventLogger, LogLevel, logListener, resolveLogger } from './telemetry/logs';
-import { resolveTracer, traceListener, withSpan } from './telemetry/traces';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
 import { checkIndexes } from './indexes/check';
@@ -26,10 +25,14 @@ import type { IndexDefinition } from './indexes/definition';
 import { normalizeIndexDefinition } from './indexes/definition';
 import type { CustomExtractor } from './indexes/extract';
 import { BuildOptions, IndexInfo, IndexRegistry, readIndexesFile } from './indexes/registry';
+import type { EntryIterator, ItemIterator } from './iterator';
 import { normalizeOptions, OpenOptions } from './options';
 import type { Query } from './query/ast';
 import { CountEstimate, Explanation, QueryOptions, QueryResult, countQuery, explainQuery, runQuery } from './query/execute';
 import type { Snapshot } from './snapshot';
+import { EventListener, EventPump } from './telemetry/events';
+import { EventLogger, LogLevel, logListener, resolveLogger } from './telemetry/logs';
+import { resolveTracer, traceListener, withSpan } from './telemetry/traces';
 
 /** Options of `open()`: the engine settings plus the index declarations. */
 export interface DbOptions extends OpenOptions {
