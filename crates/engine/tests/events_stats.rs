@@ -249,6 +249,31 @@ fn a_write_waiting_for_a_flush_is_counted_as_a_stall_with_its_time() {
 }
 
 #[test]
+fn a_failed_flush_is_reported_once_as_a_background_error() {
+    use strata_engine::file::fault::{FaultFs, FaultSpec, OpKind};
+    let fs = Arc::new(FaultFs::new());
+    let mut o = small_opts();
+    o.fs = fs.clone();
+    let db = Db::open("/db", o).unwrap();
+    let _ = db.drain_events(100);
+    fill(&db, 0, 10);
+    fs.inject(FaultSpec { path_contains: Some(".sst".into()), ..FaultSpec::from_nth(Some(OpKind::Create), 1) });
+    assert!(db.flush().is_err());
+    let reason = db.stats().unwrap().read_only_reason.unwrap();
+    let (events, _) = db.drain_events(100);
+    let errors: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::BackgroundError { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors, vec![reason]);
+    assert!(!events.iter().any(|e| matches!(e.kind, EventKind::Flush { .. })));
+    let _ = db.close();
+}
+
+#[test]
 fn the_queue_keeps_the_newest_events_and_counts_the_dropped() {
     let q = strata_engine::events::EventQueue::default();
     let cap = strata_engine::events::EVENT_QUEUE_CAPACITY;
