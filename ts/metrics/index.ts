@@ -84,6 +84,8 @@ class StrataMetrics {
   readonly sources = new Map<string, MetricsSource>();
   readonly #byDb = new Map<object, string>();
   readonly ops: Counter<'instance' | 'op' | 'result'>;
+  /** Operation counts by instance, then `op:result`; copied into `ops` at scrape time (a plain increment is cheaper than prom-client's labelled `inc`). */
+  readonly #counts = new Map<string, Map<string, number>>();
   readonly latency: Histogram<'instance' | 'op'>;
   readonly partials: Counter<'instance' | 'reason'>;
   #scrape: Promise<Map<string, Scrape>> | undefined;
@@ -91,18 +93,32 @@ class StrataMetrics {
     const msg = m as OpMessage;
     const instance = this.#byDb.get(msg.db);
     if (instance === undefined) return;
-    this.ops.inc({ instance, op: msg.op, result: msg.ok ? 'ok' : 'error' });
+    const counts = this.#counts.get(instance);
+    if (counts !== undefined) {
+      const key = msg.ok ? `${msg.op}:ok` : `${msg.op}:error`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
     this.latency.observe({ instance, op: msg.op }, msg.ms / 1000);
     if (msg.partial !== undefined && msg.partial !== false) this.partials.inc({ instance, reason: msg.partial });
   };
 
   constructor(registry: Registry) {
     const registers = [registry];
+    const counts = this.#counts;
     this.ops = new Counter({
       name: 'strata_operations_total',
       help: 'Operations completed, by kind and result (iterator: iterators closed).',
       labelNames: ['instance', 'op', 'result'],
       registers,
+      collect() {
+        this.reset();
+        for (const [instance, byOp] of counts) {
+          for (const [key, n] of byOp) {
+            const [op = '', result = ''] = key.split(':');
+            this.inc({ instance, op, result }, n);
+          }
+        }
+      },
     });
     this.latency = new Histogram({
       name: 'strata_operation_duration_seconds',
@@ -204,6 +220,7 @@ class StrataMetrics {
     if (this.sources.has(instance)) throw new TypeError(`collectMetrics: instance '${instance}' is already in this registry`);
     this.sources.set(instance, db);
     this.#byDb.set(db, instance);
+    this.#counts.set(instance, new Map());
     // Subscribed only while a database is attached: with no subscriber, Db does not time anything.
     if (this.sources.size === 1) dc.subscribe(OP_CHANNEL, this.#onOp);
   }
@@ -212,9 +229,9 @@ class StrataMetrics {
     if (this.sources.get(instance) !== db) return;
     this.sources.delete(instance);
     this.#byDb.delete(db);
+    this.#counts.delete(instance);
     if (this.sources.size === 0) dc.unsubscribe(OP_CHANNEL, this.#onOp);
     for (const op of OPS) {
-      for (const result of ['ok', 'error']) this.ops.remove({ instance, op, result });
       this.latency.remove({ instance, op });
     }
     for (const reason of ['timeout', 'maxPostingsScanned']) this.partials.remove({ instance, reason });
