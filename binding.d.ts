@@ -74,6 +74,11 @@ export declare class NativeDatabase {
   /** Current engine statistics. */
   stats(): BindingStats
   /**
+   * Takes up to `max` engine events (flushes, compactions, stalls, recovery, failures)
+   * recorded since the last call, oldest first. Also works after `close`.
+   */
+  drainEvents(max: number): BindingEvents
+  /**
    * Reads every block of every live file and checks every checksum and invariant off the
    * JS thread; resolves to the problems found (empty when clean).
    */
@@ -144,6 +149,65 @@ export interface BindingCheckpoint {
   linked: number
   /** Total size of the SSTables in bytes. */
   bytes: number
+}
+
+/**
+ * One engine event (see `strata_engine::events`); the fields other than `kind`, `atMs` and
+ * `durationMs` are set for the kinds they belong to.
+ */
+export interface BindingEvent {
+  /** `"flush"`, `"compaction"`, `"write_stall"`, `"recovery"` or `"background_error"`. */
+  kind: string
+  /** When it ended, in milliseconds since the Unix epoch. */
+  atMs: number
+  /** How long it took, in milliseconds (fractional). */
+  durationMs: number
+  /** Flush: the new table. Compaction: source level. */
+  file?: number
+  /** Flush: entries written. */
+  entries?: number
+  /** Flush: bytes of the new table. */
+  bytes?: number
+  /** Flush: the WAL it made redundant. */
+  wal?: number
+  /** Compaction: level of the inputs. */
+  level?: number
+  /** Compaction: level of the outputs. */
+  outputLevel?: number
+  /** Compaction: file numbers read. */
+  inputs?: Array<number>
+  /** Compaction: file numbers written. */
+  outputs?: Array<number>
+  /** Compaction: bytes read. */
+  bytesRead?: number
+  /** Compaction: bytes written. */
+  bytesWritten?: number
+  /** Compaction: one file moved down without rewriting. */
+  trivialMove?: boolean
+  /** Compaction: why it was picked. Background error: the error. */
+  reason?: string
+  /** Write stall: immutable memtables waiting. */
+  immutableMemtables?: number
+  /** Write stall: L0 files. */
+  l0Files?: number
+  /** Recovery: WAL files replayed. */
+  walFiles?: number
+  /** Recovery: write batches replayed. */
+  walRecords?: number
+  /** Recovery: the torn WAL tail that was cut. */
+  droppedTail?: string
+  /** Recovery: damaged WAL regions skipped. */
+  skipped?: number
+  /** Recovery: unreferenced files deleted. */
+  orphansDeleted?: number
+}
+
+/** Events drained from the engine's queue. */
+export interface BindingEvents {
+  /** Oldest first. */
+  events: Array<BindingEvent>
+  /** Events dropped since the last drain because the queue was full. */
+  dropped: number
 }
 
 /** Files and bytes in one level. */
@@ -275,6 +339,12 @@ export interface BindingStats {
   lastSequence: number
   /** Snapshots currently held. */
   liveSnapshots: number
+  /** Writes that waited for a flush (too many immutable memtables waiting). */
+  writeStalls: number
+  /** Microseconds writes spent in those waits. */
+  writeStallMicros: number
+  /** Estimated bytes compaction must rewrite to bring every level within its target. */
+  pendingCompactionBytes: number
 }
 
 /**

@@ -90,3 +90,23 @@ test('collection routes: every bad input is a 4xx with a code, nothing written',
   }
   t.deepEqual((await call(app, 'POST', `${base}/find`, { filter: { sku: { $in: ['x1', 'x2', 'q'] } } })).body.items, [{ _id: 'a', sku: 'x1' }], 'nothing else was written');
 });
+
+test('GET /metrics: Prometheus text for every instance, changing with load, behind the token', async (t) => {
+  const { app } = await withApp(t);
+  const before = await app.inject({ method: 'GET', url: '/metrics' });
+  t.is(before.statusCode, 200);
+  t.regex(String(before.headers['content-type']), /^text\/plain/);
+  const count = (text: string): number => {
+    const m = /^strata_operations_total\{[^}]*instance="app"[^}]*op="put"[^}]*result="ok"[^}]*\} (\d+)$/m.exec(text) ?? /^strata_operations_total\{[^}]*op="put"[^}]*instance="app"[^}]*\} (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  t.regex(before.body, /strata_level_files\{[^}]*instance="log"/);
+  for (let i = 0; i < 5; i++) t.is((await call(app, 'POST', '/keys', { key: `m${i}`, value: { n: i } })).status, 200);
+  const after = await app.inject({ method: 'GET', url: '/metrics' });
+  t.is(count(after.body) - count(before.body), 5, 'five puts counted');
+
+  const secured = await testApp({ authToken: 'sekret-token-value-1234567890' });
+  t.teardown(() => secured.close());
+  t.is((await secured.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
+  t.is((await secured.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer sekret-token-value-1234567890' } })).statusCode, 200);
+});

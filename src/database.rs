@@ -7,7 +7,7 @@ use strata_engine::{Db, IterOptions, TryWrite, WriteBatch};
 
 use crate::error::{check_key, guard, internal, invalid, BindingResult, EngineResultExt, ErrorCode};
 use crate::iterator::NativeIterator;
-use crate::options::{BindingApproximateCount, BindingOpenOptions, BindingRange, BindingStats};
+use crate::options::{BindingApproximateCount, BindingEvents, BindingOpenOptions, BindingRange, BindingStats};
 use crate::snapshot::{self, NativeSnapshot};
 use crate::tasks::{
     checkpoint::CheckpointTask, clear::ClearTask, close::CloseTask, compact_range::CompactRangeTask, flush::FlushTask,
@@ -291,6 +291,16 @@ impl NativeDatabase {
         guard(|| Ok(self.db.stats().js()?.into()))
     }
 
+    /// Takes up to `max` engine events (flushes, compactions, stalls, recovery, failures)
+    /// recorded since the last call, oldest first. Also works after `close`.
+    #[napi(catch_unwind)]
+    pub fn drain_events(&self, max: u32) -> Result<BindingEvents, ErrorCode> {
+        guard(|| {
+            let (events, dropped) = self.db.drain_events(max as usize);
+            Ok(BindingEvents { events: events.into_iter().map(Into::into).collect(), dropped: n_dropped(dropped) })
+        })
+    }
+
     /// Reads every block of every live file and checks every checksum and invariant off the
     /// JS thread; resolves to the problems found (empty when clean).
     #[napi(ts_return_type = "Promise<Array<BindingProblem>>")]
@@ -310,4 +320,9 @@ impl NativeDatabase {
     pub fn close(&self) -> AsyncTask<CloseTask> {
         AsyncTask::new(CloseTask { db: self.db.clone() })
     }
+}
+
+#[expect(clippy::cast_precision_loss, reason = "a count; exact below 2^53")]
+fn n_dropped(v: u64) -> f64 {
+    v as f64
 }

@@ -30,7 +30,7 @@
 //!   which stops at the first block missing from the cache and remembers where it was, so
 //!   the pool form `nextBatch` continues exactly there.
 //! - `open`, `getMany`, `clear`, `compactRange`, `flush`, `verify` and `close` always run on the pool;
-//!   `snapshot`, `iterator`, `stats`, `isClosed` and the `close` of snapshots and iterators
+//!   `snapshot`, `iterator`, `stats`, `drainEvents`, `isClosed` and the `close` of snapshots and iterators
 //!   never wait on I/O and run on the calling thread.
 //!
 //! TypeScript also caps the calling-thread operations per event-loop turn (`ts/turns.ts`):

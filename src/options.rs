@@ -5,7 +5,9 @@ use std::ops::Bound;
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use strata_engine::{ApproximateCount, CompactionStyle, DbStats, Keyspace, Options, RangeOptions, RecoveryMode};
+use strata_engine::{
+    ApproximateCount, CompactionStyle, DbStats, Event, EventKind, Keyspace, Options, RangeOptions, RecoveryMode,
+};
 
 use crate::error::{invalid, BindingResult};
 
@@ -255,6 +257,133 @@ pub struct BindingStats {
     pub last_sequence: f64,
     /// Snapshots currently held.
     pub live_snapshots: f64,
+    /// Writes that waited for a flush (too many immutable memtables waiting).
+    pub write_stalls: f64,
+    /// Microseconds writes spent in those waits.
+    pub write_stall_micros: f64,
+    /// Estimated bytes compaction must rewrite to bring every level within its target.
+    pub pending_compaction_bytes: f64,
+}
+
+/// One engine event (see `strata_engine::events`); the fields other than `kind`, `atMs` and
+/// `durationMs` are set for the kinds they belong to.
+#[napi(object)]
+#[derive(Default)]
+pub struct BindingEvent {
+    /// `"flush"`, `"compaction"`, `"write_stall"`, `"recovery"` or `"background_error"`.
+    pub kind: String,
+    /// When it ended, in milliseconds since the Unix epoch.
+    pub at_ms: f64,
+    /// How long it took, in milliseconds (fractional).
+    pub duration_ms: f64,
+    /// Flush: the new table. Compaction: source level.
+    pub file: Option<f64>,
+    /// Flush: entries written.
+    pub entries: Option<f64>,
+    /// Flush: bytes of the new table.
+    pub bytes: Option<f64>,
+    /// Flush: the WAL it made redundant.
+    pub wal: Option<f64>,
+    /// Compaction: level of the inputs.
+    pub level: Option<f64>,
+    /// Compaction: level of the outputs.
+    pub output_level: Option<f64>,
+    /// Compaction: file numbers read.
+    pub inputs: Option<Vec<f64>>,
+    /// Compaction: file numbers written.
+    pub outputs: Option<Vec<f64>>,
+    /// Compaction: bytes read.
+    pub bytes_read: Option<f64>,
+    /// Compaction: bytes written.
+    pub bytes_written: Option<f64>,
+    /// Compaction: one file moved down without rewriting.
+    pub trivial_move: Option<bool>,
+    /// Compaction: why it was picked. Background error: the error.
+    pub reason: Option<String>,
+    /// Write stall: immutable memtables waiting.
+    pub immutable_memtables: Option<f64>,
+    /// Write stall: L0 files.
+    pub l0_files: Option<f64>,
+    /// Recovery: WAL files replayed.
+    pub wal_files: Option<f64>,
+    /// Recovery: write batches replayed.
+    pub wal_records: Option<f64>,
+    /// Recovery: the torn WAL tail that was cut.
+    pub dropped_tail: Option<String>,
+    /// Recovery: damaged WAL regions skipped.
+    pub skipped: Option<f64>,
+    /// Recovery: unreferenced files deleted.
+    pub orphans_deleted: Option<f64>,
+}
+
+/// Events drained from the engine's queue.
+#[napi(object)]
+pub struct BindingEvents {
+    /// Oldest first.
+    pub events: Vec<BindingEvent>,
+    /// Events dropped since the last drain because the queue was full.
+    pub dropped: f64,
+}
+
+impl From<Event> for BindingEvent {
+    fn from(e: Event) -> Self {
+        let base = BindingEvent {
+            at_ms: n(e.at_unix_ms),
+            duration_ms: e.duration.as_secs_f64() * 1000.0,
+            ..BindingEvent::default()
+        };
+        let files = |v: Vec<u64>| Some(v.into_iter().map(n).collect());
+        match e.kind {
+            EventKind::Flush { file, entries, bytes, wal } => BindingEvent {
+                kind: "flush".into(),
+                file: Some(n(file)),
+                entries: Some(n(entries)),
+                bytes: Some(n(bytes)),
+                wal: Some(n(wal)),
+                ..base
+            },
+            EventKind::Compaction {
+                level,
+                output_level,
+                inputs,
+                outputs,
+                bytes_read,
+                bytes_written,
+                trivial_move,
+                reason,
+            } => BindingEvent {
+                kind: "compaction".into(),
+                level: Some(n(level as u64)),
+                output_level: Some(n(output_level as u64)),
+                inputs: files(inputs),
+                outputs: files(outputs),
+                bytes_read: Some(n(bytes_read)),
+                bytes_written: Some(n(bytes_written)),
+                trivial_move: Some(trivial_move),
+                reason: Some(reason),
+                ..base
+            },
+            EventKind::WriteStall { immutable_memtables, l0_files } => BindingEvent {
+                kind: "write_stall".into(),
+                immutable_memtables: Some(n(immutable_memtables)),
+                l0_files: Some(n(l0_files)),
+                ..base
+            },
+            EventKind::Recovery { wal_files, wal_records, dropped_tail, skipped, orphans_deleted } => BindingEvent {
+                kind: "recovery".into(),
+                wal_files: Some(n(wal_files)),
+                wal_records: Some(n(wal_records)),
+                dropped_tail,
+                skipped: Some(n(skipped)),
+                orphans_deleted: Some(n(orphans_deleted)),
+                ..base
+            },
+            EventKind::BackgroundError { message } => {
+                BindingEvent { kind: "background_error".into(), reason: Some(message), ..base }
+            }
+            _ => BindingEvent { kind: "unknown".into(), ..base },
+        }
+    }
 }
 
 #[expect(clippy::cast_precision_loss, reason = "statistics; exact below 2^53")]
@@ -287,6 +416,9 @@ impl From<DbStats> for BindingStats {
             sync_writes: n(s.sync_writes),
             last_sequence: n(s.last_sequence),
             live_snapshots: n(s.live_snapshots),
+            write_stalls: n(s.write_stalls),
+            write_stall_micros: n(s.write_stall_micros),
+            pending_compaction_bytes: n(s.pending_compaction_bytes),
         }
     }
 }

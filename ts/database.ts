@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 
-import type { BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
+import type { BindingEvents, BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import native = require('./native');
 import { BatchPacker, RawOp, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, EncodingName, encoding, describe, printableKey, quote } from './encodings';
@@ -111,6 +111,12 @@ export interface Stats {
   syncWrites: number;
   lastSequence: number;
   liveSnapshots: number;
+  /** Writes that waited for a flush because too many immutable memtables were waiting. */
+  writeStalls: number;
+  /** Microseconds writes spent in those waits. */
+  writeStallMicros: number;
+  /** Estimated bytes compaction must still rewrite to bring every level within its target. */
+  pendingCompactionBytes: number;
 }
 
 /** An approximate number of keys in a range, from index blocks and memtables (no data read). */
@@ -872,6 +878,21 @@ export class KvDb<K = string, V = string> {
       const s = this.#db().stats();
       return { ...s, levels: s.levels.map((l) => ({ files: l.files, bytes: l.bytes })) };
     });
+  }
+
+  /**
+   * @internal Up to `max` engine events (flushes, compactions, stalls, recovery, failures)
+   * since the last call, oldest first (see `ts/telemetry/events.ts`). Works while closing
+   * and after close, so the last events are not lost; empty before open.
+   */
+  _drainEvents(max: number): BindingEvents {
+    const n = this.#native;
+    if (n === undefined) return { events: [], dropped: 0 };
+    try {
+      return n.drainEvents(max);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /**

@@ -1,16 +1,23 @@
 /**
  * `Db`: the database `open()` returns — the key-value layer (`KvDb`, `ts/database.ts`) plus
  * secondary indexes and queries. This file only wires the layers together: the registry and
- * maintenance live in `ts/indexes`, the planner and executor in `ts/query`.
+ * maintenance live in `ts/indexes`, the planner and executor in `ts/query`. It also times
+ * the public operations for `ts/metrics` (only while the `stratadb:op` channel has a
+ * subscriber) and runs the engine-event pump for the `logger` and `tracing` options
+ * (`ts/telemetry`).
  */
 import type { Readable, Writable } from 'node:stream';
 
+import type { Tracer } from '@opentelemetry/api';
+
 import { BackupOptions, BackupResult, backup } from './admin/backup';
 import { ExportOptions, ExportResult, ImportOptions, ImportResult, exportRecords, importRecords } from './admin/exchange';
+import type { BatchPacker } from './codec';
 import type { Collection, CollectionOptions } from './collections/collection';
 import { openCollection } from './collections/collection';
 import type { Document } from './collections/update';
-import { KvDb, VerifyResult } from './database';
+import { IteratorOptions, KeyInput, KvDb, ReadOptions, ValueInput, VerifyResult, WriteOptions } from './database';
+import { opChannel, timed, timedIterator } from './diagnostics';
 import { describe } from './encodings';
 import { StrataError, invalidArgument } from './errors';
 import { checkIndexes } from './indexes/check';
@@ -18,10 +25,14 @@ import type { IndexDefinition } from './indexes/definition';
 import { normalizeIndexDefinition } from './indexes/definition';
 import type { CustomExtractor } from './indexes/extract';
 import { BuildOptions, IndexInfo, IndexRegistry, readIndexesFile } from './indexes/registry';
+import type { EntryIterator, ItemIterator } from './iterator';
 import { normalizeOptions, OpenOptions } from './options';
 import type { Query } from './query/ast';
 import { CountEstimate, Explanation, QueryOptions, QueryResult, countQuery, explainQuery, runQuery } from './query/execute';
 import type { Snapshot } from './snapshot';
+import { EventListener, EventPump } from './telemetry/events';
+import { EventLogger, LogLevel, logListener, resolveLogger } from './telemetry/logs';
+import { resolveTracer, traceListener, withSpan } from './telemetry/traces';
 
 /** Options of `open()`: the engine settings plus the index declarations. */
 export interface DbOptions extends OpenOptions {
@@ -31,11 +42,88 @@ export interface DbOptions extends OpenOptions {
   indexesFile?: string;
   /** Custom extractors by name, for `{ kind: 'custom', name }` indexes: `(value, key) => term | term[] | undefined`. */
   extractors?: Record<string, CustomExtractor>;
+  /**
+   * Engine events (flushes, compactions, write stalls, recovery, background errors) as
+   * structured log lines: a pino logger (or any logger with pino's `info`/`warn`/`error`),
+   * or a level name for a pino logger on stdout. Default: none (nothing is logged).
+   */
+  logger?: EventLogger | LogLevel;
+  /**
+   * Spans for flushes and compactions (with their real times, from the engine's events):
+   * `true` for the globally registered tracer provider, or a `Tracer`. Default off. Query
+   * spans are always made through `@opentelemetry/api` (free when no SDK is registered).
+   */
+  tracing?: boolean | Tracer;
+  /** How often engine events are drained for the logger and tracer, in ms (default 1000). */
+  eventIntervalMs?: number;
 }
 
 /** An open StrataDB database. Create one with `open()`. */
 export class Db<K = string, V = string> extends KvDb<K, V> {
   #registry: IndexRegistry | undefined;
+  #pump: EventPump | undefined;
+  #closed: Promise<void> | undefined;
+
+  /** @internal Starts draining engine events into `listeners` (called by `open()`). */
+  _startEvents(listeners: EventListener[], intervalMs?: number): void {
+    this.#pump = new EventPump(this, listeners, intervalMs);
+    this.#pump.poll();
+  }
+
+  /** @internal Drains the engine events now (a no-op without a logger or tracing). */
+  _pollEvents(): void {
+    this.#pump?.poll();
+  }
+
+  // ---- timed operations (published on `stratadb:op` only when someone listens) ----------
+
+  // TypeScript cannot check an override of a generic method whose return type is NoInfer<R> (it
+  // infers R from the base's return type, which NoInfer forbids): the signature is the base's.
+  // @ts-expect-error TS2416, see above
+  override get<R = V>(key: KeyInput<K>, opts?: ReadOptions): Promise<NoInfer<R> | undefined> {
+    if (!opChannel.hasSubscribers) return super.get<R>(key, opts);
+    return timed(this, 'get', () => super.get<R>(key, opts));
+  }
+
+  // @ts-expect-error TS2416 (NoInfer override, see get)
+  override getMany<R = V>(keys: KeyInput<K>[], opts?: ReadOptions): Promise<(NoInfer<R> | undefined)[]> {
+    if (!opChannel.hasSubscribers) return super.getMany<R>(keys, opts);
+    return timed(this, 'getMany', () => super.getMany<R>(keys, opts));
+  }
+
+  override put(key: KeyInput<K>, value: ValueInput<V>, opts?: WriteOptions): Promise<void> {
+    if (!opChannel.hasSubscribers) return super.put(key, value, opts);
+    return timed(this, 'put', () => super.put(key, value, opts));
+  }
+
+  override del(key: KeyInput<K>, opts?: WriteOptions): Promise<void> {
+    if (!opChannel.hasSubscribers) return super.del(key, opts);
+    return timed(this, 'del', () => super.del(key, opts));
+  }
+
+  /** @internal Every batch (`db.batch(ops)` and chained batches) is written here: timed as `batch`. */
+  override _writePacker(p: BatchPacker, sync: boolean): Promise<void> {
+    if (!opChannel.hasSubscribers) return super._writePacker(p, sync);
+    return timed(this, 'batch', () => super._writePacker(p, sync));
+  }
+
+  // @ts-expect-error TS2416 (NoInfer override, see get)
+  override iterator<RK = K, RV = V>(opts?: IteratorOptions<K>): EntryIterator<NoInfer<RK>, NoInfer<RV>> {
+    const it = super.iterator<RK, RV>(opts);
+    return opChannel.hasSubscribers ? timedIterator(this, it) : it;
+  }
+
+  // @ts-expect-error TS2416 (NoInfer override, see get)
+  override keys<RK = K>(opts?: IteratorOptions<K>): ItemIterator<NoInfer<RK>> {
+    const it = super.keys<RK>(opts);
+    return opChannel.hasSubscribers ? timedIterator(this, it) : it;
+  }
+
+  // @ts-expect-error TS2416 (NoInfer override, see get)
+  override values<RV = V>(opts?: IteratorOptions<K>): ItemIterator<NoInfer<RV>> {
+    const it = super.values<RV>(opts);
+    return opChannel.hasSubscribers ? timedIterator(this, it) : it;
+  }
 
   /** @internal Loads the index registry (called by `open()`). */
   async _initIndexes(customs: Record<string, CustomExtractor>, declared: IndexDefinition[]): Promise<void> {
@@ -87,7 +175,23 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
 
   /** One page of the records matching `q`, in primary-key order (see the README, "Queries"). */
   async query<RV = V>(q: Query, opts?: QueryOptions): Promise<QueryResult<K, RV>> {
-    return runQuery<K, RV>(this.#ctx(), q, opts);
+    const run = (): Promise<QueryResult<K, RV>> =>
+      withSpan(
+        'stratadb.query',
+        { 'db.system': 'stratadb', 'stratadb.location': this.location },
+        () => runQuery<K, RV>(this.#ctx(), q, opts),
+        (span, r) =>
+          span.setAttributes({
+            'stratadb.query.items': r.items.length,
+            'stratadb.query.partial': r.partial === false ? 'false' : r.partial,
+            'stratadb.query.more': r.cursor !== null,
+            'stratadb.query.postings_scanned': r.stats.postingsScanned,
+            'stratadb.query.records_read': r.stats.recordsRead,
+            'stratadb.query.seeks': r.stats.seeks,
+          }),
+      );
+    if (!opChannel.hasSubscribers) return run();
+    return timed(this, 'query', run, (r) => ({ partial: r.partial }));
   }
 
   /** The exact number of matches, or with `{ estimate: true }` the planner's estimate. */
@@ -140,6 +244,27 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
+  /** Flushes the memtable to disk (and logs the flush at once when a logger is set). */
+  override async flush(): Promise<void> {
+    await super.flush();
+    this._pollEvents();
+  }
+
+  /** Compacts `[start, end]` (and logs the compactions at once when a logger is set). */
+  override async compactRange(start?: KeyInput<K>, end?: KeyInput<K>): Promise<void> {
+    await super.compactRange(start, end);
+    this._pollEvents();
+  }
+
+  /** Closes the database (see `KvDb.close`); the last engine events are logged. */
+  override close(): Promise<void> {
+    this.#closed ??= super.close().finally(() => {
+      this.#pump?.stop();
+      this.#pump = undefined;
+    });
+    return this.#closed;
+  }
+
   /** Checks the files (see `KvDb.verify`) and every ready index against the records. */
   override async verify(): Promise<VerifyResult> {
     const base = await super.verify();
@@ -155,7 +280,7 @@ export class Db<K = string, V = string> extends KvDb<K, V> {
   }
 }
 
-const INDEX_OPTIONS = ['indexes', 'indexesFile', 'extractors'] as const;
+const INDEX_OPTIONS = ['indexes', 'indexesFile', 'extractors', 'logger', 'tracing', 'eventIntervalMs'] as const;
 
 /** Opens (or creates) the database at `location`. */
 export async function open<K = string, V = string>(location: string, options?: DbOptions): Promise<Db<K, V>> {
@@ -182,8 +307,24 @@ export async function open<K = string, V = string>(location: string, options?: D
     if (typeof o.indexesFile !== 'string' || o.indexesFile.length === 0) throw invalidArgument('indexesFile must be a path');
     declared.push(...readIndexesFile(o.indexesFile));
   }
+  let logger: EventLogger | undefined;
+  let tracer: Tracer | undefined;
+  try {
+    logger = resolveLogger(o.logger);
+    tracer = resolveTracer(o.tracing);
+  } catch (e) {
+    throw invalidArgument(e instanceof Error ? e.message : String(e));
+  }
+  const interval = o.eventIntervalMs;
+  if (interval !== undefined && (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1)) {
+    throw invalidArgument(`eventIntervalMs must be a positive integer, got ${describe(interval)}`);
+  }
   const db = new Db<K, V>(location, normalizeOptions(kv));
   await db._ready();
+  const listeners: EventListener[] = [];
+  if (logger !== undefined) listeners.push(logListener(logger, db.location));
+  if (tracer !== undefined) listeners.push(traceListener(tracer, db.location));
+  if (listeners.length > 0) db._startEvents(listeners, interval);
   try {
     await db._initIndexes(customs, declared);
   } catch (e) {

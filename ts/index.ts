@@ -103,3 +103,17 @@ export type {
 export { openInstances, Instances, Instance } from './instances';
 export type { Codec, InstanceConfig, LsmConfig, OpenInstancesOptions, BuildStatus } from './instances';
 export type { StrataLevelOptions } from './level';
+export { collectMetrics, metricsHandler, LATENCY_BUCKETS } from './metrics';
+export type { CollectOptions, MetricsSource, MetricsResponse } from './metrics';
+export { OP_CHANNEL } from './diagnostics';
+export type { OpKind, OpMessage } from './diagnostics';
+export type {
+  EngineEvent,
+  FlushEvent,
+  CompactionEvent,
+  WriteStallEvent,
+  RecoveryEvent,
+  BackgroundErrorEvent,
+} from './telemetry/events';
+export type { EventLogger, LogLevel } from './telemetry/logs';
+export { TRACER_NAME } from './telemetry/traces';

@@ -9,10 +9,12 @@ import Ajv from 'ajv';
 import Fastify, { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { Registry } from 'prom-client';
 
 import { FeatureStore } from '../features';
 import type { KvDb } from '../database';
 import type { Instances } from '../instances';
+import { collectMetrics, metricsHandler } from '../metrics';
 import { registerAuth } from './auth';
 import type { AppContext } from './context';
 import { toHttp } from './errors';
@@ -132,6 +134,17 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
   await app.register(queryRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.register(indexRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.register(collectionRoutes, { ...scoped, prefix: '/db/:instance' });
+
+  // Prometheus metrics of every instance (README, "Metrics and logs"); behind the token like
+  // every route but /health. Text, not JSON: left out of /openapi.json.
+  const registry = new Registry();
+  const detach = instances.list().map((i) => collectMetrics(i.db, registry, { instance: i.name }));
+  app.addHook('onClose', async () => detach.forEach((d) => d()));
+  const metrics = metricsHandler(registry);
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    const m = await metrics();
+    return reply.type(m.contentType).send(m.body);
+  });
   await app.ready();
   return app;
 }

@@ -29,6 +29,7 @@ pub mod coding;
 pub mod compaction;
 pub mod crash;
 pub mod error;
+pub mod events;
 pub mod file;
 pub mod iter;
 pub mod key;
@@ -48,5 +49,6 @@ pub use db::{
     TryWrite,
 };
 pub use error::{Error, Result};
+pub use events::{Event, EventKind};
 pub use keyspace::{Keyspace, MAX_SYSTEM_KEY_SIZE, SYSTEM_PREFIX};
 pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions};

@@ -31,6 +31,10 @@ pub struct Counters {
     pub wal_syncs: AtomicU64,
     /// Writes that asked for `sync`.
     pub sync_writes: AtomicU64,
+    /// Writes that waited for a flush because too many immutable memtables were waiting.
+    pub write_stalls: AtomicU64,
+    /// Microseconds writes spent in those waits.
+    pub write_stall_micros: AtomicU64,
 }
 
 impl Counters {

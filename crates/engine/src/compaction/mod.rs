@@ -15,4 +15,4 @@
 mod picker;
 pub mod sim;
 
-pub use picker::{pick_compaction, pick_manual, plan_manual, CompactionPick};
+pub use picker::{pending_compaction_bytes, pick_compaction, pick_manual, plan_manual, CompactionPick};

@@ -86,6 +86,26 @@ fn level_target(opts: &CompactionOptions, level: usize) -> u64 {
     t
 }
 
+/// An estimate of the bytes compaction still has to rewrite before every level is within
+/// its target, for monitoring (it steers nothing).
+///
+/// **Leveled**: all of L0 once it has `l0_compaction_trigger` files, plus, for each level
+/// `n >= 1` above its target (`base_level_size * level_size_ratio^(n-1)`), the excess
+/// (the last level never counts: it has no target). **Size-tiered**: all of level 0 once it
+/// has `l0_compaction_trigger` runs.
+pub fn pending_compaction_bytes(state: &ManifestState, opts: &CompactionOptions) -> u64 {
+    let bytes = |l: usize| state.files(l).iter().map(|f| f.size).sum::<u64>();
+    let l0_due = state.files(0).len() >= opts.l0_compaction_trigger;
+    let mut pending = if l0_due { bytes(0) } else { 0 };
+    if opts.style == CompactionStyle::Leveled {
+        let levels = effective_levels(state, opts);
+        for l in 1..levels.saturating_sub(1) {
+            pending = pending.saturating_add(bytes(l).saturating_sub(level_target(opts, l)));
+        }
+    }
+    pending
+}
+
 /// True if no file deeper than `output_level` overlaps `[lo, hi]`.
 fn is_bottommost(state: &ManifestState, output_level: usize, lo: &[u8], hi: &[u8]) -> bool {
     (output_level + 1..state.levels.len())

@@ -5,13 +5,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{DbInner, DbStats, LevelStats, SuperVersion, TableHandle, Version};
 use crate::cache::BlockCache;
 use crate::compaction::{pick_compaction, pick_manual, CompactionPick};
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::iter::compaction_filter::CompactionFilter;
 use crate::iter::merge::MergingIterator;
 use crate::iter::{BoxedIter, InternalIterator};
@@ -174,6 +175,7 @@ impl DbInner {
             let mut bg = self.bg.lock();
             self.bg_cv.wait_for(&mut bg, Duration::from_millis(50));
         }
+        let started = Instant::now();
         let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
         let handle = write_l0_table(
             &self.path,
@@ -193,7 +195,14 @@ impl DbInner {
             last_sequence: None,
             next_file_number: None,
         };
+        let event = EventKind::Flush {
+            file: number,
+            entries: handle.meta.num_entries,
+            bytes: handle.meta.size,
+            wal: imm.wal_number,
+        };
         self.install(edit, vec![handle], Some(imm.wal_number))?;
+        self.events.push(started.elapsed(), event);
         crash_point("flush.wal.before_unlink");
         let _ = self.opts.fs.remove_file(&wal_file_name(&self.path, imm.wal_number));
         crash_point("flush.wal.after_unlink");
@@ -203,6 +212,7 @@ impl DbInner {
     }
 
     fn run_compaction(&self, pick: &CompactionPick) -> Result<()> {
+        let started = Instant::now();
         if pick.is_trivial_move() && !(pick.bottommost && pick.inputs.iter().any(|m| m.num_deletions > 0)) {
             // One file whose range overlaps nothing below: move it without rewriting.
             let edit = VersionEdit {
@@ -212,6 +222,20 @@ impl DbInner {
             };
             self.install(edit, Vec::new(), None)?;
             Counters::add(&self.counters.compactions, 1);
+            let files: Vec<u64> = pick.inputs.iter().map(|m| m.number).collect();
+            self.events.push(
+                started.elapsed(),
+                EventKind::Compaction {
+                    level: pick.level,
+                    output_level: pick.output_level,
+                    inputs: files.clone(),
+                    outputs: files,
+                    bytes_read: 0,
+                    bytes_written: 0,
+                    trivial_move: true,
+                    reason: pick.reason.to_string(),
+                },
+            );
             return Ok(());
         }
         let sv = self.super_version();
@@ -295,6 +319,16 @@ impl DbInner {
             return Err(e);
         }
         let written: u64 = outputs.iter().map(|h| h.meta.size).sum();
+        let event = EventKind::Compaction {
+            level: pick.level,
+            output_level: pick.output_level,
+            inputs: deleted.iter().map(|&(_, n)| n).collect(),
+            outputs: outputs.iter().map(|h| h.meta.number).collect(),
+            bytes_read,
+            bytes_written: written,
+            trivial_move: false,
+            reason: pick.reason.to_string(),
+        };
         let edit = VersionEdit {
             added: outputs.iter().map(|h| (pick.output_level, h.meta.clone())).collect(),
             deleted,
@@ -310,6 +344,7 @@ impl DbInner {
         Counters::add(&self.counters.compactions, 1);
         Counters::add(&self.counters.compaction_bytes_read, bytes_read);
         Counters::add(&self.counters.compaction_bytes_written, written);
+        self.events.push(started.elapsed(), event);
         Ok(())
     }
 
@@ -374,6 +409,8 @@ impl DbInner {
             .map(|l| LevelStats { files: l.len() as u64, bytes: l.iter().map(|h| h.meta.size).sum() })
             .collect();
         let wal_now = self.write.lock().wal.len();
+        let pending_compaction_bytes =
+            crate::compaction::pending_compaction_bytes(&self.manifest.lock(), &self.opts.compaction);
         let user = Counters::get(&c.user_bytes_written);
         let flush_bytes = Counters::get(&c.flush_bytes);
         let comp_written = Counters::get(&c.compaction_bytes_written);
@@ -402,6 +439,9 @@ impl DbInner {
             live_snapshots: self.snapshots.lock().values().map(|&n| n as u64).sum(),
             wal_bytes_written: Counters::get(&c.wal_bytes_written),
             read_only_reason: self.poisoned.lock().clone(),
+            write_stalls: Counters::get(&c.write_stalls),
+            write_stall_micros: Counters::get(&c.write_stall_micros),
+            pending_compaction_bytes,
         })
     }
 

@@ -27,6 +27,7 @@ use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
+use crate::events::{Event, EventKind, EventQueue};
 use crate::file::Fs;
 use crate::iter::concat::{ConcatIterator, IterSource};
 use crate::iter::db_iter::DbIter;
@@ -155,6 +156,8 @@ pub(crate) struct DbInner {
     closed: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     recovery: RecoveryInfo,
+    /// Flushes, compactions, stalls, recovery and failures, for `Db::drain_events`.
+    events: EventQueue,
 }
 
 /// An open database. Cheap to clone; all clones share one instance. The database closes
@@ -385,6 +388,15 @@ impl Db {
         self.inner().checkpoint(target.as_ref())
     }
 
+    /// Takes up to `max` of the events recorded since the last call (flushes, compactions,
+    /// write stalls, the recovery at open, failures), oldest first, with the number of
+    /// events dropped meanwhile because the queue was full
+    /// ([`EVENT_QUEUE_CAPACITY`](crate::events::EVENT_QUEUE_CAPACITY)). Works after `close`,
+    /// so the last events can still be read.
+    pub fn drain_events(&self, max: usize) -> (Vec<Event>, u64) {
+        self.inner().events.drain(max)
+    }
+
     /// Current statistics.
     pub fn stats(&self) -> Result<DbStats> {
         self.inner().stats()
@@ -434,6 +446,7 @@ impl DbInner {
         let mut p = self.poisoned.lock();
         if p.is_none() {
             *p = Some(err.to_string());
+            self.events.push(std::time::Duration::ZERO, EventKind::BackgroundError { message: err.to_string() });
         }
     }
 

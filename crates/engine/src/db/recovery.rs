@@ -12,6 +12,7 @@ use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
+use crate::events::{EventKind, EventQueue};
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::stats::Counters;
@@ -56,6 +57,7 @@ fn validate(opts: &Options) -> Result<()> {
 }
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
+    let started = std::time::Instant::now();
     validate(&opts)?;
     let fs = Arc::clone(&opts.fs);
     let read_only = opts.read_only;
@@ -170,7 +172,19 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
     }
     if read_only {
         return open_read_only(
-            path, opts, state, levels, mem, newest_wal, last_seq, next_file, counters, cache, lock, recovery,
+            path,
+            opts,
+            state,
+            levels,
+            mem,
+            newest_wal,
+            last_seq,
+            next_file,
+            counters,
+            cache,
+            lock,
+            recovery,
+            started.elapsed(),
         );
     }
     if !mem.is_empty() {
@@ -234,7 +248,9 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         imms: Vec::new(),
         version: Arc::new(Version { levels }),
     };
+    let events = recovered_events(&recovery, started.elapsed());
     Ok(Arc::new(DbInner {
+        events,
         path: path.to_path_buf(),
         table_opts,
         counters,
@@ -280,6 +296,25 @@ fn read_only_lock(fs: &dyn crate::file::Fs, path: &Path) -> Result<Option<DirLoc
     }
 }
 
+/// The event queue of a newly opened database, holding its recovery event.
+fn recovered_events(recovery: &RecoveryInfo, elapsed: std::time::Duration) -> EventQueue {
+    let events = EventQueue::default();
+    events.push(
+        elapsed,
+        EventKind::Recovery {
+            wal_files: recovery.wal_files,
+            wal_records: recovery.wal_records,
+            dropped_tail: recovery
+                .dropped_tail
+                .as_ref()
+                .map(|(file, offset, why)| format!("{} at offset {offset}: {why}", file.display())),
+            skipped: recovery.skipped.len() as u64,
+            orphans_deleted: recovery.orphans_deleted,
+        },
+    );
+    events
+}
+
 /// Finishes a read-only open: the replayed WALs stay the memtable (and stay on disk,
 /// untouched), no manifest or WAL is written, no orphan deleted.
 #[allow(clippy::too_many_arguments)]
@@ -296,6 +331,7 @@ fn open_read_only(
     cache: Option<Arc<BlockCache>>,
     lock: Option<DirLock>,
     recovery: RecoveryInfo,
+    elapsed: std::time::Duration,
 ) -> Result<Arc<DbInner>> {
     if let (Some(l0), Some(meta_l0)) = (levels.first_mut(), state.levels.first()) {
         let pos: std::collections::HashMap<u64, usize> =
@@ -307,6 +343,7 @@ fn open_read_only(
     let sync_handle = wal.sync_handle()?;
     let sv = SuperVersion { mem, mem_wal_number: wal_number, imms: Vec::new(), version: Arc::new(Version { levels }) };
     Ok(Arc::new(DbInner {
+        events: recovered_events(&recovery, elapsed),
         path: path.to_path_buf(),
         table_opts: opts.table_options(),
         counters,

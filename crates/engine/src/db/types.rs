@@ -112,6 +112,13 @@ pub struct DbStats {
     pub wal_bytes_written: u64,
     /// Set when a background failure made the database read-only.
     pub read_only_reason: Option<String>,
+    /// Writes that waited for a flush (too many immutable memtables waiting).
+    pub write_stalls: u64,
+    /// Microseconds writes spent in those waits.
+    pub write_stall_micros: u64,
+    /// Estimated bytes compaction must rewrite to bring every level within its target (see
+    /// `compaction::pending_compaction_bytes`).
+    pub pending_compaction_bytes: u64,
 }
 
 /// What recovery found when the database was opened.

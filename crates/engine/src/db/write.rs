@@ -8,6 +8,7 @@ use super::{DbInner, ImmMemTable, RangeOptions, SuperVersion, TryWrite, WriteSta
 use crate::batch::WriteBatch;
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
+use crate::events::EventKind;
 use crate::key::{SeqNo, MAX_SEQ};
 use crate::keyspace::Keyspace;
 use crate::memtable::MemTable;
@@ -101,20 +102,36 @@ impl DbInner {
     /// Rotates the memtable and WAL when the memtable is full, stalling while too many
     /// immutable memtables wait for flush.
     fn make_room(&self, w: &mut parking_lot::MutexGuard<'_, WriteState>) -> Result<()> {
-        loop {
+        let mut stall: Option<(std::time::Instant, EventKind)> = None;
+        let result = loop {
             let sv = self.super_version();
             if sv.mem.approximate_size() < self.opts.memtable_size {
-                return Ok(());
+                break Ok(());
             }
             if sv.imms.len() >= self.opts.max_immutable_memtables.max(1) {
                 // Wait for the flush thread; it signals write_cv after each flush.
-                self.check_writable()?;
+                if let Err(e) = self.check_writable() {
+                    break Err(e);
+                }
+                stall.get_or_insert_with(|| {
+                    let l0_files = sv.version.levels.first().map_or(0, Vec::len) as u64;
+                    (
+                        std::time::Instant::now(),
+                        EventKind::WriteStall { immutable_memtables: sv.imms.len() as u64, l0_files },
+                    )
+                });
                 self.write_cv.wait_for(w, std::time::Duration::from_millis(100));
                 continue;
             }
-            self.rotate_memtable(w)?;
-            return Ok(());
+            break self.rotate_memtable(w);
+        };
+        if let Some((started, event)) = stall {
+            let waited = started.elapsed();
+            Counters::add(&self.counters.write_stalls, 1);
+            Counters::add(&self.counters.write_stall_micros, u64::try_from(waited.as_micros()).unwrap_or(u64::MAX));
+            self.events.push(waited, event);
         }
+        result
     }
 
     /// Freezes the active memtable (if not empty) and starts a new WAL. The old WAL is
