@@ -12,9 +12,10 @@ import * as protoLoader from '@grpc/proto-loader';
 import test from 'ava';
 import { BSON, Binary, EJSON, Long, ObjectId } from 'bson';
 
-import { Db } from '../ts/index';
+import { Db, StrataError } from '../ts/index';
 import { GrpcEvent, GrpcServer, LOADER_OPTIONS, PROTO_PATH, SERVICE_NAME, isLoopback, loadService, startGrpc } from '../ts/server/grpc';
 import { unary, Auth, DEFAULT_LIMITS, Context } from '../ts/server/grpc/context';
+import { toFailure } from '../ts/server/grpc/errors';
 import { expectCode, fresh } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
@@ -184,6 +185,33 @@ test('an unknown instance is NOT_FOUND (names never reach the file system)', asy
   await fails(fx.c.call('Put', { instance: '../etc', key: b('k'), value: { bytes: b('v') } }), grpc.status.NOT_FOUND, 'STRATA_NOT_FOUND');
   await fails(fx.c.call('Get', { instance: '__proto__', key: b('k') }), grpc.status.NOT_FOUND, 'STRATA_NOT_FOUND');
   await fails(readAll(fx.c.stream('Scan', { instance: 'nope' })), grpc.status.NOT_FOUND, 'STRATA_NOT_FOUND');
+});
+
+test('a request that is not a valid protobuf message is INVALID_ARGUMENT, not INTERNAL', async (t) => {
+  const raw = new grpc.Client(`127.0.0.1:${fx.server.port}`, grpc.credentials.createInsecure());
+  const id = (x: Buffer): Buffer => x;
+  const garbage = Buffer.from([0x12, 0xff]); // field 2 (key), a length varint cut short
+  try {
+    const e = await fails(
+      new Promise((resolve, reject) => raw.makeUnaryRequest('/stratadb.v1.Strata/Get', id, id, garbage, (err, r) => (err ? reject(err) : resolve(r)))),
+      grpc.status.INVALID_ARGUMENT,
+      'STRATA_INVALID_ARGUMENT',
+    );
+    t.regex(e.details, /not a valid protobuf message/);
+    await fails(
+      new Promise((resolve, reject) => {
+        const s = raw.makeServerStreamRequest('/stratadb.v1.Strata/Scan', id, id, garbage);
+        s.on('data', () => undefined);
+        s.on('error', reject);
+        s.on('end', resolve);
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'STRATA_INVALID_ARGUMENT',
+    );
+    t.is((await fx.c.call('Health')).status, 'ok');
+  } finally {
+    raw.close();
+  }
 });
 
 // ---- json instances -----------------------------------------------------------------------
@@ -811,4 +839,21 @@ test('close() finishes calls in flight, refuses new ones, and is idempotent; a s
     c.client.close();
     await db.close();
   }
+});
+
+test('anything but a StrataError is INTERNAL with a fixed message (no stack); bson errors are INVALID_ARGUMENT', (t) => {
+  const bug = toFailure(new TypeError('x is undefined'));
+  t.is(bug.status.code, grpc.status.INTERNAL);
+  t.is(bug.status.details, 'internal error');
+  t.deepEqual(bug.status.metadata?.get('strata-code'), ['STRATA_INTERNAL']);
+  t.true(bug.unexpected instanceof TypeError);
+  let bsonError: unknown;
+  try {
+    EJSON.parse('{"$oid": 1}');
+  } catch (e) {
+    bsonError = e;
+  }
+  t.is(toFailure(bsonError).status.code, grpc.status.INVALID_ARGUMENT);
+  t.is(toFailure(new StrataError('STRATA_INDEX_BUILDING', 'wait')).status.code, grpc.status.FAILED_PRECONDITION);
+  t.is(toFailure(new StrataError('STRATA_EXISTS', 'there')).status.code, grpc.status.ALREADY_EXISTS);
 });

@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Metadata, ServerUnaryCall, ServerWritableStream, handleServerStreamingCall, handleUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 
 import type { Db } from '../../db';
-import { StrataError } from '../../errors';
+import { StrataError, invalidArgument } from '../../errors';
 import { ServerError, toFailure } from './errors';
 import type { Codec } from './values';
 
@@ -94,6 +94,18 @@ export function syncOption(req: { sync?: boolean }): { sync?: boolean } {
   return req.sync === undefined ? {} : { sync: req.sync };
 }
 
+/**
+ * What a request deserialises to when its bytes are not a message of its type: the handler
+ * answers INVALID_ARGUMENT (grpc-js itself would answer INTERNAL).
+ */
+export class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+function checkRequest(method: string, req: unknown): void {
+  if (req instanceof MalformedRequest) throw invalidArgument(`the ${method} request is not a valid protobuf message: ${req.reason}`);
+}
+
 /** Checks the `authorization` metadata against the token (when there is one), in constant time. */
 export class Auth {
   readonly #digest: Buffer | undefined;
@@ -150,6 +162,7 @@ export function unary<Req, Res>(
     timer.unref();
     new Promise<Res>((resolve) => {
       auth.check(call.metadata);
+      checkRequest(method, call.request);
       resolve(fn(call.request, call));
     }).then(
       (res) => answer(undefined, res),
@@ -168,6 +181,7 @@ export function streaming<Req, Res>(
   return (call: ServerWritableStream<Req, Res>) => {
     new Promise<void>((resolve) => {
       auth.check(call.metadata);
+      checkRequest(method, call.request);
       resolve(fn(call.request, call));
     }).then(
       () => {

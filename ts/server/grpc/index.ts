@@ -19,7 +19,7 @@ import { Db } from '../../db';
 import { describe, quote } from '../../encodings';
 import { StrataError, invalidArgument } from '../../errors';
 import * as collections from './collections';
-import { Auth, Context, DEFAULT_LIMITS, GrpcEvent, GrpcLimits, Instance, streaming, unary } from './context';
+import { Auth, Context, DEFAULT_LIMITS, GrpcEvent, GrpcLimits, Instance, MalformedRequest, streaming, unary } from './context';
 import * as kv from './kv';
 import * as queries from './query';
 import { codecOf } from './values';
@@ -103,6 +103,24 @@ export function loadService(): grpc.ServiceDefinition {
   return def[SERVICE_NAME] as grpc.ServiceDefinition;
 }
 
+/** `def` with request decoders that give a `MalformedRequest` instead of throwing. */
+function tolerant(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, m] of Object.entries(def) as [string, grpc.MethodDefinition<unknown, unknown>][]) {
+    out[name] = {
+      ...m,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          return m.requestDeserialize(bytes);
+        } catch (e) {
+          return new MalformedRequest(e instanceof Error ? e.message : String(e));
+        }
+      },
+    };
+  }
+  return out;
+}
+
 /**
  * Serves `instances` (name → `Db`; the first is the default of requests that name none)
  * over gRPC. Resolves once bound. The databases stay open when the server closes.
@@ -169,7 +187,7 @@ export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | R
     'grpc.max_send_message_length': -1,
     'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
   });
-  server.addService(loadService(), impl);
+  server.addService(tolerant(loadService()), impl);
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => {
