@@ -136,28 +136,24 @@ export async function scan(ctx: Context, req: ScanRequest, call: ServerWritableS
   if (req.limit > 0) opts.limit = req.limit;
   const it = inst.db.iterator<Buffer, Buffer>(opts);
   let sent = 0;
-  let reason: 'done' | 'cancelled' | 'error' = 'error';
+  let entries: Entry[] = [];
+  let bytes = 0;
+  const flush = async (): Promise<void> => {
+    const msg: ScanBatch = { entries };
+    entries = [];
+    bytes = 0;
+    const more = call.write(msg);
+    sent += msg.entries.length;
+    if (!more && !call.cancelled) {
+      ctx.emit({ type: 'scan-wait', instance: inst.name, sent });
+      await drained(call);
+    }
+  };
+  let failed = true;
   try {
-    for (;;) {
-      if (call.cancelled) {
-        reason = 'cancelled';
-        return;
-      }
+    while (!call.cancelled) {
       const chunk = await it.nextv(size);
       if (chunk.length === 0) break;
-      let entries: Entry[] = [];
-      let bytes = 0;
-      const flush = async (): Promise<void> => {
-        const msg: ScanBatch = { entries };
-        entries = [];
-        bytes = 0;
-        const more = call.write(msg);
-        sent += msg.entries.length;
-        if (!more && !call.cancelled) {
-          ctx.emit({ type: 'scan-wait', instance: inst.name, sent });
-          await drained(call);
-        }
-      };
       for (const [key, value] of chunk) {
         const e: Entry = { key };
         if (!req.keysOnly) e.value = decodeWireValue(inst.codec, value, format, key);
@@ -168,10 +164,10 @@ export async function scan(ctx: Context, req: ScanRequest, call: ServerWritableS
       }
       if (entries.length > 0 && !call.cancelled) await flush();
     }
-    reason = 'done';
+    failed = false;
   } finally {
     await it.close();
-    if (call.cancelled) reason = 'cancelled';
+    const reason = call.cancelled ? 'cancelled' : failed ? 'error' : 'done';
     ctx.emit({ type: 'scan-end', instance: inst.name, sent, reason });
   }
 }
