@@ -9,7 +9,7 @@ import type { Metadata, ServerUnaryCall, ServerWritableStream, handleServerStrea
 
 import type { Db } from '../../db';
 import { StrataError, invalidArgument } from '../../errors';
-import { ServerError, toFailure } from './errors';
+import { Failure, ServerError, toFailure } from './errors';
 import type { Codec } from './values';
 
 /** Limits of the server (defaults in `DEFAULT_LIMITS`). */
@@ -114,10 +114,6 @@ export class Auth {
     this.#digest = token === undefined ? undefined : createHash('sha256').update(token, 'utf8').digest();
   }
 
-  get required(): boolean {
-    return this.#digest !== undefined;
-  }
-
   check(metadata: Metadata): void {
     if (this.#digest === undefined) return;
     const values = metadata.get('authorization');
@@ -130,9 +126,9 @@ export class Auth {
   }
 }
 
-function report(ctx: Context, method: string, e: unknown): ReturnType<typeof toFailure> {
+function report(ctx: Context, method: string, e: unknown): Failure {
   const f = toFailure(e);
-  const event: GrpcEvent = { type: 'error', method, code: f.code, status: f.status.code ?? 2, message: f.status.details ?? '' };
+  const event: GrpcEvent = { type: 'error', method, code: f.code, status: f.status.code, message: f.status.details };
   if (f.unexpected !== undefined) event.cause = f.unexpected;
   ctx.emit(event);
   return f;

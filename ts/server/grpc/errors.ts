@@ -5,7 +5,6 @@
  * Anything else thrown is a bug: INTERNAL with a fixed message, never a stack trace.
  */
 import { Metadata, status } from '@grpc/grpc-js';
-import type { StatusObject } from '@grpc/grpc-js';
 import { BSONError } from 'bson';
 
 import { ErrorCode, StrataError } from '../../errors';
@@ -48,7 +47,7 @@ const STATUS: Record<ErrorCode | ServerCode, status> = {
 
 /** A failed call as grpc-js sends it, with what was learned for the event hook. */
 export interface Failure {
-  status: Partial<StatusObject>;
+  status: { code: status; details: string; metadata: Metadata };
   code: ErrorCode | ServerCode;
   /** The original error when it was not a StrataError or ServerError (a bug). */
   unexpected?: unknown;
