@@ -290,6 +290,22 @@ test('bson: Extended JSON in, relaxed Extended JSON out (int64 kept exact), cano
   t.is(await fx.bson.get('d:4'), undefined);
 });
 
+test('settings.codecs gives an instance a codec other than its valueEncoding', async (t) => {
+  const db = await fresh(); // utf8 values, used for JSON text
+  const server = await startGrpc({ j: db }, { port: 0, codecs: { j: 'json' } });
+  const c = connect(server.port);
+  try {
+    await c.call('Put', { key: b('k'), value: { json: '{"a": [1, 2]}' } });
+    t.is(await db.get('k'), '{"a":[1,2]}');
+    t.deepEqual(await c.call('Get', { key: b('k') }), { found: true, value: { json: '{"a":[1,2]}', kind: 'json' } });
+    await fails(c.call('Put', { key: b('k2'), value: { bytes: b('nope') } }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  } finally {
+    c.client.close();
+    await server.close();
+    await db.close();
+  }
+});
+
 // ---- Batch --------------------------------------------------------------------------------
 
 test('Batch applies puts and deletes atomically; one bad operation writes nothing', async (t) => {
@@ -804,6 +820,8 @@ test('a non-loopback host needs a token; settings are checked', async (t) => {
     await expectCode(() => startGrpc({ db }, { port: 0, limits: { maxValueBytes: 0 } }), 'STRATA_INVALID_ARGUMENT');
     await expectCode(() => startGrpc({ db }, { port: 0, limits: { nope: 1 } as object }), 'STRATA_INVALID_ARGUMENT');
     await expectCode(() => startGrpc({ db }, { port: 0, tls: true } as object), 'STRATA_INVALID_ARGUMENT');
+    await expectCode(() => startGrpc({ db }, { port: 0, codecs: { db: 'xml' } as unknown as Record<string, 'raw'> }), 'STRATA_INVALID_ARGUMENT');
+    await expectCode(() => startGrpc({ db }, { port: 0, codecs: { other: 'raw' } }), 'STRATA_INVALID_ARGUMENT');
   } finally {
     await db.close();
   }

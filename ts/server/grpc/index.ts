@@ -22,13 +22,14 @@ import * as collections from './collections';
 import { Auth, Context, DEFAULT_LIMITS, GrpcEvent, GrpcLimits, Instance, MalformedRequest, streaming, unary } from './context';
 import * as kv from './kv';
 import * as queries from './query';
-import { codecOf } from './values';
+import { Codec, codecOf } from './values';
 
 export type { GrpcEvent, GrpcLimits } from './context';
 export { DEFAULT_LIMITS } from './context';
 export { CODE_KEY, ServerError } from './errors';
 export type { ServerCode } from './errors';
 export type { Codec } from './values';
+export { codecOf } from './values';
 
 /** The `.proto` file the server loads (shipped in the package). */
 export const PROTO_PATH = path.join(__dirname, '..', '..', '..', 'proto', 'stratadb.proto');
@@ -51,6 +52,8 @@ export interface GrpcSettings {
   limits?: Partial<GrpcLimits>;
   /** Called for errors sent and for Scan flow control (logs, metrics); exceptions are ignored. */
   onEvent?: (event: GrpcEvent) => void;
+  /** The codec of an instance when it is not its database's `valueEncoding` (see `codecOf`). */
+  codecs?: Record<string, Codec>;
 }
 
 /** A running server. */
@@ -61,7 +64,7 @@ export interface GrpcServer {
   close(): Promise<void>;
 }
 
-const SETTINGS = new Set(['host', 'port', 'token', 'limits', 'onEvent']);
+const SETTINGS = new Set(['host', 'port', 'token', 'limits', 'onEvent', 'codecs']);
 
 /** True for `localhost`, `::1` and 127.0.0.0/8. */
 export function isLoopback(host: string): boolean {
@@ -86,15 +89,25 @@ function checkLimits(given: unknown): GrpcLimits {
   return out;
 }
 
-function checkInstances(given: unknown): Instance[] {
+const CODECS = new Set(['raw', 'json', 'bson']);
+
+function checkInstances(given: unknown, codecs: unknown): Instance[] {
+  if (codecs !== undefined && (codecs === null || typeof codecs !== 'object' || Array.isArray(codecs))) throw invalidArgument(`codecs must be an object of instance name → codec, got ${describe(codecs)}`);
+  const chosen = new Map(Object.entries((codecs ?? {}) as Record<string, unknown>));
   const entries: [string, unknown][] =
     given instanceof Map ? [...(given as Map<unknown, unknown>).entries()].map(([k, v]) => [k as string, v]) : given !== null && typeof given === 'object' ? Object.entries(given) : [];
   if (entries.length === 0) throw invalidArgument('startGrpc needs at least one instance: a Map or an object of name → Db');
-  return entries.map(([name, db]) => {
+  const list = entries.map(([name, db]): Instance => {
     if (typeof name !== 'string' || name.length === 0) throw invalidArgument(`instance names must be non-empty strings, got ${quote(name)}`);
     if (!(db instanceof Db)) throw invalidArgument(`instance ${quote(name)} must be a Db from open(), got ${describe(db)}`);
-    return { name, db: db as Db<unknown, unknown>, codec: codecOf(db.options.valueEncoding) };
+    const codec = chosen.get(name) ?? codecOf(db.options.valueEncoding);
+    chosen.delete(name);
+    if (typeof codec !== 'string' || !CODECS.has(codec)) throw invalidArgument(`codecs.${name} must be 'raw', 'json' or 'bson', got ${quote(codec)}`);
+    return { name, db: db as Db<unknown, unknown>, codec: codec as Codec };
   });
+  const unknown = [...chosen.keys()][0];
+  if (unknown !== undefined) throw invalidArgument(`codecs: no instance named ${quote(unknown)}`);
+  return list;
 }
 
 /** Loads the service definition from `PROTO_PATH`. */
@@ -128,7 +141,7 @@ function tolerant(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
 export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | Record<string, Db<unknown, unknown>>, settings: GrpcSettings = {}): Promise<GrpcServer> {
   if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw invalidArgument(`settings must be an object, got ${describe(settings)}`);
   for (const k of Object.keys(settings)) if (!SETTINGS.has(k)) throw invalidArgument(`settings: unknown setting ${quote(k)} (expected ${[...SETTINGS].join(', ')})`);
-  const list = checkInstances(instances);
+  const list = checkInstances(instances, settings.codecs);
   const host = settings.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host.length === 0) throw invalidArgument(`host must be a non-empty string, got ${quote(host)}`);
   const port = settings.port ?? 50051;
