@@ -134,6 +134,7 @@ test('strata serve runs the instances of lsm.toml, answers over HTTP, and exits 
     '[[instance]]\nname = "app"\ndata_dir = "./.lsm_app"\ncodec = "bson"\nquery = true\n\n[[instance]]\nname = "log"\ndata_dir = "./.lsm_log"\ncodec = "raw"\nquery = false\n',
   );
   const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'lsm.toml'), '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
@@ -155,4 +156,36 @@ test('strata serve runs the instances of lsm.toml, answers over HTTP, and exits 
   t.is(bad.code, 2);
   t.regex(bad.stderr, /bad\.toml:4/);
   t.is(strata('serve', '--port', 'eighty').code, 64);
+});
+
+test('strata serve with grpc_port serves gRPC beside HTTP, and closes both on SIGTERM', async (t) => {
+  const grpc = await import('@grpc/grpc-js');
+  const loader = await import('@grpc/proto-loader');
+  const dir = tmpPath();
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'lsm.toml'), '[server]\ngrpc_port = 0\n\n[[instance]]\nname = "app"\ndata_dir = "./.lsm_app"\ncodec = "json"\n');
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'lsm.toml'), '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let out = '';
+  const ports = await new Promise<{ http: string; grpc: number }>((resolve, reject) => {
+    const seen = (d: Buffer): void => {
+      out += d.toString();
+      const h = /serving app on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      const g = /"port":(\d+),"msg":"grpc listening"/.exec(out);
+      if (h && g) resolve({ http: h[1] as string, grpc: Number(g[1]) });
+    };
+    child.stderr.on('data', seen);
+    child.stdout.on('data', seen);
+    child.on('exit', () => reject(new Error(`serve exited: ${out}`)));
+  });
+  t.is((await fetch(`${ports.http}/health`)).status, 200);
+  const def = loader.loadSync(path.join(__dirname, '..', 'proto', 'stratadb.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { stratadb: { v1: { Strata: new (addr: string, creds: unknown) => Record<string, (req: unknown, cb: (e: Error | null, r: unknown) => void) => void> & { close(): void } } } };
+  const client = new pkg.stratadb.v1.Strata(`127.0.0.1:${ports.grpc}`, grpc.credentials.createInsecure());
+  const call = (m: string, req: unknown): Promise<unknown> => new Promise((resolve, reject) => client[m]?.(req, (e, r) => (e ? reject(e) : resolve(r))));
+  await call('Put', { key: Buffer.from('g1'), value: { json: '{"via":"grpc"}' } });
+  client.close();
+  t.deepEqual(await (await fetch(`${ports.http}/keys/g1`)).json(), { key: 'g1', value: { via: 'grpc' } });
+  child.kill('SIGTERM');
+  t.is(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
 });

@@ -117,3 +117,5 @@ export type {
 } from './telemetry/events';
 export type { EventLogger, LogLevel } from './telemetry/logs';
 export { TRACER_NAME } from './telemetry/traces';
+export { startGrpc } from './server/grpc';
+export type { GrpcServer, GrpcSettings } from './server/grpc';

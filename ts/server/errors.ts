@@ -50,6 +50,7 @@ const STRATA_STATUS: Record<string, number> = {
   STRATA_NOT_FOUND: 404,
   STRATA_EXISTS: 409,
   STRATA_ITERATOR_NOT_OPEN: 503,
+  STRATA_READ_ONLY: 409,
 };
 
 /** The status, code, message and headers to answer `err` with. */

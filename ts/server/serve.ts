@@ -5,9 +5,11 @@
  */
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 
+import type { Db } from '../db';
 import { invalidArgument } from '../errors';
 import { Instances, openInstances, readLsmConfig } from '../instances';
 import { buildApp } from './app';
+import { GrpcServer, startGrpc } from './grpc';
 import { CONFIG_ENV, isLoopback, LogLevel, resolveServerSettings, ServerSettings } from './settings';
 
 /** Options of `serve()`: each overrides the same setting of lsm.toml, `STRATA_SERVER_*` and `.env`. */
@@ -40,6 +42,8 @@ export interface RunningServer {
   app: FastifyInstance;
   instances: Instances;
   settings: ServerSettings;
+  /** The gRPC port, when `grpc_port` is set. */
+  grpcPort?: number;
   /** Stops accepting, finishes requests in flight, closes every database. Idempotent. */
   close(): Promise<void>;
 }
@@ -76,6 +80,30 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : settings.port;
   const host = settings.host;
+  let grpc: GrpcServer | undefined;
+  if (settings.grpcPort !== undefined) {
+    try {
+      grpc = await startGrpc(Object.fromEntries(instances.list().map((i) => [i.name, i.db as Db<unknown, unknown>])), {
+        host,
+        port: settings.grpcPort,
+        ...(settings.authToken === undefined ? {} : { token: settings.authToken }),
+        codecs: Object.fromEntries(instances.list().map((i) => [i.name, i.codec])),
+        limits: {
+          maxMessageBytes: settings.bodyLimit,
+          maxKeyBytes: settings.maxKeySize,
+          maxValueBytes: settings.maxValueSize,
+          maxBatchOps: settings.maxBatch,
+          requestTimeoutMs: settings.requestTimeoutMs,
+        },
+        onEvent: (e) => (e.type === 'error' && e.status === 13 ? app.log.error(e, 'grpc call failed') : app.log.debug(e, 'grpc')),
+      });
+    } catch (e) {
+      await app.close().catch(() => undefined);
+      await instances.close().catch(() => undefined);
+      throw e;
+    }
+    app.log.info({ port: grpc.port }, 'grpc listening');
+  }
 
   let closing: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -96,6 +124,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     app,
     instances,
     settings,
+    ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
     close() {
       closing ??= (async () => {
         if (handle) {
@@ -106,6 +135,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
         // began: close such connections as they turn idle, not after keepAliveTimeout.
         const idle = setInterval(() => app.server.closeIdleConnections(), 50);
         try {
+          await grpc?.close();
           await app.close();
         } finally {
           clearInterval(idle);

@@ -26,6 +26,8 @@ export interface ServerSettings {
   port: number;
   /** Bearer token every route but `/health` requires, when set. */
   authToken?: string;
+  /** When set, the gRPC service (`proto/stratadb.proto`) listens on this port too (same host and token). */
+  grpcPort?: number;
   /** pino level. Default `info`. */
   logLevel: LogLevel;
   /** Largest request body in bytes. Default 1 MiB. */
@@ -66,6 +68,7 @@ const FIELDS: Record<keyof ServerSettings, Field> = {
   host: f('string', 'HOST', 'host'),
   port: f('port', 'PORT', 'port'),
   authToken: f('string', 'TOKEN', 'auth_token'),
+  grpcPort: f('port', 'GRPC_PORT', 'grpc_port'),
   logLevel: f('level', 'LOG_LEVEL', 'log_level'),
   bodyLimit: f('size', 'BODY_LIMIT', 'body_limit'),
   maxBatch: f('int', 'MAX_BATCH', 'max_batch'),
