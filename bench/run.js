@@ -181,7 +181,7 @@ async function main() {
 
 async function kvSection(cfg, ui) {
   const started = new Date();
-  process.stderr.write(`bench: N=${cfg.n} VALUE_SIZE=${cfg.valueSize} YCSB_OPS=${cfg.ycsbOps} SEEKS=${cfg.seeks} SEED=${cfg.seed} MAX_PHASE_SECONDS=${cfg.maxPhaseSeconds}\n`);
+  process.stderr.write(`bench: N=${cfg.n} VALUE_SIZE=${cfg.valueSize} YCSB_OPS=${cfg.ycsbOps} SEEKS=${cfg.seeks} RANGE_READS=${cfg.rangeReads} SEED=${cfg.seed} MAX_PHASE_SECONDS=${cfg.maxPhaseSeconds}\n`);
   process.stderr.write(`bench: stores ${cfg.stores.join(', ')}; phases ${cfg.phases.join(', ')}; data under ${cfg.dir}\n`);
   const stores = [];
   for (const name of cfg.stores) stores.push(await runStore(name, cfg, ui));
@@ -190,7 +190,7 @@ async function kvSection(cfg, ui) {
     date: started.toISOString(),
     durationSeconds: (Date.now() - started.getTime()) / 1000,
     machine: machineInfo(),
-    config: { n: cfg.n, valueSize: cfg.valueSize, keySize: 16, seed: cfg.seed, ycsbOps: cfg.ycsbOps, seeks: cfg.seeks, maxPhaseSeconds: cfg.maxPhaseSeconds, phases: cfg.phases, stores: cfg.stores },
+    config: { n: cfg.n, valueSize: cfg.valueSize, keySize: 16, seed: cfg.seed, ycsbOps: cfg.ycsbOps, seeks: cfg.seeks, rangeReads: cfg.rangeReads, maxPhaseSeconds: cfg.maxPhaseSeconds, phases: cfg.phases, stores: cfg.stores },
     stores: Object.fromEntries(stores.map((s) => [s.name, s.result ?? { error: s.error }])),
     engine: loadEngine(path.join(cfg.out, 'engine-latest.json')),
   };

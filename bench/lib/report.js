@@ -63,7 +63,7 @@ function renderMarkdown(report) {
   out.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}`);
   out.push(`- Node ${m.node}; StrataDB at commit ${m.commit}`);
   out.push(`- Versions: ${names.map((n) => `${label(n)} ${stores[n]?.version ?? '?'}`).join('; ')}`);
-  out.push(`- N = ${int(c.n)}, ${c.keySize}-byte keys, ${c.valueSize}-byte values (compressible to about 50%), seed ${c.seed}; seekrandom ${int(c.seeks)} seeks; YCSB ${int(c.ycsbOps)} operations per workload over ${int(c.n)} records; each phase capped at ${c.maxPhaseSeconds} s`);
+  out.push(`- N = ${int(c.n)}, ${c.keySize}-byte keys, ${c.valueSize}-byte values (compressible to about 50%), seed ${c.seed}; seekrandom ${int(c.seeks)} seeks; rangeread ${int(c.rangeReads ?? c.seeks)} range reads; YCSB ${int(c.ycsbOps)} operations per workload over ${int(c.n)} records; each phase capped at ${c.maxPhaseSeconds} s`);
   out.push('');
   out.push('## Throughput (ops/s)');
   out.push('');
