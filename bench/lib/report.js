@@ -71,7 +71,7 @@ function renderMarkdown(report) {
   out.push(`| --- | ${names.map(() => '---:').join(' | ')} | ---: |`);
   const ratios = {};
   for (const phase of ALL_PHASES.filter((p) => c.phases.includes(p))) {
-    const peers = names.filter((n) => n !== 'stratadb' && stores[n]?.phases?.[phase]);
+    const peers = names.filter((n) => !n.startsWith('stratadb') && stores[n]?.phases?.[phase]);
     const best = peers.sort((a, b) => stores[b].phases[phase].opsPerSec - stores[a].phases[phase].opsPerSec)[0];
     const own = stores.stratadb?.phases?.[phase];
     let r = '–';
@@ -79,6 +79,8 @@ function renderMarkdown(report) {
       ratios[phase] = own.opsPerSec / stores[best].phases[phase].opsPerSec;
       r = `${ratio(ratios[phase])} (vs ${label(best)})`;
     }
+    const ref = stores['stratadb-ref']?.phases?.[phase];
+    if (ref && own) r += ` · ${ratio(own.opsPerSec / ref.opsPerSec)} vs ref`;
     out.push(`| ${phase} | ${names.map((n) => cell(stores[n], phase)).join(' | ')} | ${r} |`);
   }
   out.push('');
