@@ -214,8 +214,8 @@ export class KvDb<K = string, V = string> {
     const forget = (it: BaseIterator<unknown>): void => {
       this.#iterators.delete(it);
     };
-    this.#host = { run: (op) => this.#run(op), forget };
-    this.#internalHost = { run: (op) => this.#run(op, true), forget };
+    this.#host = { run: (op) => this.#run(op), forget, usable: () => this.#usable(false) };
+    this.#internalHost = { run: (op) => this.#run(op, true), forget, usable: () => this.#usable(true) };
     this.#opening = (async () => {
       try {
         this.#native = await native.NativeDatabase.open(location, toBindingOptions(options));
