@@ -185,6 +185,8 @@ export class KvDb<K = string, V = string> {
   #native: NativeDatabase | undefined;
   /** Key in, value out, for reads on the calling thread (`getInto`): no Buffer per call. */
   #io: Buffer = Buffer.allocUnsafeSlow(IO_BUFFER_SIZE);
+  /** True once `#io` is registered with the native database (`setIo`, for `readHere`). */
+  #ioRegistered = false;
   #status: DbStatus = 'opening';
   #opening: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -335,9 +337,15 @@ export class KvDb<K = string, V = string> {
     cachedOnly: boolean,
     lengthOnly: boolean,
   ): number | undefined {
-    if (k.byteLength > this.#io.length) return undefined;
-    this.#io.set(k, 0);
-    return native.getInto(this.#io, k.byteLength, cachedOnly, lengthOnly, snapshot);
+    const io = this.#io;
+    if (k.byteLength > io.length) return undefined;
+    if (!this.#ioRegistered) {
+      native.setIo(io);
+      this.#ioRegistered = true;
+    }
+    io.set(k, 0);
+    // Only numbers cross: the key is already in the registered buffer.
+    return native.readHere(k.byteLength, (cachedOnly ? 1 : 0) | (lengthOnly ? 2 : 0), snapshot);
   }
 
   #snapshotOf(opts: ReadOptions | IteratorOptions<K> | undefined) {
