@@ -47,7 +47,7 @@ function envInt(name, fallback) {
   return Math.floor(n);
 }
 
-function envList(name, all, extra = []) {
+function envList(name, all, extra = [], keepOrder = false) {
   const raw = env(name, undefined);
   if (raw === undefined || raw === 'all') return all.slice();
   const want = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -55,6 +55,8 @@ function envList(name, all, extra = []) {
   for (const w of want) {
     if (!known.includes(w)) throw new Error(`bench: unknown ${name} entry '${w}' (known: ${known.join(', ')})`);
   }
+  // Stores named explicitly run in the order given (e.g. a reference build first or last).
+  if (keepOrder) return want.filter((x, i) => want.indexOf(x) === i);
   return known.filter((x) => want.includes(x));
 }
 
@@ -65,7 +67,7 @@ function config() {
     n,
     valueSize: envInt('VALUE_SIZE', 100),
     seed: envInt('SEED', 301),
-    stores: envList('STORES', ALL_STORES, EXTRA_STORES),
+    stores: envList('STORES', ALL_STORES, EXTRA_STORES, true),
     phases: envList('PHASES', ALL_PHASES),
     ycsbOps: envInt('YCSB_OPS', Math.max(1, Math.floor(n / 10))),
     seeks: envInt('SEEKS', Math.max(1, Math.floor(n / 10))),
