@@ -26,6 +26,14 @@ export declare class NativeDatabase {
    * Buffer per value: creating a Buffer is most of a small read's cost.
    */
   getInto(io: Buffer, keyLen: number, cachedOnly: boolean, lengthOnly: boolean, snapshot?: NativeSnapshot | undefined | null): number
+  /** Registers `io` as the buffer of `readHere` (replacing any earlier one). */
+  setIo(io: Buffer): void
+  /**
+   * `getInto` through the buffer registered with `setIo`: only numbers cross (the key's
+   * length and flags, 1 = cached only, 2 = length only), no Buffer argument to borrow per
+   * call. Same results as `getInto`.
+   */
+  readHere(keyLen: number, flags: number, snapshot?: NativeSnapshot | undefined | null): number
   /**
    * Reads one key on the calling thread if that needs no disk read: the value, `null`
    * when missing, or `undefined` when the answer is not in memory (then use `get`).

@@ -12,8 +12,8 @@ import { missingBenchPeers, tmpPath } from './helpers';
 const RUN = path.join(__dirname, '..', 'bench', 'run.js');
 const STORES = ['stratadb', 'classic-level', 'rocksdb', 'lmdb', 'lmdb-nosync', 'sqlite'];
 const PHASES = [
-  'fillseq', 'fillseq-sync', 'fillrandom', 'fillbatch', 'overwrite', 'readrandom', 'readrandom-sync', 'readmissing',
-  'readseq', 'seekrandom', 'deleterandom', 'ycsb-a', 'ycsb-b', 'ycsb-c', 'ycsb-d', 'ycsb-e', 'ycsb-f',
+  'fillseq', 'fillseq-sync', 'fillrandom', 'fillbatch', 'fillbatch-random', 'overwrite', 'readrandom', 'readrandom-sync', 'readmissing',
+  'readseq', 'seekrandom', 'rangeread', 'deleterandom', 'ycsb-a', 'ycsb-b', 'ycsb-c', 'ycsb-d', 'ycsb-e', 'ycsb-f',
 ];
 // Phases that exist only where a store has the synchronous API; anything else must run everywhere.
 const SYNC_ONLY = new Set(['fillseq-sync', 'readrandom-sync']);

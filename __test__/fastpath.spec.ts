@@ -135,3 +135,34 @@ test('long loops of fast operations still let the event loop turn', async (t) =>
   t.true(turns >= 40, `${turns} event-loop turns during ${pairs} put+get pairs`);
   await db.close();
 });
+
+test('loops of range reads on new iterators and of seeks let the event loop turn, and stay correct', async (t) => {
+  const db = await fresh();
+  await db.batch(Array.from({ length: 1000 }, (_, i) => ({ type: 'put' as const, key: key(i), value: `v${i}` })));
+  let turns = 0;
+  let running = true;
+  const tick = (): void => {
+    turns++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const reads = 10_000;
+  for (let i = 0; i < reads; i++) {
+    const it = db.iterator({ gte: key(i % 1000), limit: 10 });
+    const got = await it.nextv(10);
+    await it.close();
+    t.is(got.length, Math.min(10, 1000 - (i % 1000)));
+    if (got[0]?.[0] !== key(i % 1000)) t.fail(`range read ${i} started at ${String(got[0]?.[0])}`);
+  }
+  const it = db.iterator();
+  for (let i = 0; i < reads; i++) {
+    it.seek(key(i % 1000));
+    const got = await it.nextv(11);
+    if (got[0]?.[1] !== `v${i % 1000}`) t.fail(`seek ${i} found ${String(got[0]?.[1])}`);
+  }
+  await it.close();
+  running = false;
+  // A 10-entry batch counts one point read: 20 000 batches need at least 39 turns.
+  t.true(turns >= 30, `${turns} event-loop turns during ${reads} range reads and ${reads} seeks`);
+  await db.close();
+});

@@ -177,17 +177,103 @@ async function main() {
   fs.mkdirSync(cfg.dir, { recursive: true });
   const ui = progress();
   try {
-    if (which.includes('kv')) await kvSection(cfg, ui);
-    if (which.includes('query')) await querySection(cfg, ui);
-    if (which.includes('server')) await require('./server-bench').serverSection(cfg);
+    if (env('SCALE', undefined) !== undefined) await scaleSection(cfg, ui);
+    else {
+      if (which.includes('kv')) await kvSection(cfg, ui);
+      if (which.includes('query')) await querySection(cfg, ui);
+      if (which.includes('server')) await require('./server-bench').serverSection(cfg);
+    }
   } finally {
     fs.rmSync(cfg.dir, { recursive: true, force: true });
   }
 }
 
+const SCALE_PHASES = ['fillrandom', 'readrandom-sync', 'rangeread'];
+const SCALE_STORES = ['stratadb', 'classic-level', 'lmdb'];
+
+/**
+ * `STRATA_BENCH_SCALE=100000,1000000,10000000`: the KV phases at each N (default phases
+ * fillrandom, readrandom-sync, rangeread; default stores StrataDB, LevelDB, LMDB; SEEKS,
+ * RANGE_READS and YCSB_OPS are N / 10 at each N), then one table of ops/s, on-disk size after
+ * fillrandom and peak RSS per store and N. Written to bench/results/scale-<timestamp> and
+ * scale-latest.{json,md}.
+ */
+async function scaleSection(cfg, ui) {
+  const started = new Date();
+  const ns = env('SCALE', '').split(',').map((x) => Number(x.trim().replace(/_/g, ''))).filter((x) => x > 0);
+  if (ns.length === 0) throw new Error('bench: SCALE must be a comma list of N values, e.g. 100000,1000000');
+  for (const x of ns) if (!Number.isInteger(x)) throw new Error(`bench: SCALE entry ${x} is not an integer`);
+  const phases = env('PHASES', undefined) === undefined ? SCALE_PHASES : cfg.phases;
+  const storeNames = env('STORES', undefined) === undefined ? SCALE_STORES : cfg.stores;
+  const machine = machineInfo();
+  process.stderr.write(`bench scale: N = ${ns.join(', ')}; stores ${storeNames.join(', ')}; phases ${phases.join(', ')}\n`);
+  const runs = [];
+  for (const n of ns) {
+    const tenth = Math.max(1, Math.floor(n / 10));
+    const c = { ...cfg, n, phases, stores: storeNames, seeks: tenth, rangeReads: tenth, ycsbOps: tenth };
+    const stores = {};
+    for (const name of storeNames) {
+      const r = await runStore(name, c, ui);
+      stores[name] = r.result ?? { error: r.error };
+    }
+    runs.push({ n, stores });
+  }
+  const report = {
+    section: 'scale',
+    date: started.toISOString(),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+    machine,
+    config: { ns, valueSize: cfg.valueSize, keySize: 16, seed: cfg.seed, maxPhaseSeconds: cfg.maxPhaseSeconds, phases, stores: storeNames },
+    runs,
+  };
+  const md = renderScaleMarkdown(report);
+  fs.mkdirSync(cfg.out, { recursive: true });
+  const stamp = started.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+  for (const base of [`scale-${stamp}`, 'scale-latest']) {
+    fs.writeFileSync(path.join(cfg.out, `${base}.json`), JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(path.join(cfg.out, `${base}.md`), md);
+  }
+  process.stdout.write(md);
+  process.stderr.write(`bench scale: wrote ${path.join(cfg.out, `scale-${stamp}.{json,md}`)} and scale-latest.{json,md}\n`);
+  if (runs.some((r) => Object.values(r.stores).some((s) => s.error))) process.exitCode = 1;
+}
+
+function renderScaleMarkdown(report) {
+  const mib = (b) => (b / (1 << 20)).toFixed(1);
+  const c = report.config;
+  const m = report.machine;
+  const out = ['# StrataDB scaling benchmark', ''];
+  out.push(`- Date: ${report.date} (run took ${Math.round(report.durationSeconds)} s)`);
+  out.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}; Node ${m.node}; StrataDB at commit ${m.commit}`);
+  out.push(`- N = ${c.ns.map(fmtInt).join(', ')}; ${c.keySize}-byte keys, ${c.valueSize}-byte values; rangeread N / 10 reads; each phase capped at ${c.maxPhaseSeconds} s`);
+  out.push('');
+  out.push(`| store | N | ${c.phases.join(' | ')} | on disk after fillrandom (MiB) | peak RSS (MiB) |`);
+  out.push(`| --- | ---: | ${c.phases.map(() => '---:').join(' | ')} | ---: | ---: |`);
+  for (const name of c.stores) {
+    for (const run of report.runs) {
+      const s = run.stores[name];
+      if (!s || s.error) {
+        out.push(`| ${name} | ${fmtInt(run.n)} | ${c.phases.map(() => 'error').join(' | ')} | – | – |`);
+        continue;
+      }
+      const cells = c.phases.map((p) => {
+        const r = s.phases?.[p];
+        if (r) return `${fmtInt(r.opsPerSec)}${r.capped ? '*' : ''}`;
+        return s.skipped?.[p] ? 'n/a' : '–';
+      });
+      const d = s.disk?.afterFillrandom;
+      out.push(`| ${s.label ?? name} | ${fmtInt(run.n)} | ${cells.join(' | ')} | ${d ? mib(d.allocated) : '–'} | ${s.maxRssBytes ? mib(s.maxRssBytes) : '–'} |`);
+    }
+  }
+  out.push('');
+  out.push('Figures in ops/s; `*`: the phase hit the time cap. Peak RSS is the store process\'s `maxRSS` at that N.');
+  out.push('');
+  return out.join('\n');
+}
+
 async function kvSection(cfg, ui) {
   const started = new Date();
-  process.stderr.write(`bench: N=${cfg.n} VALUE_SIZE=${cfg.valueSize} YCSB_OPS=${cfg.ycsbOps} SEEKS=${cfg.seeks} SEED=${cfg.seed} MAX_PHASE_SECONDS=${cfg.maxPhaseSeconds}\n`);
+  process.stderr.write(`bench: N=${cfg.n} VALUE_SIZE=${cfg.valueSize} YCSB_OPS=${cfg.ycsbOps} SEEKS=${cfg.seeks} RANGE_READS=${cfg.rangeReads} SEED=${cfg.seed} MAX_PHASE_SECONDS=${cfg.maxPhaseSeconds}\n`);
   process.stderr.write(`bench: stores ${cfg.stores.join(', ')}; phases ${cfg.phases.join(', ')}; data under ${cfg.dir}\n`);
   const stores = [];
   for (const name of cfg.stores) stores.push(await runStore(name, cfg, ui));
@@ -196,7 +282,7 @@ async function kvSection(cfg, ui) {
     date: started.toISOString(),
     durationSeconds: (Date.now() - started.getTime()) / 1000,
     machine: machineInfo(),
-    config: { n: cfg.n, valueSize: cfg.valueSize, keySize: 16, seed: cfg.seed, ycsbOps: cfg.ycsbOps, seeks: cfg.seeks, maxPhaseSeconds: cfg.maxPhaseSeconds, phases: cfg.phases, stores: cfg.stores },
+    config: { n: cfg.n, valueSize: cfg.valueSize, keySize: 16, seed: cfg.seed, ycsbOps: cfg.ycsbOps, seeks: cfg.seeks, rangeReads: cfg.rangeReads, maxPhaseSeconds: cfg.maxPhaseSeconds, phases: cfg.phases, stores: cfg.stores },
     stores: Object.fromEntries(stores.map((s) => [s.name, s.result ?? { error: s.error }])),
     engine: loadEngine(path.join(cfg.out, 'engine-latest.json')),
   };

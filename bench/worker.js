@@ -138,9 +138,24 @@ async function fillPhases() {
     await db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  if (want.has('fillbatch-random')) {
+    // Every key once, shuffled (the fillrandom order), in batches of 1000.
+    const dir = freshDir('fillbatch-random');
+    const db = await store.open(dir);
+    const order = permutation(n, seedOf(7));
+    const batches = Math.ceil(n / 1000);
+    await timed('fillbatch-random', batches, (b) => {
+      const entries = [];
+      for (let i = b * 1000; i < Math.min(n, b * 1000 + 1000); i++) entries.push([key(order[i]), nextValue()]);
+      return db.batchPut(entries);
+    }, { per: 1000, ops: n });
+    if (result.phases['fillbatch-random'].ops > n) result.phases['fillbatch-random'].ops = n;
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-const RANDOM_DB_PHASES = ['fillrandom', 'overwrite', 'readrandom', 'readrandom-sync', 'readmissing', 'readseq', 'seekrandom', 'deleterandom'];
+const RANDOM_DB_PHASES = ['fillrandom', 'overwrite', 'readrandom', 'readrandom-sync', 'readmissing', 'readseq', 'seekrandom', 'rangeread', 'deleterandom'];
 
 async function randomDbPhases() {
   if (!RANDOM_DB_PHASES.some((p) => want.has(p))) return;
@@ -209,6 +224,17 @@ async function randomDbPhases() {
     });
     await s.close();
     if (short) throw new Error(`seekrandom: ${short} seeks found nothing`);
+  }
+  if (want.has('rangeread')) {
+    // A new iterator per read, { gte: k, limit: 10 }, read to its end and closed: the way
+    // most level users write a range read (seekrandom reuses one iterator).
+    const keys = uniform(cfg.rangeReads, n, seedOf(8));
+    let short = 0;
+    await timed('rangeread', cfg.rangeReads, async (i) => {
+      const got = await db.scan(key(keys[i]), 10);
+      if (got !== Math.min(10, n - keys[i])) short++;
+    });
+    if (short) throw new Error(`rangeread: ${short} range reads returned the wrong number of entries`);
   }
   if (want.has('deleterandom')) {
     const keys = uniform(n, n, seedOf(6));

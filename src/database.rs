@@ -1,8 +1,9 @@
 //! `NativeDatabase`: the handle JavaScript holds on an open `strata_engine::Db`.
 
-use napi::bindgen_prelude::{AsyncTask, BufferSlice, Either3, Null, Uint8Array, Undefined};
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Either3, Null, Uint8Array, Undefined};
 use napi::{Env, Result};
 use napi_derive::napi;
+use parking_lot::Mutex;
 use strata_engine::{Db, IterOptions, TryWrite, WriteBatch};
 
 use crate::error::{check_key, guard, internal, invalid, BindingResult, EngineResultExt, ErrorCode};
@@ -19,11 +20,69 @@ use crate::tasks::{
 pub struct NativeDatabase {
     db: Db,
     location: String,
+    /// The buffer `readHere` reads keys from and writes values to, registered once by
+    /// `setIo` (a reference to the JS Buffer, so it stays alive while registered).
+    io: Mutex<Option<Buffer>>,
 }
+
+/// `readHere` flags.
+const READ_CACHED_ONLY: u32 = 1;
+const READ_LENGTH_ONLY: u32 = 2;
 
 impl NativeDatabase {
     pub(crate) fn new(db: Db, location: String) -> Self {
-        NativeDatabase { db, location }
+        NativeDatabase { db, location, io: Mutex::new(None) }
+    }
+
+    /// The body of `getInto` and `readHere`: `io[..key_len]` holds the key; the value is
+    /// written over `io` from offset 0 (see `get_into`).
+    fn read_into(
+        &self,
+        io: &mut [u8],
+        key_len: u32,
+        cached_only: bool,
+        length_only: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> BindingResult<i64> {
+        let key_len = key_len as usize;
+        let Some(key) = io.get(..key_len) else {
+            return Err(invalid(format!("key length {key_len} exceeds the buffer of {} bytes", io.len())));
+        };
+        check_key(key)?;
+        // The value overwrites the key, so the lookup works on a copy of the key (on the
+        // stack for the usual short keys).
+        let mut stack = [0u8; 256];
+        let heap: Vec<u8>;
+        let key: &[u8] = match stack.get_mut(..key_len) {
+            Some(dst) => {
+                dst.copy_from_slice(key);
+                dst
+            }
+            None => {
+                heap = key.to_vec();
+                &heap
+            }
+        };
+        let snapshot = snapshot::resolve(snapshot)?;
+        let copy_out = |v: Option<&[u8]>| -> i64 {
+            match v {
+                None => -1,
+                Some(v) => {
+                    if length_only {
+                        return v.len() as i64;
+                    }
+                    if let Some(dst) = io.get_mut(..v.len()) {
+                        dst.copy_from_slice(v);
+                    }
+                    v.len() as i64
+                }
+            }
+        };
+        if cached_only {
+            Ok(self.db.get_if_cached_with(key, snapshot.as_ref(), copy_out).js()?.unwrap_or(-2))
+        } else {
+            Ok(self.db.get_with(key, snapshot.as_ref(), copy_out).js()?)
+        }
     }
 
     fn try_batch(&self, batch: WriteBatch) -> BindingResult<bool> {
@@ -96,46 +155,26 @@ impl NativeDatabase {
         length_only: bool,
         snapshot: Option<&NativeSnapshot>,
     ) -> Result<i64, ErrorCode> {
+        guard(|| self.read_into(&mut io, key_len, cached_only, length_only, snapshot))
+    }
+
+    /// Registers `io` as the buffer of `readHere` (replacing any earlier one).
+    #[napi(catch_unwind)]
+    pub fn set_io(&self, io: Buffer) {
+        *self.io.lock() = Some(io);
+    }
+
+    /// `getInto` through the buffer registered with `setIo`: only numbers cross (the key's
+    /// length and flags, 1 = cached only, 2 = length only), no Buffer argument to borrow per
+    /// call. Same results as `getInto`.
+    #[napi(catch_unwind)]
+    pub fn read_here(&self, key_len: u32, flags: u32, snapshot: Option<&NativeSnapshot>) -> Result<i64, ErrorCode> {
         guard(|| {
-            let key_len = key_len as usize;
-            let Some(key) = io.get(..key_len) else {
-                return Err(invalid(format!("key length {key_len} exceeds the buffer of {} bytes", io.len())));
+            let mut slot = self.io.lock();
+            let Some(io) = slot.as_mut() else {
+                return Err(invalid("readHere: no buffer registered (setIo)".to_string()));
             };
-            check_key(key)?;
-            // The value overwrites the key, so the lookup works on a copy of the key (on the
-            // stack for the usual short keys).
-            let mut stack = [0u8; 256];
-            let heap: Vec<u8>;
-            let key: &[u8] = match stack.get_mut(..key_len) {
-                Some(dst) => {
-                    dst.copy_from_slice(key);
-                    dst
-                }
-                None => {
-                    heap = key.to_vec();
-                    &heap
-                }
-            };
-            let snapshot = snapshot::resolve(snapshot)?;
-            let copy_out = |v: Option<&[u8]>| -> i64 {
-                match v {
-                    None => -1,
-                    Some(v) => {
-                        if length_only {
-                            return v.len() as i64;
-                        }
-                        if let Some(dst) = io.get_mut(..v.len()) {
-                            dst.copy_from_slice(v);
-                        }
-                        v.len() as i64
-                    }
-                }
-            };
-            if cached_only {
-                Ok(self.db.get_if_cached_with(key, snapshot.as_ref(), copy_out).js()?.unwrap_or(-2))
-            } else {
-                Ok(self.db.get_with(key, snapshot.as_ref(), copy_out).js()?)
-            }
+            self.read_into(io, key_len, flags & READ_CACHED_ONLY != 0, flags & READ_LENGTH_ONLY != 0, snapshot)
         })
     }
 

@@ -208,6 +208,8 @@ export class KvDb<K = string, V = string> {
   #native: NativeDatabase | undefined;
   /** Key in, value out, for reads on the calling thread (`getInto`): no Buffer per call. */
   #io: Buffer = Buffer.allocUnsafeSlow(IO_BUFFER_SIZE);
+  /** True once `#io` is registered with the native database (`setIo`, for `readHere`). */
+  #ioRegistered = false;
   #status: DbStatus = 'opening';
   #opening: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -237,8 +239,8 @@ export class KvDb<K = string, V = string> {
     const forget = (it: BaseIterator<unknown>): void => {
       this.#iterators.delete(it);
     };
-    this.#host = { run: (op) => this.#run(op), forget };
-    this.#internalHost = { run: (op) => this.#run(op, true), forget };
+    this.#host = { run: (op) => this.#run(op), forget, usable: () => this.#usable(false) };
+    this.#internalHost = { run: (op) => this.#run(op, true), forget, usable: () => this.#usable(true) };
     this.#opening = (async () => {
       try {
         this.#native = await native.NativeDatabase.open(location, toBindingOptions(options));
@@ -358,9 +360,15 @@ export class KvDb<K = string, V = string> {
     cachedOnly: boolean,
     lengthOnly: boolean,
   ): number | undefined {
-    if (k.byteLength > this.#io.length) return undefined;
-    this.#io.set(k, 0);
-    return native.getInto(this.#io, k.byteLength, cachedOnly, lengthOnly, snapshot);
+    const io = this.#io;
+    if (k.byteLength > io.length) return undefined;
+    if (!this.#ioRegistered) {
+      native.setIo(io);
+      this.#ioRegistered = true;
+    }
+    io.set(k, 0);
+    // Only numbers cross: the key is already in the registered buffer.
+    return native.readHere(k.byteLength, (cachedOnly ? 1 : 0) | (lengthOnly ? 2 : 0), snapshot);
   }
 
   #snapshotOf(opts: ReadOptions | IteratorOptions<K> | undefined) {

@@ -10,7 +10,7 @@
  */
 import type { NativeIterator } from '../binding';
 import { StrataError, fromNative } from './errors';
-import { fastAllowed } from './turns';
+import { fastAllowed, nextTurn } from './turns';
 
 /** First fetch size, later fetch size and byte budget per fetch. */
 export const FIRST_BATCH = 1;
@@ -19,8 +19,13 @@ export const BATCH_BYTES = 64 * 1024;
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-/** What one batch read on the calling thread counts against the event-loop budget. */
-const BATCH_COST = 32;
+/**
+ * What a batch read on the calling thread counts against the event-loop budget: one point
+ * read per 32 entries asked for (a full batch of 1000 counts 32, a `limit: 10` range read 1).
+ */
+function batchCost(max: number): number {
+  return Math.max(1, Math.ceil(max / 32));
+}
 
 /** @internal What an iterator needs from its database. */
 export interface IteratorHost {
@@ -28,10 +33,19 @@ export interface IteratorHost {
   run<R>(op: () => Promise<R>): Promise<R>;
   /** Forgets a closed iterator. */
   forget(it: BaseIterator<unknown>): void;
+  /** True when a read may run on the calling thread now (the database accepts it). */
+  usable(): boolean;
 }
 
 function notOpen(message = 'iterator is not open'): StrataError {
   return new StrataError('STRATA_ITERATOR_NOT_OPEN', message);
+}
+
+/** A native batch read's error, with a closed iterator or database as `STRATA_ITERATOR_NOT_OPEN`. */
+function iteratorError(e: unknown): StrataError {
+  const err = fromNative(e);
+  if (err.code === 'STRATA_CLOSED' || err.code === 'STRATA_ITERATOR_NOT_OPEN') return notOpen(`iterator is not open: ${err.message}`);
+  return err;
 }
 
 /** Common machinery of entry, key and value iterators. */
@@ -101,32 +115,65 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     if (n === 0) this.#ended = true;
   }
 
+  #fetchSize(want: number): number {
+    return this.#fetched ? Math.max(BATCH_ENTRIES, Math.min(want, 100_000)) : Math.max(FIRST_BATCH, Math.min(want, BATCH_ENTRIES));
+  }
+
   async #fill(want: number): Promise<void> {
     if (this.#closed) throw notOpen();
     if (this.#left > 0 || this.#ended) return;
     const native = this.#native;
     if (native === undefined) throw notOpen();
-    const max = this.#fetched ? Math.max(BATCH_ENTRIES, Math.min(want, 100_000)) : Math.max(FIRST_BATCH, Math.min(want, BATCH_ENTRIES));
+    const max = this.#fetchSize(want);
+    const cost = batchCost(max);
+    // This turn's budget spent: let the event loop turn, then read here all the same.
+    if (!fastAllowed(cost)) await nextTurn();
+    if (this.#closed) throw notOpen();
     const seek = this.#seek;
     this.#seek = undefined;
     let batch: Buffer | null;
     try {
       // On the calling thread when in memory; `null` hands over to the pool (the seek, if
       // any, has been taken into account either way).
-      if (fastAllowed(BATCH_COST)) {
+      if (fastAllowed(cost)) {
         batch = native.nextBatchSync(max, BATCH_BYTES, seek);
         if (batch === null) batch = await native.nextBatch(max, BATCH_BYTES);
       } else {
         batch = await native.nextBatch(max, BATCH_BYTES, seek);
       }
     } catch (e) {
-      const err = fromNative(e);
-      if (err.code === 'STRATA_CLOSED' || err.code === 'STRATA_ITERATOR_NOT_OPEN') throw notOpen(`iterator is not open: ${err.message}`);
-      throw err;
+      throw iteratorError(e);
     }
     if (this.#closed) throw notOpen();
     this.#fetched = true;
     this.#setBatch(batch);
+  }
+
+  /**
+   * `#fill` without a promise, for the synchronous fast path of `nextv`: true once the batch
+   * is filled (or the iterator is known to be at its end); false when the read must take the
+   * asynchronous path (budget spent, or a block not in memory: then the native cursor has
+   * taken any seek into account and `#fill` continues exactly where this stopped). Throws
+   * what `#fill` rejects with.
+   */
+  #fillHere(want: number): boolean {
+    if (this.#left > 0 || this.#ended) return true;
+    const native = this.#native;
+    if (native === undefined) throw notOpen();
+    const max = this.#fetchSize(want);
+    if (!fastAllowed(batchCost(max))) return false;
+    const seek = this.#seek;
+    this.#seek = undefined;
+    let batch: Buffer | null;
+    try {
+      batch = native.nextBatchSync(max, BATCH_BYTES, seek);
+    } catch (e) {
+      throw iteratorError(e);
+    }
+    if (batch === null) return false;
+    this.#fetched = true;
+    this.#setBatch(batch);
+    return true;
   }
 
   #take(): T | undefined {
@@ -167,8 +214,23 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
     if (!Number.isInteger(size) || size < 0) {
       return Promise.reject(new StrataError('STRATA_INVALID_ARGUMENT', `nextv: size must be a non-negative integer, got ${String(size)}`));
     }
+    const out: T[] = [];
+    // Served on the calling thread, without a promise chain, when no other read of this
+    // iterator is pending, the database accepts reads and every block is in memory.
+    if (this.#reading === 0 && !this.#closed && this.#host.usable()) {
+      try {
+        while (out.length < size && this.#fillHere(size - out.length)) {
+          const item = this.#take();
+          if (item === undefined) return Promise.resolve(out);
+          out.push(item);
+          while (this.#left > 0 && out.length < size) out.push(this.#take() as T);
+        }
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (out.length >= size) return Promise.resolve(out);
+    }
     return this.#read(async () => {
-      const out: T[] = [];
       while (out.length < size) {
         await this.#fill(size - out.length);
         const item = this.#take();
@@ -225,6 +287,12 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    if (this.#reading === 0) {
+      // No read pending, so none is queued on the chain: release now.
+      this._closeByDb();
+      this.#host.forget(this as BaseIterator<unknown>);
+      return Promise.resolve();
+    }
     return this.#serial(async () => {
       this._closeByDb();
       this.#host.forget(this as BaseIterator<unknown>);

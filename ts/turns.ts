@@ -4,9 +4,10 @@
  * A write or read served on the calling thread returns an already settled promise, so a
  * loop of `await db.put(...)` never gives the event loop a turn: timers and I/O would wait
  * for the whole loop. To keep the process responsive, at most `FAST_STREAK` operations are
- * served on the calling thread per event-loop turn; the next one goes to the thread pool,
- * whose completion arrives on a later turn. That costs one pool round trip per
- * `FAST_STREAK` operations.
+ * served on the calling thread per event-loop turn. Past that, a write goes to the thread
+ * pool, whose completion arrives on a later turn; a read (a `get` without a snapshot, an
+ * iterator batch) waits for the next turn (`nextTurn`, a `setImmediate`) and is then served
+ * on the calling thread: the loop turns just the same, without the cost of a pool job.
  */
 
 /** Calling-thread operations allowed before the event loop must turn. */
@@ -32,4 +33,12 @@ export function fastAllowed(cost = 1): boolean {
     setImmediate(newTurn);
   }
   return true;
+}
+
+/**
+ * Resolves on the next event-loop turn (after timers and I/O had their turn), when the
+ * budget of `fastAllowed` has been renewed.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

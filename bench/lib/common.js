@@ -12,12 +12,14 @@ const ALL_PHASES = [
   'fillseq-sync',
   'fillrandom',
   'fillbatch',
+  'fillbatch-random',
   'overwrite',
   'readrandom',
   'readrandom-sync',
   'readmissing',
   'readseq',
   'seekrandom',
+  'rangeread',
   'deleterandom',
   'ycsb-a',
   'ycsb-b',
@@ -28,6 +30,8 @@ const ALL_PHASES = [
 ];
 
 const ALL_STORES = ['stratadb', 'classic-level', 'rocksdb', 'lmdb', 'lmdb-nosync', 'sqlite'];
+/** Stores that run only when named: a reference StrataDB build (`STRATA_BENCH_REF_ROOT`). */
+const EXTRA_STORES = ['stratadb-ref'];
 
 /** `STRATA_BENCH_<NAME>` wins over the plain `<NAME>`. */
 function env(name, fallback) {
@@ -43,14 +47,17 @@ function envInt(name, fallback) {
   return Math.floor(n);
 }
 
-function envList(name, all) {
+function envList(name, all, extra = [], keepOrder = false) {
   const raw = env(name, undefined);
   if (raw === undefined || raw === 'all') return all.slice();
   const want = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const known = [...all, ...extra];
   for (const w of want) {
-    if (!all.includes(w)) throw new Error(`bench: unknown ${name} entry '${w}' (known: ${all.join(', ')})`);
+    if (!known.includes(w)) throw new Error(`bench: unknown ${name} entry '${w}' (known: ${known.join(', ')})`);
   }
-  return all.filter((x) => want.includes(x));
+  // Stores named explicitly run in the order given (e.g. a reference build first or last).
+  if (keepOrder) return want.filter((x, i) => want.indexOf(x) === i);
+  return known.filter((x) => want.includes(x));
 }
 
 function config() {
@@ -60,10 +67,11 @@ function config() {
     n,
     valueSize: envInt('VALUE_SIZE', 100),
     seed: envInt('SEED', 301),
-    stores: envList('STORES', ALL_STORES),
+    stores: envList('STORES', ALL_STORES, EXTRA_STORES, true),
     phases: envList('PHASES', ALL_PHASES),
     ycsbOps: envInt('YCSB_OPS', Math.max(1, Math.floor(n / 10))),
     seeks: envInt('SEEKS', Math.max(1, Math.floor(n / 10))),
+    rangeReads: envInt('RANGE_READS', Math.max(1, Math.floor(n / 10))),
     maxPhaseSeconds: envInt('MAX_PHASE_SECONDS', 60),
     dir: env('DIR', path.join(os.tmpdir(), `stratadb-bench-${process.pid}`)),
     out: env('OUT', path.join(__dirname, '..', 'results')),

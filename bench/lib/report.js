@@ -63,7 +63,7 @@ function renderMarkdown(report) {
   out.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}`);
   out.push(`- Node ${m.node}; StrataDB at commit ${m.commit}`);
   out.push(`- Versions: ${names.map((n) => `${label(n)} ${stores[n]?.version ?? '?'}`).join('; ')}`);
-  out.push(`- N = ${int(c.n)}, ${c.keySize}-byte keys, ${c.valueSize}-byte values (compressible to about 50%), seed ${c.seed}; seekrandom ${int(c.seeks)} seeks; YCSB ${int(c.ycsbOps)} operations per workload over ${int(c.n)} records; each phase capped at ${c.maxPhaseSeconds} s`);
+  out.push(`- N = ${int(c.n)}, ${c.keySize}-byte keys, ${c.valueSize}-byte values (compressible to about 50%), seed ${c.seed}; seekrandom ${int(c.seeks)} seeks; rangeread ${int(c.rangeReads ?? c.seeks)} range reads; YCSB ${int(c.ycsbOps)} operations per workload over ${int(c.n)} records; each phase capped at ${c.maxPhaseSeconds} s`);
   out.push('');
   out.push('## Throughput (ops/s)');
   out.push('');
@@ -71,7 +71,7 @@ function renderMarkdown(report) {
   out.push(`| --- | ${names.map(() => '---:').join(' | ')} | ---: |`);
   const ratios = {};
   for (const phase of ALL_PHASES.filter((p) => c.phases.includes(p))) {
-    const peers = names.filter((n) => n !== 'stratadb' && stores[n]?.phases?.[phase]);
+    const peers = names.filter((n) => !n.startsWith('stratadb') && stores[n]?.phases?.[phase]);
     const best = peers.sort((a, b) => stores[b].phases[phase].opsPerSec - stores[a].phases[phase].opsPerSec)[0];
     const own = stores.stratadb?.phases?.[phase];
     let r = '–';
@@ -79,6 +79,8 @@ function renderMarkdown(report) {
       ratios[phase] = own.opsPerSec / stores[best].phases[phase].opsPerSec;
       r = `${ratio(ratios[phase])} (vs ${label(best)})`;
     }
+    const ref = stores['stratadb-ref']?.phases?.[phase];
+    if (ref && own) r += ` · ${ratio(own.opsPerSec / ref.opsPerSec)} vs ref`;
     out.push(`| ${phase} | ${names.map((n) => cell(stores[n], phase)).join(' | ')} | ${r} |`);
   }
   out.push('');

@@ -2,7 +2,9 @@
 // StrataDB, the root package (built into ../../dist by the root `npm ci` / `npm run build`).
 const path = require('node:path');
 
-const root = path.join(__dirname, '..', '..');
+// STRATA_BENCH_STRATADB_ROOT: another build to measure (a directory with dist/, binding.js,
+// the .node and package.json); `stratadb-ref` (below) loads STRATA_BENCH_REF_ROOT instead.
+const root = process.env.STRATA_BENCH_STRATADB_ROOT || path.join(__dirname, '..', '..');
 let strata;
 try {
   strata = require(path.join(root, 'dist'));

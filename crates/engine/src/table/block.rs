@@ -106,7 +106,36 @@ struct EntryHeader {
 }
 
 /// Parses the entry at `off` of `data[..limit]`.
+#[inline]
 fn parse_entry(data: &[u8], off: usize, limit: usize) -> Result<EntryHeader> {
+    match parse_entry_fast(data, off, limit) {
+        Some(h) => Ok(h),
+        None => parse_entry_slow(data, off, limit),
+    }
+}
+
+/// [`parse_entry`] for the usual entry whose three lengths are one-byte varints (below 128)
+/// and that lies within `limit`: the same header without a `Decoder`. `None` for anything
+/// else (longer varints, or an entry that does not fit), which `parse_entry_slow` then
+/// decodes or reports exactly as before.
+#[inline]
+fn parse_entry_fast(data: &[u8], off: usize, limit: usize) -> Option<EntryHeader> {
+    let region = data.get(off..limit)?;
+    let &[shared, non_shared, value_len, ..] = region else { return None };
+    if (shared | non_shared | value_len) & 0x80 != 0 {
+        return None;
+    }
+    let delta_start = off + 3;
+    let delta_end = delta_start + usize::from(non_shared);
+    let value_end = delta_end + usize::from(value_len);
+    if value_end > limit {
+        return None;
+    }
+    Some(EntryHeader { shared: usize::from(shared), delta_start, delta_end, value_end })
+}
+
+#[cold]
+fn parse_entry_slow(data: &[u8], off: usize, limit: usize) -> Result<EntryHeader> {
     let region = data.get(off..limit).ok_or_else(|| Error::corruption(None, Some(off as u64), "entry out of range"))?;
     let mut d = Decoder::new(region, "block entry");
     let shared = d.varint_len(usize::MAX).map_err(|e| e.at_offset(off as u64))?;
@@ -138,6 +167,12 @@ impl Block {
     /// Decodes and validates block contents (structure, restart points, key validity and
     /// strict internal-key order). Errors are `Corruption` with offsets relative to the block.
     pub fn new(data: Bytes) -> Result<Block> {
+        Self::decode(data).map(|(block, _)| block)
+    }
+
+    /// [`Block::new`], also returning the block's last key (found by the validating walk, so
+    /// a caller checking it against an index needs no second walk).
+    pub(crate) fn decode(data: Bytes) -> Result<(Block, Vec<u8>)> {
         let len = data.len();
         let corrupt = |off: usize, what: &str| Error::corruption(None, Some(off as u64), format!("block: {what}"));
         if len < 4 {
@@ -153,11 +188,12 @@ impl Block {
             return Err(corrupt(len - 4, "no restart points"));
         }
         let restart_at = |i: usize| get_u32_at(&data, restarts_offset + 4 * i).map(|v| v as usize);
-        // Walk every entry once.
+        // Walk every entry once. Each key is built in `key` from the shared prefix of the
+        // previous one (`prev_key`) and its delta; then the two buffers swap.
         let mut off = 0usize;
         let mut r = 0usize;
-        let mut key: Vec<u8> = Vec::new();
-        let mut prev_key: Vec<u8> = Vec::new();
+        let mut key: Vec<u8> = Vec::with_capacity(64);
+        let mut prev_key: Vec<u8> = Vec::with_capacity(64);
         let mut num_entries = 0usize;
         while off < restarts_offset {
             let h = parse_entry(&data, off, restarts_offset)?;
@@ -176,17 +212,17 @@ impl Block {
                     }
                 }
             }
-            if h.shared > key.len() {
+            let Some(prefix) = prev_key.get(..h.shared) else {
                 return Err(corrupt(off, "shared prefix longer than the previous key"));
-            }
-            key.truncate(h.shared);
+            };
+            key.clear();
+            key.extend_from_slice(prefix);
             key.extend_from_slice(data.get(h.delta_start..h.delta_end).unwrap_or_default());
             parse_internal_key(&key).map_err(|e| e.at_offset(off as u64))?;
             if num_entries > 0 && compare_internal(&prev_key, &key) != Ordering::Less {
                 return Err(corrupt(off, "keys out of order"));
             }
-            prev_key.clear();
-            prev_key.extend_from_slice(&key);
+            std::mem::swap(&mut key, &mut prev_key);
             num_entries += 1;
             off = h.value_end;
         }
@@ -196,7 +232,7 @@ impl Block {
         if num_entries == 0 {
             return Err(corrupt(0, "empty block"));
         }
-        Ok(Block { data, restarts_offset, num_restarts, num_entries })
+        Ok((Block { data, restarts_offset, num_restarts, num_entries }, prev_key))
     }
 
     /// Size of the decoded contents in bytes (the cache weight).

@@ -177,10 +177,9 @@ impl Table {
         })?;
         let h = entry.handle;
         let contents = read_block(self.file.as_ref(), h, verify)?;
-        let block = Arc::new(Block::new(contents).map_err(|e| in_block(e.with_file(self.path()), h))?);
-        let mut it = block.iter();
-        it.seek_to_last();
-        if it.key() != entry.last_key.as_slice() {
+        let (block, last_key) = Block::decode(contents).map_err(|e| in_block(e.with_file(self.path()), h))?;
+        let block = Arc::new(block);
+        if last_key != entry.last_key {
             return Err(Error::corruption(
                 Some(self.path().to_path_buf()),
                 Some(h.offset),
