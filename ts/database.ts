@@ -23,27 +23,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Size of the buffer the calling-thread reads exchange keys and values through. */
 const IO_BUFFER_SIZE = 64 * 1024;
 
-export type {
-  DbStatus,
-  KeyInput,
-  ValueInput,
-  EncodingOptions,
-  ReadOptions,
-  WriteOptions,
-  RangeOptions,
-  IteratorOptions,
-  BatchOperation,
-  LevelStats,
-  Stats,
-  ApproximateCount,
-  WriteHook,
-  VerifyProblem,
-  VerifyResult,
-  CheckpointInfo,
-  Iterator,
-  KeyIterator,
-  ValueIterator,
-} from './kv-types';
+export type * from './kv-types';
 import type {
   DbStatus,
   KeyInput,
