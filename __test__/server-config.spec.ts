@@ -145,3 +145,43 @@ test('a non-loopback bind without a token is refused before anything opens', asy
   t.false(isLoopback('0.0.0.0'));
   t.false(isLoopback('10.0.0.1'));
 });
+
+test('[[instance.collection]] declares collections and their indexed fields at start; bad tables fail naming their line', async (t) => {
+  const file = writeConfig(`[[instance]]
+name = "app"
+data_dir = "./.lsm_app"
+codec = "bson"
+
+[[instance.collection]]
+name = "users"
+indexes = [{ field = "city" }, { field = "age", type = "range" }]
+
+[[instance.collection]]
+name = "orders"
+indexes = [{ field = "sku", unique = true }]
+`);
+  const instances = await openInstances(file, { dbOptions: { env: {}, envFile: false } });
+  try {
+    const db = instances.get('app').db;
+    const names = (await db.listIndexes()).map((i) => i.name).sort();
+    t.true(names.includes('users.city') && names.includes('users.age') && names.includes('orders.sku'), names.join(', '));
+    const users = await db.collection('users');
+    await users.insertMany([{ city: 'Lisbon', age: 30 }, { city: 'Porto', age: 41 }]);
+    t.is(await users.count({ age: { $gte: 40 } }), 1, 'the declared range index answers without declaring it again');
+  } finally {
+    await instances.close();
+  }
+  // Reopening with the same declarations is a no-op.
+  const again = await openInstances(file, { dbOptions: { env: {}, envFile: false } });
+  t.is(await (await again.get('app').db.collection('users')).count({ city: 'Lisbon' }), 1);
+  await again.close();
+
+  const bad: [string, RegExp][] = [
+    ['[[instance]]\nname = "a"\ndata_dir = "./x"\ncodec = "bson"\n\n[[instance.collection]]\nname = "u"\n\n[[instance.collection]]\nname = "v"\ncolor = "red"\n', /lsm\.toml:11: unknown key "color" in \[\[instance\.collection\]\]/],
+    ['[[instance]]\nname = "a"\ndata_dir = "./x"\nquery = false\n\n[[instance.collection]]\nname = "u"\n', /lsm\.toml:6: instance "a" has query = false/],
+    ['[[instance]]\nname = "a"\ndata_dir = "./x"\n\n[[instance.collection]]\nname = "u"\nindexes = [{ field = "c", type = "fuzzy" }]\n', /lsm\.toml:7: indexes\[0\]: type must be equality, range or text/],
+    ['[[instance]]\nname = "a"\ndata_dir = "./x"\n\n[[instance.collection]]\nname = "bad name"\n', /lsm\.toml:6: collection name must be/],
+    ['[[instance]]\nname = "a"\ndata_dir = "./x"\n\n[[instance.collection]]\nname = "u"\n\n[[instance.collection]]\nname = "u"\n', /lsm\.toml:9: collection "u" is declared twice/],
+  ];
+  for (const [text, message] of bad) t.throws(() => parseLsmConfig(text, path.join(tmpPath(), 'lsm.toml')), { message });
+});

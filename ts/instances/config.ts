@@ -21,6 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { COLLECTION_NAME_RE } from '../collections/ids';
 import { invalidArgument, StrataError } from '../errors';
 import { normalizeOptions, OpenOptions, schema, StrataSettings } from '../options';
 
@@ -30,6 +31,14 @@ const { parse: parseToml } = require('smol-toml') as { parse: (text: string) => 
 
 /** How an instance's values travel over HTTP and are stored. */
 export type Codec = 'raw' | 'json' | 'bson';
+
+/** One `[[instance.collection]]` table: `name`, and `indexes = [{ field, type?, unique?, sparse? }]`. */
+export interface CollectionConfig {
+  name: string;
+  indexes: { field: string; type?: 'equality' | 'range' | 'text'; unique?: boolean; sparse?: boolean }[];
+  /** `lsm.toml:N` of the table, for messages. */
+  where: string;
+}
 
 export const CODECS: readonly Codec[] = ['raw', 'json', 'bson'];
 
@@ -45,8 +54,8 @@ export interface InstanceConfig {
   indexesFile?: string;
   /** Engine options of this instance (camelCase, as `open()` takes them). */
   options: OpenOptions;
-  /** `[[instance.collection]]` tables, untouched, for the collections layer. */
-  collections: Record<string, unknown>[];
+  /** `[[instance.collection]]` tables: collections declared (with their indexed fields) when the instance opens. */
+  collections: CollectionConfig[];
   /** Line of the `[[instance]]` header, for messages. */
   line: number;
 }
@@ -78,6 +87,8 @@ function scanLines(text: string): Map<string, number> {
   const lines = new Map<string, number>();
   let table = '';
   let instance = -1;
+  /** Sub-tables seen so far in the current instance (`collection` → 2): numbered from 0. */
+  let nested = new Map<string, number>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     const n = i + 1;
@@ -86,9 +97,15 @@ function scanLines(text: string): Map<string, number> {
       const name = (m[1] as string).replace(/"/g, '');
       if (name === 'instance') {
         instance++;
+        nested = new Map();
         table = `instance.${instance}`;
+      } else if (name.startsWith('instance.')) {
+        const sub = name.slice(9);
+        const k = nested.get(sub) ?? 0;
+        nested.set(sub, k + 1);
+        table = `instance.${instance}.${sub}.${k}`;
       } else {
-        table = name.startsWith('instance.') ? `instance.${instance}.${name.slice(9)}` : name;
+        table = name;
       }
       if (!lines.has(table)) lines.set(table, n);
     } else if ((m = /^\[\s*([A-Za-z0-9_."-]+)\s*\]/.exec(line))) {
@@ -191,8 +208,28 @@ export function parseLsmConfig(text: string, file = '<inline>'): LsmConfig {
       if (!fs.existsSync(indexesFile)) fail(t, 'indexes_file', `indexes_file ${JSON.stringify(indexesFile)} does not exist`);
     }
 
-    const collections = inst.collection ?? [];
-    if (!Array.isArray(collections) || !collections.every(isTable)) fail(t, 'collection', 'collection must be an array of tables ([[instance.collection]])');
+    const tables = inst.collection ?? [];
+    if (!Array.isArray(tables) || !tables.every(isTable)) fail(t, 'collection', 'collection must be an array of tables ([[instance.collection]])');
+    const collections: CollectionConfig[] = [];
+    const seenCollections = new Set<string>();
+    (tables as Record<string, unknown>[]).forEach((c, k) => {
+      const ct = `${t}.collection.${k}`;
+      if (query === false) fail(ct, undefined, `instance ${JSON.stringify(name)} has query = false, so it cannot declare collections (they need indexes)`);
+      for (const key of Object.keys(c)) if (key !== 'name' && key !== 'indexes') fail(ct, key, `unknown key ${JSON.stringify(key)} in [[instance.collection]] (expected name, indexes)`);
+      const cname = c.name;
+      if (typeof cname !== 'string' || !COLLECTION_NAME_RE.test(cname)) fail(ct, 'name', `collection name must be 1-64 characters of A-Z a-z 0-9 _ -, got ${JSON.stringify(cname) ?? 'nothing'}`);
+      if (seenCollections.has(cname as string)) fail(ct, 'name', `collection ${JSON.stringify(cname)} is declared twice in instance ${JSON.stringify(name)}`);
+      seenCollections.add(cname as string);
+      const indexes = c.indexes ?? [];
+      if (!Array.isArray(indexes) || !indexes.every(isTable)) fail(ct, 'indexes', 'indexes must be an array of tables: [{ field = "city" }, { field = "age", type = "range" }]');
+      (indexes as Record<string, unknown>[]).forEach((ix, j) => {
+        for (const key of Object.keys(ix)) if (!['field', 'type', 'unique', 'sparse'].includes(key)) fail(ct, 'indexes', `indexes[${j}]: unknown key ${JSON.stringify(key)} (expected field, type, unique, sparse)`);
+        if (typeof ix.field !== 'string' || ix.field.length === 0) fail(ct, 'indexes', `indexes[${j}]: field must be a non-empty string`);
+        if (ix.type !== undefined && !['equality', 'range', 'text'].includes(ix.type as string)) fail(ct, 'indexes', `indexes[${j}]: type must be equality, range or text, got ${JSON.stringify(ix.type)}`);
+        for (const b of ['unique', 'sparse']) if (ix[b] !== undefined && typeof ix[b] !== 'boolean') fail(ct, 'indexes', `indexes[${j}]: ${b} must be true or false`);
+      });
+      collections.push({ name: cname as string, indexes: indexes as CollectionConfig['indexes'], where: where(ct) });
+    });
 
     const options: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(inst)) {
@@ -222,7 +259,7 @@ export function parseLsmConfig(text: string, file = '<inline>'): LsmConfig {
       query: query as boolean,
       ...(indexesFile === undefined ? {} : { indexesFile }),
       options: options as OpenOptions & StrataSettings,
-      collections: collections as Record<string, unknown>[],
+      collections,
       line: lines.get(t) ?? 0,
     });
   });

@@ -153,6 +153,14 @@ export async function openInstances(config: string | LsmConfig, opts: OpenInstan
         throw new StrataError(err.code ?? 'STRATA_INTERNAL', `instance ${JSON.stringify(ic.name)} (${cfg.where(`instance.${cfg.instances.indexOf(ic)}`)}): ${err.message}`, { cause: e });
       }
       opened.push(new Instance(ic, db));
+      for (const c of ic.collections) {
+        try {
+          await db.collection(c.name, { indexes: c.indexes });
+        } catch (e) {
+          const err = e as StrataError;
+          throw new StrataError(err.code ?? 'STRATA_INTERNAL', `${c.where}: collection ${JSON.stringify(c.name)} of instance ${JSON.stringify(ic.name)}: ${err.message}`, { cause: e });
+        }
+      }
     }
   } catch (e) {
     await Promise.allSettled(opened.map((i) => i.db.close()));
