@@ -14,14 +14,14 @@ use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::events::{EventKind, EventQueue};
 use crate::memtable::MemTable;
-use crate::options::Options;
+use crate::options::{Options, TableOptions};
 use crate::stats::Counters;
 use crate::table::Table;
 use crate::version::{
     parse_file_name, read_manifest_with, sync_dir_with, table_file_name, wal_file_name, write_manifest_with, DirLock,
     FileKind, FileMeta, ManifestState, VersionEdit,
 };
-use crate::wal::{read_log_with, LogWriter};
+use crate::wal::{read_log_with, LogWriter, SyncHandle};
 
 fn validate(opts: &Options) -> Result<()> {
     let bad = |what: &str| Err(Error::InvalidArgument(what.to_string()));
@@ -248,9 +248,46 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         imms: Vec::new(),
         version: Arc::new(Version { levels }),
     };
-    let events = recovered_events(&recovery, started.elapsed());
+    assemble(
+        path,
+        opts,
+        table_opts,
+        counters,
+        cache,
+        lock,
+        wal,
+        sync_handle,
+        wal_number,
+        sv,
+        last_seq,
+        next_file,
+        state,
+        recovery,
+        started.elapsed(),
+    )
+}
+
+/// The database of an open that has recovered its state: every other field starts empty.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    path: &Path,
+    opts: Options,
+    table_opts: TableOptions,
+    counters: Arc<Counters>,
+    cache: Option<Arc<BlockCache>>,
+    lock: Option<DirLock>,
+    wal: LogWriter,
+    sync_handle: Arc<SyncHandle>,
+    wal_number: u64,
+    sv: SuperVersion,
+    last_seq: u64,
+    next_file: u64,
+    state: ManifestState,
+    recovery: RecoveryInfo,
+    elapsed: std::time::Duration,
+) -> Result<Arc<DbInner>> {
     Ok(Arc::new(DbInner {
-        events,
+        events: recovered_events(&recovery, elapsed),
         path: path.to_path_buf(),
         table_opts,
         counters,
@@ -342,29 +379,24 @@ fn open_read_only(
     let wal = LogWriter::discarding(&wal_file_name(path, wal_number));
     let sync_handle = wal.sync_handle()?;
     let sv = SuperVersion { mem, mem_wal_number: wal_number, imms: Vec::new(), version: Arc::new(Version { levels }) };
-    Ok(Arc::new(DbInner {
-        events: recovered_events(&recovery, elapsed),
-        path: path.to_path_buf(),
-        table_opts: opts.table_options(),
+    let table_opts = opts.table_options();
+    assemble(
+        path,
+        opts,
+        table_opts,
         counters,
         cache,
-        lock: Mutex::new(lock),
-        write: Mutex::new(WriteState { wal, wal_number, sync_handle }),
-        write_cv: Condvar::new(),
-        current: RwLock::new(Arc::new(sv)),
-        last_seq: AtomicU64::new(last_seq),
-        next_file_number: AtomicU64::new(next_file),
-        manifest: Mutex::new(state),
-        snapshots: Mutex::new(BTreeMap::new()),
-        bg: Mutex::new(BgState::default()),
-        bg_cv: Condvar::new(),
-        compaction_lock: Mutex::new(()),
-        poisoned: Mutex::new(None),
-        closed: AtomicBool::new(false),
-        threads: Mutex::new(Vec::new()),
+        lock,
+        wal,
+        sync_handle,
+        wal_number,
+        sv,
+        last_seq,
+        next_file,
+        state,
         recovery,
-        opts,
-    }))
+        elapsed,
+    )
 }
 
 #[allow(dead_code)]
