@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import test from 'ava';
 
-import { open } from '../ts/index';
+import { open, openInstances } from '../ts/index';
 import { tmpPath } from './helpers';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -102,6 +102,65 @@ test('export and import, indexes and stats commands; usage errors exit 64 and cr
   const missing = strata('stats', path.join(root, 'nothing-here'));
   t.is(missing.code, 2);
   t.false(fs.existsSync(path.join(root, 'nothing-here')), 'an admin command never creates a database');
+});
+
+test('--config lsm.toml --instance name: every database command opens the instance with its codec and indexes', async (t) => {
+  const root = tmpPath();
+  fs.mkdirSync(root, { recursive: true });
+  fs.writeFileSync(path.join(root, 'indexes_app.toml'), '[[index]]\nname = "city"\ntype = "equality"\nextractor = { kind = "bson_path", path = "$.city" }\n');
+  const toml = path.join(root, 'lsm.toml');
+  fs.writeFileSync(
+    toml,
+    '[[instance]]\nname = "app"\ndata_dir = "./.lsm_app"\ncodec = "bson"\nquery = true\nindexes_file = "./indexes_app.toml"\n\n' +
+      '[[instance]]\nname = "log"\ndata_dir = "./.lsm_log"\ncodec = "raw"\nquery = false\n',
+  );
+  const instances = await openInstances(toml, { dbOptions: { env: {}, envFile: false } });
+  await instances.get('app').db.batch(Array.from({ length: 300 }, (_, i) => ({ type: 'put' as const, key: `u${i}`, value: { city: `c${i % 3}` } })));
+  await instances.get('log').db.put('line1', Buffer.from([0xff, 0x00]));
+  await instances.close();
+
+  // BSON values come out as JSON: the instance's codec was used, not utf8.
+  const out = path.join(root, 'app.ndjson');
+  const e = strata('export', '--config', toml, '--instance', 'app', '-o', out, '--json');
+  t.is(e.code, 0, e.stderr);
+  t.is((JSON.parse(e.stdout) as { entries: number }).entries, 300);
+  t.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0] as string), { key: 'u0', value: { city: 'c0' } });
+  // --config alone: the first instance (no `default`).
+  const idx = JSON.parse(strata('indexes', '--config', toml, '--json').stdout) as { name: string; state: string }[];
+  t.deepEqual(idx.map((x) => [x.name, x.state]), [['city', 'ready']]);
+  const rebuilt = strata('rebuild-index', '--config', toml, '--instance', 'app', 'city', '--json');
+  t.is(rebuilt.code, 0, rebuilt.stderr);
+  t.is((JSON.parse(rebuilt.stdout) as { name: string }).name, 'city');
+  const v = strata('verify', '--config', toml, '--instance', 'log');
+  t.is(v.code, 0, v.stderr);
+  t.regex(v.stdout, /ok: instance log \(.*\.lsm_log\) is clean/);
+  const logExport = JSON.parse(strata('export', '--config', toml, '--instance', 'log').stdout.split('\n')[0] as string) as { key: string; valueBase64: string };
+  t.deepEqual(logExport, { key: 'line1', valueBase64: '/wA=' });
+  const cp = strata('checkpoint', '--config', toml, '--instance', 'app', path.join(root, 'cp'), '--json');
+  t.is(cp.code, 0, cp.stderr);
+  const backup = strata('backup', '--config', toml, '--instance', 'log', '-o', path.join(root, 'log.tar.gz'));
+  t.is(backup.code, 0, backup.stderr);
+  t.regex(backup.stdout, /backup 1 of instance log/);
+  // $STRATA_SERVER_CONFIG is the default config, as for `strata serve`.
+  const viaEnv = spawnSync(process.execPath, [CLI, 'stats', '--instance', 'app', '--json'], { env: { ...env, STRATA_SERVER_CONFIG: toml }, encoding: 'utf8' });
+  t.is(viaEnv.status, 0, viaEnv.stderr);
+
+  // The rebuilt index answers, with the instance's codec (BSON records).
+  const app = await openInstances(toml, { dbOptions: { env: {}, envFile: false } });
+  t.is(await app.get('app').db.count({ index: 'city', eq: 'c1' }), 100);
+  await app.close();
+
+  const both = strata('stats', root, '--config', toml);
+  t.is(both.code, 64);
+  t.regex(both.stderr, /not both/);
+  const unknown = strata('stats', '--config', toml, '--instance', 'nope');
+  t.is(unknown.code, 64);
+  t.regex(unknown.stderr, /no instance "nope" in .*lsm\.toml \(instances: app, log\)/);
+  t.is(strata('stats').code, 64, 'no directory and no config');
+  t.is(strata('rebuild-index', '--config', toml).code, 64, 'the index name is still required');
+  const badFile = strata('stats', '--config', path.join(root, 'missing.toml'));
+  t.is(badFile.code, 2);
+  t.regex(badFile.stderr, /missing\.toml/);
 });
 
 test('Ctrl-C during an export to a file removes the partial file and exits 130', async (t) => {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
+import { open } from '../ts/index';
 import { tmpPath } from './helpers';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -47,6 +48,29 @@ test('SCAN, KEYS, COUNT with prefix and limit', async (t) => {
     '4) zed = z',
     '(4 entries)',
   ]);
+});
+
+test('DEMO writes its records in one batch, ALL lists every entry; bad counts are errors that write nothing', async (t) => {
+  const dir = tmpPath();
+  const { stdout } = await repl(dir, ['SET zed z', 'DEMO 12', 'COUNT demo:user:', 'DEMO 0', 'DEMO lots', 'DEMO 100001', 'COUNT', 'ALL', 'ALL extra'].join('\n') + '\n');
+  const lines = stdout.trim().split('\n');
+  t.is(lines[0], 'OK');
+  t.regex(lines[1] as string, /^OK \(12 demo records under demo:user:, one atomic batch; try: GET demo:user:00 /);
+  t.is(lines[2], '(integer) 12');
+  t.regex(lines[3] as string, /^\(error\) STRATA_INVALID_ARGUMENT: DEMO writes 1 to 100000 records, got 0/);
+  t.regex(lines[4] as string, /^\(error\) STRATA_INVALID_ARGUMENT: limit must be a non-negative integer/);
+  t.regex(lines[5] as string, /^\(error\) STRATA_INVALID_ARGUMENT: DEMO writes 1 to 100000/);
+  t.is(lines[6], '(integer) 13', 'the refused DEMOs wrote nothing');
+  const all = lines.slice(7, 7 + 14);
+  t.is(all.length, 14);
+  t.regex(all[0] as string, /^1\) demo:user:00 = "\{\\"name\\":\\"Ana 0\\",\\"city\\":\\"Lisbon\\",\\"age\\":18,\\"active\\":false\}"$/);
+  t.is(all[12], '13) zed = z');
+  t.is(all[13], '(13 entries)');
+  t.regex(lines[21] as string, /^\(error\) STRATA_INVALID_ARGUMENT: usage: ALL/);
+  // The records are plain JSON strings, readable by any program.
+  const db = await open(dir, { env: {}, envFile: false });
+  t.deepEqual(JSON.parse((await db.get('demo:user:07')) as string), { name: 'Hana 7', city: 'Porto Alegre', age: 18 + ((7 * 13) % 60), active: true });
+  await db.close();
 });
 
 test('BATCH applies atomically on COMMIT/END and ABORT discards', async (t) => {
@@ -116,7 +140,7 @@ test('--version and --help print and exit 0, creating nothing', (t) => {
   const h = cli(['--help'], { cwd });
   t.is(h.code, 0);
   t.regex(h.stdout, /Usage: strata/);
-  t.regex(h.stdout, /verify <dir>/);
+  t.regex(h.stdout, /verify \[options\] \[dir\]/);
   t.regex(h.stdout, /Exit codes: 0 ok, 1 verify found problems/);
   t.is(cli(['help', 'verify'], { cwd }).code, 0);
   t.deepEqual(fs.readdirSync(cwd), [], 'nothing was created in the working directory');
@@ -130,7 +154,7 @@ test('unknown flags and commands are usage errors (64) that open nothing', (t) =
     [['launch', './db', 'out.tar'], /too many arguments/],
     [['launch'], /unknown command 'launch'.*\n.*strata \.\/launch/],
     [['backup', './db'], /required option '-o, --output <target>' not specified/],
-    [['verify'], /missing required argument 'dir'/],
+    [['verify'], /missing database: give a directory, or --config lsm.toml/],
     [['verify', './a', './b'], /too many arguments/],
     [['verify', '--deep', './a'], /unknown option '--deep'/],
   ];

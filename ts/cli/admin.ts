@@ -2,6 +2,7 @@
  * The admin commands of `strata`, each a thin shell over the library call an embedding app
  * makes (`db.backup`, `restore`, `db.export`, ...):
  *
+ *   (every <dir> below can be --config lsm.toml [--instance name] instead: ./target.ts)
  *   strata backup <dir> --output <file.tar.gz | backup-dir>   strata restore --input <…> <dir> [--id n] [--force]
  *   strata backups list|verify|purge <backup-dir> [--keep n]  strata checkpoint <dir> <target>
  *   strata export <dir> [--format f] [--prefix p] [--output f] strata import <dir> --input f [--format f] [--batch-size n]
@@ -19,7 +20,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 
 import type * as Lib from '../index';
-import { EXIT } from './exit';
+import { CommandFailed, EXIT } from './exit';
+import { readOnlyOptions, resolveTarget, Target, TargetFlags, targetFlags } from './target';
 
 /** What the commands need from `index.ts`. */
 export interface AdminContext {
@@ -29,19 +31,10 @@ export interface AdminContext {
   done: (code: number) => void;
 }
 
-interface Common {
+interface Common extends TargetFlags {
   json?: boolean;
 }
 
-/** A thrown failure with its exit code, printed by `index.ts`. */
-export class CommandFailed extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function positiveInt(name: string): (v: string) => number {
   return (v) => {
@@ -120,19 +113,37 @@ function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
+/**
+ * The database of `[dir] [other args]` and the other args: with `--config/--instance` the
+ * directory is left out and the words shift (`strata rebuild-index --instance app city`).
+ */
+function targetAndArgs(words: (string | undefined)[], flags: TargetFlags, names: string[] = []): { target: Target; args: string[] } {
+  const given = words.filter((w): w is string => w !== undefined);
+  const fromConfig = flags.config !== undefined || flags.instance !== undefined;
+  const want = names.length + (fromConfig ? 0 : 1);
+  if (given.length !== want) {
+    const usage = `<dir>${names.map((n) => ` <${n}>`).join('')}, or --config lsm.toml [--instance name]${names.map((n) => ` <${n}>`).join('')}`;
+    throw new CommandFailed(
+      EXIT.usage,
+      fromConfig && given.length === want + 1 ? `give a database directory or --config/--instance, not both (usage: ${usage})` : `expected ${usage}`,
+    );
+  }
+  return fromConfig ? { target: resolveTarget(undefined, flags), args: given } : { target: resolveTarget(given[0], flags), args: given.slice(1) };
+}
+
 /** Opens an existing database (never creates one); `readOnly` for commands that only read. */
-async function openExisting(ctx: AdminContext, dir: string, readOnly: boolean): Promise<Lib.Db<string, unknown>> {
+async function openExisting(ctx: AdminContext, target: Target, readOnly: boolean): Promise<Lib.Db<string, unknown>> {
   const { open } = ctx.lib();
   try {
-    return await open<string, unknown>(dir, { createIfMissing: false, ...(readOnly ? { readOnly: true } : {}) });
+    return await open<string, unknown>(target.location, { ...(readOnly ? readOnlyOptions(target) : target.options), createIfMissing: false });
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    throw new CommandFailed(EXIT.cannotOpen, `cannot open ${dir}: ${err.code ?? 'STRATA_INTERNAL'}: ${err.message ?? String(e)}`);
+    throw new CommandFailed(EXIT.cannotOpen, `cannot open ${target.label}: ${err.code ?? 'STRATA_INTERNAL'}: ${err.message ?? String(e)}`);
   }
 }
 
-async function withDb<T>(ctx: AdminContext, dir: string, readOnly: boolean, fn: (db: Lib.Db<string, unknown>) => Promise<T>): Promise<T> {
-  const db = await openExisting(ctx, dir, readOnly);
+async function withDb<T>(ctx: AdminContext, target: Target, readOnly: boolean, fn: (db: Lib.Db<string, unknown>) => Promise<T>): Promise<T> {
+  const db = await openExisting(ctx, target, readOnly);
   try {
     return await fn(db);
   } finally {
@@ -143,17 +154,19 @@ async function withDb<T>(ctx: AdminContext, dir: string, readOnly: boolean, fn: 
 /** Adds the admin commands to `program`. */
 export function registerAdminCommands(program: Command, ctx: AdminContext): void {
   const json = (c: Command): Command => c.option('--json', 'print the result as one JSON object (no progress)');
+  /** A command on one database: `[dir]` or `--config/--instance`, and `--json`. */
+  const onDb = (c: Command, what = 'database directory'): Command => json(targetFlags(c.argument('[dir]', `${what} (or --config/--instance)`)));
 
-  json(
+  onDb(
     program
       .command('backup')
       .description('back up a database (not open in another process: a running server backs up through its API) into a .tar.gz/.tgz archive or an incremental backup directory')
-      .argument('<dir>', 'database directory')
       .requiredOption('-o, --output <target>', 'archive file (.tar.gz/.tgz) or backup directory'),
-  ).action(async (dir: string, o: Common & { output: string }) => {
+  ).action(async (dir: string | undefined, o: Common & { output: string }) => {
+    const { target } = targetAndArgs([dir], o);
     const r = new Reporter(o.json === true);
     const output = path.resolve(o.output);
-    const result = await withDb(ctx, dir, false, (db) =>
+    const result = await withDb(ctx, target, false, (db) =>
       interruptible(
         () => [`${output}.partial`, `${path.resolve(db.location)}.backup-tmp`],
         () => 'no backup was written (an incremental backup directory keeps only unreferenced files, removed by `strata backups purge`)',
@@ -161,22 +174,23 @@ export function registerAdminCommands(program: Command, ctx: AdminContext): void
       ),
     );
     r.end();
-    print(o.json === true, result, `backup ${result.id} of ${dir} at sequence ${result.sequence}: ${result.files} files, ${(result.bytes / MB).toFixed(1)} MiB (${(result.bytesWritten / MB).toFixed(1)} MiB written) -> ${result.location}`);
+    print(o.json === true, result, `backup ${result.id} of ${target.label} at sequence ${result.sequence}: ${result.files} files, ${(result.bytes / MB).toFixed(1)} MiB (${(result.bytesWritten / MB).toFixed(1)} MiB written) -> ${result.location}`);
     ctx.done(EXIT.ok);
   });
 
-  json(
+  onDb(
     program
       .command('restore')
       .description('restore a backup into a new directory: every checksum is checked and the result verified before the directory appears')
-      .argument('<dir>', 'target database directory (absent or empty unless --force)')
       .requiredOption('-i, --input <source>', 'archive file or backup directory')
       .option('--id <n>', 'backup id in a backup directory (default: the newest)', positiveInt('--id'))
       .option('--force', 'replace a non-empty target directory (it must not be in use)'),
-  ).action(async (dir: string, o: Common & { input: string; id?: number; force?: boolean }) => {
+    'target database directory, absent or empty unless --force',
+  ).action(async (dir: string | undefined, o: Common & { input: string; id?: number; force?: boolean }) => {
+    const { target } = targetAndArgs([dir], o);
     const { restore } = ctx.lib();
     const r = new Reporter(o.json === true);
-    const to = path.resolve(dir);
+    const to = path.resolve(target.location);
     const result = await interruptible(
       () => [`${to}.restore-tmp`],
       () => `nothing was restored; ${to} is as it was`,
@@ -216,27 +230,36 @@ export function registerAdminCommands(program: Command, ctx: AdminContext): void
     ctx.done(EXIT.ok);
   });
 
-  json(program.command('checkpoint').description('write an openable copy of the database (hard links where possible)').argument('<dir>', 'database directory').argument('<target>', 'new directory')).action(
-    async (dir: string, target: string, o: Common) => {
-      const info = await withDb(ctx, dir, false, (db) => db.checkpoint(target));
-      print(o.json === true, info, `checkpoint of ${dir} at sequence ${info.sequence}: ${info.files} tables (${info.linked} hard links) in ${info.location}`);
+  json(
+    targetFlags(
+      program
+        .command('checkpoint')
+        .description('write an openable copy of the database (hard links where possible)')
+        .argument('[dir]', 'database directory (or --config/--instance)')
+        .argument('[target]', 'new directory'),
+    ),
+  ).action(
+    async (dir: string | undefined, to: string | undefined, o: Common) => {
+      const { target, args } = targetAndArgs([dir, to], o, ['target']);
+      const info = await withDb(ctx, target, false, (db) => db.checkpoint(args[0] as string));
+      print(o.json === true, info, `checkpoint of ${target.label} at sequence ${info.sequence}: ${info.files} tables (${info.linked} hard links) in ${info.location}`);
       ctx.done(EXIT.ok);
     },
   );
 
-  json(
+  onDb(
     program
       .command('export')
       .description('write the records as NDJSON, JSON or CSV (to --output, or to stdout)')
-      .argument('<dir>', 'database directory')
       .option('-f, --format <format>', 'ndjson (default), json or csv', format)
       .option('--prefix <prefix>', 'only keys starting with this')
       .option('--value-encoding <encoding>', "read values with this encoding instead of the database's")
       .option('-o, --output <file>', 'output file (written to <file>.partial, renamed when complete)'),
-  ).action(async (dir: string, o: Common & { format?: 'ndjson' | 'json' | 'csv'; prefix?: string; output?: string; valueEncoding?: Lib.EncodingName }) => {
+  ).action(async (dir: string | undefined, o: Common & { format?: 'ndjson' | 'json' | 'csv'; prefix?: string; output?: string; valueEncoding?: Lib.EncodingName }) => {
+    const { target } = targetAndArgs([dir], o);
     const r = new Reporter(o.json === true || o.output === undefined);
     const out = o.output === undefined ? undefined : path.resolve(o.output);
-    const result = await withDb(ctx, dir, true, (db) =>
+    const result = await withDb(ctx, target, true, (db) =>
       interruptible(
         () => (out === undefined ? [] : [`${out}.partial`]),
         () => 'the export was not completed (its partial file was removed)',
@@ -254,19 +277,22 @@ export function registerAdminCommands(program: Command, ctx: AdminContext): void
     ctx.done(EXIT.ok);
   });
 
-  json(
+  onDb(
     program
       .command('import')
       .description('read records written by export (NDJSON, JSON or CSV) in atomic batches; indexes are maintained')
-      .argument('<dir>', 'database directory (created if missing)')
       .requiredOption('-i, --input <file>', 'input file')
       .option('-f, --format <format>', 'ndjson (default), json or csv', format)
       .option('--batch-size <n>', 'records per atomic batch (default 1000)', positiveInt('--batch-size'))
       .option('--value-encoding <encoding>', "encode values with this encoding instead of the database's"),
-  ).action(async (dir: string, o: Common & { input: string; format?: 'ndjson' | 'json' | 'csv'; batchSize?: number; valueEncoding?: Lib.EncodingName }) => {
+    'database directory, created if missing',
+  ).action(async (dir: string | undefined, o: Common & { input: string; format?: 'ndjson' | 'json' | 'csv'; batchSize?: number; valueEncoding?: Lib.EncodingName }) => {
+    const { target } = targetAndArgs([dir], o);
     const r = new Reporter(o.json === true);
     const { open } = ctx.lib();
-    const db = await open<string, unknown>(dir).catch((e: { code?: string; message?: string }) => Promise.reject(new CommandFailed(EXIT.cannotOpen, `cannot open ${dir}: ${e.code}: ${e.message}`)));
+    const db = await open<string, unknown>(target.location, target.options).catch((e: { code?: string; message?: string }) =>
+      Promise.reject(new CommandFailed(EXIT.cannotOpen, `cannot open ${target.label}: ${e.code}: ${e.message}`)),
+    );
     let written = 0;
     const total = fs.existsSync(o.input) ? fs.statSync(o.input).size : 0;
     try {
@@ -285,40 +311,51 @@ export function registerAdminCommands(program: Command, ctx: AdminContext): void
           }),
       );
       r.end();
-      print(o.json === true, result, `imported ${result.entries} records in ${result.batches} batches into ${dir}`);
+      print(o.json === true, result, `imported ${result.entries} records in ${result.batches} batches into ${target.label}`);
     } finally {
       await db.close().catch(() => undefined);
     }
     ctx.done(EXIT.ok);
   });
 
-  json(program.command('compact').description('compact the whole key space').argument('<dir>', 'database directory')).action(async (dir: string, o: Common) => {
-    const stats = await withDb(ctx, dir, false, async (db) => {
+  onDb(program.command('compact').description('compact the whole key space')).action(async (dir: string | undefined, o: Common) => {
+    const { target } = targetAndArgs([dir], o);
+    const stats = await withDb(ctx, target, false, async (db) => {
       await db.compactRange();
       return db.stats();
     });
-    print(o.json === true, { levels: stats.levels }, `compacted ${dir}: ${stats.levels.map((l, i) => `L${i} ${l.files} files`).filter((_, i) => (stats.levels[i]?.files ?? 0) > 0).join(', ') || 'empty'}`);
+    print(o.json === true, { levels: stats.levels }, `compacted ${target.label}: ${stats.levels.map((l, i) => `L${i} ${l.files} files`).filter((_, i) => (stats.levels[i]?.files ?? 0) > 0).join(', ') || 'empty'}`);
     ctx.done(EXIT.ok);
   });
 
-  json(program.command('rebuild-index').description('rebuild one index from the records, with progress').argument('<dir>', 'database directory').argument('<name>', 'index name')).action(
-    async (dir: string, name: string, o: Common) => {
+  json(
+    targetFlags(
+      program
+        .command('rebuild-index')
+        .description('rebuild one index from the records, with progress')
+        .argument('[dir]', 'database directory (or --config/--instance)')
+        .argument('[name]', 'index name'),
+    ),
+  ).action(
+    async (dir: string | undefined, index: string | undefined, o: Common) => {
+      const { target, args } = targetAndArgs([dir, index], o, ['name']);
+      const name = args[0] as string;
       const r = new Reporter(o.json === true);
-      const info = await withDb(ctx, dir, false, (db) => db.rebuildIndex(name, { onProgress: (p) => r.step(`rebuild ${p.index}`, p.processed, p.total, 'entries') }));
+      const info = await withDb(ctx, target, false, (db) => db.rebuildIndex(name, { onProgress: (p) => r.step(`rebuild ${p.index}`, p.processed, p.total, 'entries') }));
       r.end();
       print(o.json === true, info, `index ${info.name} rebuilt: ${info.entries} entries`);
       ctx.done(EXIT.ok);
     },
   );
 
-  json(program.command('indexes').description('list the indexes with their state and size').argument('<dir>', 'database directory')).action(async (dir: string, o: Common) => {
-    const list = await withDb(ctx, dir, true, (db) => db.listIndexes());
+  onDb(program.command('indexes').description('list the indexes with their state and size')).action(async (dir: string | undefined, o: Common) => {
+    const list = await withDb(ctx, targetAndArgs([dir], o).target, true, (db) => db.listIndexes());
     print(o.json === true, list, list.map((i) => `${i.name}\t${i.definition.type}\t${i.state}\t${i.entries} entries\t${i.bytes} bytes`).join('\n') || '(no indexes)');
     ctx.done(EXIT.ok);
   });
 
-  json(program.command('stats').description('engine statistics').argument('<dir>', 'database directory')).action(async (dir: string, o: Common) => {
-    const stats = await withDb(ctx, dir, true, (db) => db.stats());
+  onDb(program.command('stats').description('engine statistics')).action(async (dir: string | undefined, o: Common) => {
+    const stats = await withDb(ctx, targetAndArgs([dir], o).target, true, (db) => db.stats());
     print(
       o.json === true,
       stats,

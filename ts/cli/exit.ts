@@ -16,3 +16,13 @@ export const EXIT = {
   /** Interrupted by Ctrl-C (SIGINT): the REPL, or an admin command (after removing what it half-wrote). */
   interrupted: 130,
 } as const;
+
+/** A thrown failure with its exit code, printed by `index.ts` (admin commands, `--config/--instance`). */
+export class CommandFailed extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -22,9 +22,10 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type * as DbModule from '../db';
 import type * as LibModule from '../index';
 import type * as ServeModule from '../server/serve';
-import { CommandFailed, registerAdminCommands } from './admin';
-import { EXIT } from './exit';
+import { registerAdminCommands } from './admin';
+import { CommandFailed, EXIT } from './exit';
 import { HELP as REPL_HELP, runRepl } from './repl';
+import { resolveTarget, TargetFlags, targetFlags } from './target';
 import { verifyCommand } from './verify';
 
 /** The package's version, read from its package.json (two levels above dist/cli/). */
@@ -101,22 +102,24 @@ export function buildProgram(done: (code: number) => void): Command {
       done(await runRepl(dir ?? './strata-data', (location) => open(location)));
     });
 
-  program
-    .command('verify')
-    .description('check every checksum of an existing database, without modifying it (exit 0 clean, 1 problems, 2 cannot open)')
-    .argument('<dir>', 'database directory')
-    .allowExcessArguments(false)
-    .action(async (dir: string) => {
-      const { open } = loadDb();
-      done(
-        await verifyCommand(
-          dir,
-          (location, options) => open(location, options),
-          (s) => process.stdout.write(s + '\n'),
-          (s) => process.stderr.write(s + '\n'),
-        ),
-      );
-    });
+  targetFlags(
+    program
+      .command('verify')
+      .description('check every checksum of an existing database, without modifying it (exit 0 clean, 1 problems, 2 cannot open)')
+      .argument('[dir]', 'database directory (or --config/--instance)')
+      .allowExcessArguments(false),
+  ).action(async (dir: string | undefined, flags: TargetFlags) => {
+    const target = resolveTarget(dir, flags);
+    const { open } = loadDb();
+    done(
+      await verifyCommand(
+        target,
+        (location, options) => open(location, options),
+        (s) => process.stdout.write(s + '\n'),
+        (s) => process.stderr.write(s + '\n'),
+      ),
+    );
+  });
 
   registerAdminCommands(program, { lib: () => loadLib(), done });
 

@@ -13,11 +13,13 @@ export const HELP = `Commands (case-insensitive):
   GET key              print the value, or (nil)
   DELETE key           delete a key
   SCAN [prefix] [n]    list entries, optionally under a prefix, at most n
+  ALL                  list every entry
   KEYS [prefix]        list keys
   COUNT [prefix]       count keys
   STATS                engine statistics
   BATCH                start a batch: SET/DELETE lines until END or COMMIT (ABORT discards)
   COMPACT              compact the whole key space
+  DEMO [n]             write n demo records (default 100) under demo:user: in one batch
   HELP                 this text
   EXIT | QUIT          close the database and leave`;
 
@@ -77,6 +79,26 @@ function parseLimit(s: string | undefined): number | undefined {
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
+const DEMO_CITIES = ['Lisbon', 'Porto Alegre', 'Osaka', 'Nairobi', 'Montreal', 'Tromsø'];
+const DEMO_NAMES = ['Ana', 'Bruno', 'Chiara', 'Dmitri', 'Eun-ji', 'Farah', 'Gustavo', 'Hana'];
+
+/** The `DEMO` records: JSON strings, the same for every run (a fixed pattern, no randomness). */
+export function demoRecords(n: number): { key: string; value: string }[] {
+  const width = String(Math.max(1, n - 1)).length;
+  return Array.from({ length: n }, (_, i) => ({
+    key: `demo:user:${String(i).padStart(width, '0')}`,
+    value: JSON.stringify({
+      name: `${DEMO_NAMES[i % DEMO_NAMES.length] as string} ${i}`,
+      city: DEMO_CITIES[(i * 7) % DEMO_CITIES.length] as string,
+      age: 18 + ((i * 13) % 60),
+      active: i % 3 !== 0,
+    }),
+  }));
+}
+
+/** Most records one `DEMO` writes (one atomic batch). */
+export const DEMO_MAX = 100_000;
+
 class Shell {
   #batch: Op[] | undefined;
   constructor(
@@ -125,6 +147,26 @@ class Shell {
           this.print(`${n}) ${show(k)} = ${show(v)}`);
         }
         this.print(`(${n} ${n === 1 ? 'entry' : 'entries'})`);
+        return true;
+      }
+      case 'ALL': {
+        if (args.length !== 0) throw usage('ALL');
+        let n = 0;
+        for await (const [k, v] of this.db.iterator()) {
+          n++;
+          this.print(`${n}) ${show(k)} = ${show(v)}`);
+        }
+        this.print(`(${n} ${n === 1 ? 'entry' : 'entries'})`);
+        return true;
+      }
+      case 'DEMO': {
+        if (args.length > 1) throw usage('DEMO [n]');
+        const n = parseLimit(args[0]) ?? 100;
+        if (n < 1 || n > DEMO_MAX) throw new StrataError('STRATA_INVALID_ARGUMENT', `DEMO writes 1 to ${DEMO_MAX} records, got ${n}`);
+        const records = demoRecords(n);
+        await this.db.batch(records.map((r) => ({ type: 'put' as const, ...r })));
+        const first = records[0] as { key: string };
+        this.print(`OK (${n} demo ${n === 1 ? 'record' : 'records'} under demo:user:, one atomic batch; try: GET ${first.key} | SCAN demo:user: 5 | COUNT demo:)`);
         return true;
       }
       case 'KEYS': {

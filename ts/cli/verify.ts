@@ -1,25 +1,26 @@
 /**
- * `strata verify <dir>`: checks every checksum of an existing database without modifying it.
+ * `strata verify <dir>` (or `--config lsm.toml --instance name`): checks every checksum of an existing database without modifying it.
  * The database is opened `readOnly`: a WAL left by a crash is replayed into memory only (and
  * checked), nothing is compacted, flushed or deleted, and a read-only directory works.
  */
 import type { Db, DbOptions } from '../db';
 import { fromNative } from '../errors';
 import { EXIT } from './exit';
+import { readOnlyOptions, Target } from './target';
 
 /** Opens, verifies, prints each problem and a summary; returns the exit code (`EXIT`). */
 export async function verifyCommand(
-  location: string,
+  target: Target,
   openDb: (location: string, options: DbOptions) => Promise<Db>,
   out: (s: string) => void,
   err: (s: string) => void,
 ): Promise<number> {
   let db: Db;
   try {
-    db = await openDb(location, { createIfMissing: false, readOnly: true });
+    db = await openDb(target.location, { ...readOnlyOptions(target), createIfMissing: false });
   } catch (e) {
     const error = fromNative(e);
-    err(`cannot open ${location}: ${error.code}: ${error.message}`);
+    err(`cannot open ${target.label}: ${error.code}: ${error.message}`);
     return EXIT.cannotOpen;
   }
   try {
@@ -31,9 +32,9 @@ export async function verifyCommand(
       out(`${p.code} ${where}: ${p.message}`);
     }
     if (problems.length === 0) {
-      out(`ok: ${location} is clean (${tables} ${tables === 1 ? 'table' : 'tables'} and the live WALs checked)`);
+      out(`ok: ${target.label} is clean (${tables} ${tables === 1 ? 'table' : 'tables'} and the live WALs checked)`);
     } else {
-      out(`FAILED: ${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} in ${location} (${tables} tables checked)`);
+      out(`FAILED: ${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} in ${target.label} (${tables} tables checked)`);
     }
     return problems.length === 0 ? EXIT.ok : EXIT.problems;
   } catch (e) {
