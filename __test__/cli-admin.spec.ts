@@ -185,6 +185,36 @@ test('Ctrl-C during an export to a file removes the partial file and exits 130',
   t.false(fs.existsSync(out));
 });
 
+test('Ctrl-C during an import rolls it back and exits 130: the database is as before', async (t) => {
+  const dir = await filled(1000);
+  const before = await (async () => {
+    const db = await open(dir, { env: {}, envFile: false });
+    const all = await db.iterator().all();
+    await db.close();
+    return all;
+  })();
+  const input = path.join(tmpPath(), 'big.ndjson');
+  fs.mkdirSync(path.dirname(input), { recursive: true });
+  fs.writeFileSync(input, Array.from({ length: 250_000 }, (_, i) => JSON.stringify({ key: `k${String(i).padStart(6, '0')}`, value: JSON.stringify({ city: 'x', n: -i }) })).join('\n'));
+  const child = spawn(process.execPath, [CLI, 'import', dir, '--input', input, '--batch-size', '500'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!sent && /import: [\d.]+\/[\d.]+ MiB/.test(stderr)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.true(sent, stderr);
+  t.is(code, 130, stderr);
+  t.regex(stderr, /interrupted: import aborted \(nothing was imported: the \d+ records written before it were rolled back/);
+  const db = await open(dir, { env: {}, envFile: false });
+  t.deepEqual(await db.iterator().all(), before);
+  await db.close();
+});
+
 test('strata serve runs the instances of lsm.toml, answers over HTTP, and exits 0 on SIGTERM; a bad config exits 2 naming the line', async (t) => {
   const dir = tmpPath();
   fs.mkdirSync(dir, { recursive: true });

@@ -141,7 +141,7 @@ test('the exporter waits for a slow consumer (backpressure) instead of buffering
   await db.close();
 });
 
-test('bad export and import input: typed errors naming the record; batches before a bad record stay, nothing after', async (t) => {
+test('bad export and import input: typed errors naming the record; an atomic import leaves nothing, atomic: false keeps the batches before a bad record', async (t) => {
   const db = await fresh<string, string>();
   await expectCode(() => db.export(new PassThrough(), { format: 'xml' as ExchangeFormat }), 'STRATA_INVALID_ARGUMENT');
   await expectCode(() => db.export(new PassThrough(), { range: { from: 'a' } as never }), 'STRATA_INVALID_ARGUMENT');
@@ -151,7 +151,10 @@ test('bad export and import input: typed errors naming the record; batches befor
   const lines = ['{"key":"a","value":"1"}', '{"key":"b","value":"2"}', '{"key":"c","value":"3"}', '{"key":"d","value":"4"}', '{"key":"e","value":5}', '{"key":"f","value":"6"}'];
   const e = await expectCode(() => db.import(Readable.from([lines.join('\n')]), { batchSize: 2 }), 'STRATA_INVALID_ARGUMENT');
   t.regex(e.message, /record 5: a utf8 database takes a string value/);
-  t.regex(e.message, /4 records were imported/);
+  t.regex(e.message, /nothing was imported: the 4 records written before it were rolled back/);
+  t.deepEqual(await db.keys().all(), [], 'an atomic import (the default) leaves nothing');
+  const kept = await expectCode(() => db.import(Readable.from([lines.join('\n')]), { batchSize: 2, atomic: false }), 'STRATA_INVALID_ARGUMENT');
+  t.regex(kept.message, /4 records were imported/);
   t.deepEqual(await db.keys().all(), ['a', 'b', 'c', 'd']);
   for (const [bad, why] of [
     ['{"key":"x"}', /needs a value/],

@@ -12,6 +12,7 @@ import type { Tracer } from '@opentelemetry/api';
 
 import { BackupOptions, BackupResult, backup } from './admin/backup';
 import { ExportOptions, ExportResult, ImportOptions, ImportResult, exportRecords, importRecords } from './admin/exchange';
+import { recoverImports } from './admin/import-journal';
 import type { BatchPacker } from './codec';
 import type { Collection, CollectionOptions } from './collections/collection';
 import { openCollection } from './collections/collection';
@@ -327,6 +328,12 @@ export async function open<K = string, V = string>(location: string, options?: D
   if (listeners.length > 0) db._startEvents(listeners, interval);
   try {
     await db._initIndexes(customs, declared);
+    // An import that a crash interrupted is rolled back (nothing half-imported is ever read
+    // by the caller); a read-only open cannot write and leaves it to the next writable open.
+    if (!db.options.readOnly) {
+      const r = await recoverImports(db as unknown as KvDb<unknown, unknown>);
+      if (r.rolledBack > 0) logger?.warn({ event: 'import_rolled_back', imports: r.rolledBack, keys: r.keys }, 'an interrupted import was rolled back');
+    }
   } catch (e) {
     await db.close().catch(() => undefined);
     throw e;

@@ -20,9 +20,10 @@ import { stringify as csvStringify } from 'csv-stringify';
 import StreamArray = require('stream-json/streamers/StreamArray');
 
 import type { KvDb, RangeOptions } from '../database';
-import { EncodingName, encodingNames } from '../encodings';
+import { EncodingName, describe, encodingNames } from '../encodings';
 import { StrataError, invalidArgument } from '../errors';
 import type { Snapshot } from '../snapshot';
+import { ImportJournal } from './import-journal';
 
 export type ExchangeFormat = 'ndjson' | 'json' | 'csv';
 const FORMATS: readonly ExchangeFormat[] = ['ndjson', 'json', 'csv'];
@@ -61,6 +62,15 @@ export interface ImportOptions {
   valueEncoding?: EncodingName;
   /** Records per atomic batch (default 1000). */
   batchSize?: number;
+  /**
+   * All or nothing (default `true`): the values each batch overwrites are journaled first, and
+   * a bad record, an abort or a crash rolls the whole import back (a crash: at the next
+   * `open`). `false` skips the journal (a read and an entry per record): the batches before a failure
+   * stay written.
+   */
+  atomic?: boolean;
+  /** Stops the import: with `atomic`, everything it wrote is rolled back; rejects with an `AbortError` (`code: 'ABORT_ERR'`, the signal's reason as `cause`). */
+  signal?: AbortSignal;
   onProgress?: (p: ExchangeProgress) => void;
 }
 
@@ -293,10 +303,12 @@ function fromCsvRow(row: Record<string, string>, n: number, enc: EncodingName): 
 }
 
 /**
- * Reads records from `source` (a readable stream or a file path) and writes them in atomic
- * batches of `batchSize` through `db.batch` (indexes are maintained). A bad record stops the
- * import with `STRATA_INVALID_ARGUMENT` naming it; the batches before it stay written (the
- * error says how many records).
+ * Reads records from `source` (a readable stream or a file path) and writes them in batches
+ * of `batchSize` through `db.batch` (indexes are maintained). With `atomic` (the default) the
+ * import lands whole or not at all (./import-journal.ts): a bad record stops it with
+ * `STRATA_INVALID_ARGUMENT` naming the record, an abort with the signal's reason, and either
+ * rolls back what it wrote; it resolves once the import is durable. Without `atomic` the
+ * batches before a failure stay written (the error says how many records).
  */
 export async function importRecords(db: KvDb<unknown, unknown>, source: Readable | string, opts: ImportOptions = {}): Promise<ImportResult> {
   if (opts === null || typeof opts !== 'object') throw invalidArgument('import options must be an object');
@@ -304,6 +316,10 @@ export async function importRecords(db: KvDb<unknown, unknown>, source: Readable
   const onProgress = checkProgress(opts.onProgress);
   const batchSize = opts.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw invalidArgument(`batchSize must be an integer from 1 to 100000, got ${String(opts.batchSize)}`);
+  if (opts.atomic !== undefined && typeof opts.atomic !== 'boolean') throw invalidArgument(`atomic must be a boolean, got ${describe(opts.atomic)}`);
+  const signal = opts.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument(`signal must be an AbortSignal, got ${describe(signal)}`);
+  signal?.throwIfAborted();
   let input: Readable;
   if (typeof source === 'string') {
     if (source.length === 0) throw invalidArgument('import source must be a non-empty path or a readable stream');
@@ -330,8 +346,12 @@ export async function importRecords(db: KvDb<unknown, unknown>, source: Readable
   let entries = 0;
   let batches = 0;
   let ops: { type: 'put'; key: Buffer; value: Buffer; keyEncoding: 'buffer'; valueEncoding: 'buffer' }[] = [];
+  let journal: ImportJournal | undefined;
   const flush = async (): Promise<void> => {
     if (ops.length === 0) return;
+    signal?.throwIfAborted();
+    journal ??= opts.atomic === false ? undefined : await ImportJournal.begin(db);
+    await journal?.record(ops.map((o) => o.key));
     await db.batch(ops as never);
     entries += ops.length;
     batches++;
@@ -347,10 +367,24 @@ export async function importRecords(db: KvDb<unknown, unknown>, source: Readable
       if (ops.length >= batchSize) await flush();
     }
     await flush();
+    signal?.throwIfAborted();
+    await journal?.commit(true);
   } catch (e) {
     input.destroy();
-    const err = e instanceof StrataError ? e : invalidArgument(`import: ${format} does not parse near record ${n + 1}: ${(e as Error).message}`, e);
-    err.message += ` (${entries} records were imported before it)`;
+    const aborted = signal?.aborted === true && e === signal.reason;
+    // An abort rejects with an `AbortError` (Node's name and code) whose cause is the signal's reason.
+    const err = aborted
+      ? Object.assign(new Error('import aborted', { cause: e }), { name: 'AbortError', code: 'ABORT_ERR' })
+      : e instanceof StrataError
+        ? e
+        : invalidArgument(`import: ${format} does not parse near record ${n + 1}: ${(e as Error).message}`, e);
+    if (journal !== undefined) {
+      // Leaves nothing half-done: the records written so far are taken back out.
+      const restored = await journal.rollback();
+      err.message += ` (nothing was imported: the ${entries} records written before it were rolled back, ${restored} keys restored)`;
+    } else if (entries > 0) {
+      err.message += ` (${entries} records were imported before it)`;
+    }
     throw err;
   }
   return { entries, batches };

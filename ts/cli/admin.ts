@@ -11,7 +11,7 @@
  * Long work draws a progress bar (`cli-progress`: entries or bytes, rate, ETA) on a terminal,
  * one line per step otherwise, nothing with `--json` (which prints one JSON result). Ctrl-C
  * removes what a command had half-written (`.partial` files, temporary directories) and
- * exits 130; an import stopped that way says how many records it wrote.
+ * exits 130; an import stopped that way is rolled back (./import-journal.ts in ts/admin).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -284,35 +284,49 @@ export function registerAdminCommands(program: Command, ctx: AdminContext): void
       .requiredOption('-i, --input <file>', 'input file')
       .option('-f, --format <format>', 'ndjson (default), json or csv', format)
       .option('--batch-size <n>', 'records per atomic batch (default 1000)', positiveInt('--batch-size'))
-      .option('--value-encoding <encoding>', "encode values with this encoding instead of the database's"),
+      .option('--value-encoding <encoding>', "encode values with this encoding instead of the database's")
+      .option('--no-atomic', 'skip the undo journal (a read and a write less per record): batches written before a failure or Ctrl-C stay'),
     'database directory, created if missing',
-  ).action(async (dir: string | undefined, o: Common & { input: string; format?: 'ndjson' | 'json' | 'csv'; batchSize?: number; valueEncoding?: Lib.EncodingName }) => {
+  ).action(async (dir: string | undefined, o: Common & { input: string; format?: 'ndjson' | 'json' | 'csv'; batchSize?: number; valueEncoding?: Lib.EncodingName; atomic?: boolean }) => {
     const { target } = targetAndArgs([dir], o);
     const r = new Reporter(o.json === true);
     const { open } = ctx.lib();
     const db = await open<string, unknown>(target.location, target.options).catch((e: { code?: string; message?: string }) =>
       Promise.reject(new CommandFailed(EXIT.cannotOpen, `cannot open ${target.label}: ${e.code}: ${e.message}`)),
     );
-    let written = 0;
     const total = fs.existsSync(o.input) ? fs.statSync(o.input).size : 0;
+    // Ctrl-C aborts the import, which rolls back what it wrote (all or nothing); a second
+    // Ctrl-C leaves at once and the next open of the database finishes the rollback.
+    const abort = new AbortController();
+    const onSigint = (): void => {
+      if (abort.signal.aborted) {
+        process.stderr.write('\ninterrupted again: the rollback finishes when the database is next opened\n');
+        process.exit(EXIT.interrupted);
+      }
+      process.stderr.write('\ninterrupted: rolling the import back...\n');
+      abort.abort();
+    };
+    process.on('SIGINT', onSigint);
     try {
-      const result = await interruptible(
-        () => [],
-        () => `${written} records were imported before the interruption (in whole batches); re-running the import writes them again, which is harmless`,
-        () =>
-          db.import(o.input, {
-            ...(o.format ? { format: o.format } : {}),
-            ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-            ...(o.valueEncoding ? { valueEncoding: o.valueEncoding } : {}),
-            onProgress: (p) => {
-              written = p.entries;
-              r.step('import', p.bytes, total, 'bytes');
-            },
-          }),
-      );
+      const result = await db.import(o.input, {
+        ...(o.format ? { format: o.format } : {}),
+        ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+        ...(o.valueEncoding ? { valueEncoding: o.valueEncoding } : {}),
+        ...(o.atomic === false ? { atomic: false } : {}),
+        signal: abort.signal,
+        onProgress: (p) => r.step('import', p.bytes, total, 'bytes'),
+      });
       r.end();
+      if (abort.signal.aborted) process.stderr.write('the interruption came after the import was complete: it stands\n');
       print(o.json === true, result, `imported ${result.entries} records in ${result.batches} batches into ${target.label}`);
+    } catch (e) {
+      r.end();
+      if (!abort.signal.aborted) throw e;
+      process.stderr.write(`interrupted: ${(e as Error).message}\n`);
+      ctx.done(EXIT.interrupted);
+      return;
     } finally {
+      process.off('SIGINT', onSigint);
       await db.close().catch(() => undefined);
     }
     ctx.done(EXIT.ok);
