@@ -185,7 +185,8 @@ test('Ctrl-C during an export to a file removes the partial file and exits 130',
   t.false(fs.existsSync(out));
 });
 
-test('Ctrl-C during an import rolls it back and exits 130: the database is as before', async (t) => {
+// Serial: the other tests' spawnSync calls block this worker's event loop, which would delay the Ctrl-C.
+test.serial('Ctrl-C during an import rolls it back and exits 130: the database is as before', async (t) => {
   const dir = await filled(1000);
   const before = await (async () => {
     const db = await open(dir, { env: {}, envFile: false });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
-import { open } from '../ts/index';
+import { open, openInstances } from '../ts/index';
 import { tmpPath } from './helpers';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli', 'index.js');
@@ -71,6 +71,31 @@ test('DEMO writes its records in one batch, ALL lists every entry; bad counts ar
   const db = await open(dir, { env: {}, envFile: false });
   t.deepEqual(JSON.parse((await db.get('demo:user:07')) as string), { name: 'Hana 7', city: 'Porto Alegre', age: 18 + ((7 * 13) % 60), active: true });
   await db.close();
+});
+
+test('the REPL on an lsm.toml instance (--config/--instance): JSON values for a bson instance, text for a raw one', async (t) => {
+  const root = tmpPath('repl-inst');
+  fs.mkdirSync(root, { recursive: true });
+  const toml = path.join(root, 'lsm.toml');
+  fs.writeFileSync(toml, '[[instance]]\nname = "app"\ndata_dir = "./.lsm_app"\ncodec = "bson"\n\n[[instance]]\nname = "log"\ndata_dir = "./.lsm_log"\ncodec = "raw"\nquery = false\n');
+  const run = (args: string[], input: string): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_'))) });
+  const app = run(['--config', toml, '--instance', 'app'], `SET u1 '{"city":"Lisbon","n":{"$numberLong":"9007199254740993"}}'\nGET u1\nSET u2 plain\nDEMO 2\nGET demo:user:1\n`);
+  t.is(app.status, 0, String(app.stderr));
+  const lines = String(app.stdout).trim().split('\n');
+  t.is(lines[0], 'OK');
+  t.is(lines[1], '{"city":"Lisbon","n":{"$numberLong":"9007199254740993"}}');
+  t.regex(lines[2] as string, /^\(error\) STRATA_INVALID_ARGUMENT: a bson instance takes JSON values/);
+  t.is(lines[4], '{"name":"Bruno 1","city":"Porto Alegre","age":31,"active":true}');
+  const log = run(['--config', toml, '--instance', 'log'], 'SET line1 "hello there"\nGET line1\n');
+  t.is(log.status, 0, String(log.stderr));
+  t.deepEqual(String(log.stdout).trim().split('\n'), ['OK', '"hello there"']);
+  // What the REPL wrote is what the instance's codec reads.
+  const inst = await openInstances(toml, { dbOptions: { env: {}, envFile: false } });
+  t.deepEqual(await inst.get('log').db.get('line1'), Buffer.from('hello there'));
+  t.is(((await inst.get('app').db.get('u1')) as { city: string }).city, 'Lisbon');
+  await inst.close();
+  t.is(run(['./x', '--config', toml], '').status, 64, 'a directory and a config');
 });
 
 test('BATCH applies atomically on COMMIT/END and ABORT discards', async (t) => {

@@ -2,7 +2,8 @@
 /**
  * `strata`: StrataDB's command line (commander). One file per command:
  *
- *   strata [dir]          the REPL (`./repl.ts`) on `dir` (default ./strata-data)
+ *   strata [dir]          the REPL (`./repl.ts`) on `dir` (default ./strata-data), or on
+ *                         --config lsm.toml [--instance name]
  *   strata verify <dir>   check every checksum, read-only (`./verify.ts`)
  *   strata serve [--config lsm.toml] [--host h] [--port p]   HTTP (and gRPC) server (`../server/serve.ts`)
  *   strata backup | restore | backups | checkpoint | export | import | compact |
@@ -20,11 +21,12 @@ import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 import type * as DbModule from '../db';
+import type * as CodecModule from '../instances/codec';
 import type * as LibModule from '../index';
 import type * as ServeModule from '../server/serve';
 import { registerAdminCommands } from './admin';
 import { CommandFailed, EXIT } from './exit';
-import { HELP as REPL_HELP, runRepl } from './repl';
+import { codecValues, HELP as REPL_HELP, runRepl, ShellValues } from './repl';
 import { resolveTarget, TargetFlags, targetFlags } from './target';
 import { verifyCommand } from './verify';
 
@@ -90,7 +92,7 @@ export function buildProgram(done: (code: number) => void): Command {
       'after',
       `\nExit codes: 0 ok, 1 verify found problems, 2 cannot open the database or the command failed, 3 no native binary, 64 usage error, 130 interrupted.\n\nREPL ${REPL_HELP}\n`,
     )
-    .action(async (dir: string | undefined) => {
+    .action(async (dir: string | undefined, flags: TargetFlags) => {
       if (dir !== undefined && COMMAND_LIKE.test(dir)) {
         throw new Exit(
           EXIT.usage,
@@ -98,9 +100,22 @@ export function buildProgram(done: (code: number) => void): Command {
             `To open the database in the directory '${dir}', write it as a path: strata ./${dir}`,
         );
       }
+      const target = flags.config === undefined && flags.instance === undefined ? resolveTarget(dir ?? './strata-data', {}) : resolveTarget(dir, flags);
       const { open } = loadDb();
-      done(await runRepl(dir ?? './strata-data', (location) => open(location)));
+      let values: ShellValues | undefined;
+      let options = target.options;
+      if (target.codec === 'raw') options = { ...options, valueEncoding: 'utf8' };
+      else if (target.codec !== undefined) {
+        const codec = target.codec;
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, on purpose
+        const { fromJson, toJson } = require('../instances/codec') as typeof CodecModule;
+        values = codecValues(codec, (v) => fromJson(codec, v), (v) => toJson(codec, v));
+      }
+      done(await runRepl(target.label, () => open<string, unknown>(target.location, options), values));
     });
+  // Root options only before a command word (`serve` has its own --config).
+  program.enablePositionalOptions();
+  targetFlags(program);
 
   targetFlags(
     program

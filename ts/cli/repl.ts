@@ -77,7 +77,36 @@ function parseLimit(s: string | undefined): number | undefined {
   return Number(s);
 }
 
-type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
+
+/**
+ * How the shell reads values typed after `SET` and prints stored ones. The default is text
+ * (a `utf8` database). An lsm.toml instance of codec `json` or `bson` takes and shows JSON
+ * (Extended JSON for BSON types), as its HTTP routes do; `raw` is shown as text.
+ */
+export interface ShellValues {
+  parse(text: string): unknown;
+  show(value: unknown): string;
+}
+
+const TEXT: ShellValues = { parse: (t) => t, show: (v) => show(v as string) };
+
+/** The `ShellValues` of an instance codec. */
+export function codecValues(codec: 'raw' | 'json' | 'bson', fromJson: (v: unknown) => unknown, toJson: (v: unknown) => unknown): ShellValues {
+  if (codec === 'raw') return TEXT;
+  return {
+    parse: (t) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(t);
+      } catch (e) {
+        throw new StrataError('STRATA_INVALID_ARGUMENT', `a ${codec} instance takes JSON values (quote them: SET k '{"a":1}'): ${(e as Error).message}`);
+      }
+      return fromJson(v);
+    },
+    show: (v) => JSON.stringify(toJson(v)),
+  };
+}
 
 const DEMO_CITIES = ['Lisbon', 'Porto Alegre', 'Osaka', 'Nairobi', 'Montreal', 'Tromsø'];
 const DEMO_NAMES = ['Ana', 'Bruno', 'Chiara', 'Dmitri', 'Eun-ji', 'Farah', 'Gustavo', 'Hana'];
@@ -102,8 +131,9 @@ export const DEMO_MAX = 100_000;
 class Shell {
   #batch: Op[] | undefined;
   constructor(
-    readonly db: Db,
+    readonly db: Db<string, unknown>,
     readonly print: (s: string) => void,
+    readonly values: ShellValues = TEXT,
   ) {}
 
   get inBatch(): boolean {
@@ -120,14 +150,14 @@ class Shell {
     switch (cmd) {
       case 'SET': {
         if (args.length !== 2) throw usage('SET key value');
-        await this.db.put(args[0] as string, args[1] as string);
+        await this.db.put(args[0] as string, this.values.parse(args[1] as string));
         this.print('OK');
         return true;
       }
       case 'GET': {
         if (args.length !== 1) throw usage('GET key');
         const v = await this.db.get(args[0] as string);
-        this.print(v === undefined ? '(nil)' : show(v));
+        this.print(v === undefined ? '(nil)' : this.values.show(v));
         return true;
       }
       case 'DELETE':
@@ -144,7 +174,7 @@ class Shell {
         let n = 0;
         for await (const [k, v] of this.db.iterator(prefix ? { prefix, limit } : { limit })) {
           n++;
-          this.print(`${n}) ${show(k)} = ${show(v)}`);
+          this.print(`${n}) ${show(k)} = ${this.values.show(v)}`);
         }
         this.print(`(${n} ${n === 1 ? 'entry' : 'entries'})`);
         return true;
@@ -154,7 +184,7 @@ class Shell {
         let n = 0;
         for await (const [k, v] of this.db.iterator()) {
           n++;
-          this.print(`${n}) ${show(k)} = ${show(v)}`);
+          this.print(`${n}) ${show(k)} = ${this.values.show(v)}`);
         }
         this.print(`(${n} ${n === 1 ? 'entry' : 'entries'})`);
         return true;
@@ -164,7 +194,7 @@ class Shell {
         const n = parseLimit(args[0]) ?? 100;
         if (n < 1 || n > DEMO_MAX) throw new StrataError('STRATA_INVALID_ARGUMENT', `DEMO writes 1 to ${DEMO_MAX} records, got ${n}`);
         const records = demoRecords(n);
-        await this.db.batch(records.map((r) => ({ type: 'put' as const, ...r })));
+        await this.db.batch(records.map((r) => ({ type: 'put' as const, key: r.key, value: this.values.parse(r.value) })));
         const first = records[0] as { key: string };
         this.print(`OK (${n} demo ${n === 1 ? 'record' : 'records'} under demo:user:, one atomic batch; try: GET ${first.key} | SCAN demo:user: 5 | COUNT demo:)`);
         return true;
@@ -236,7 +266,7 @@ class Shell {
     switch (cmd) {
       case 'SET':
         if (args.length !== 2) throw usage('SET key value');
-        batch.push({ type: 'put', key: args[0] as string, value: args[1] as string });
+        batch.push({ type: 'put', key: args[0] as string, value: this.values.parse(args[1] as string) });
         this.print('QUEUED');
         return true;
       case 'DELETE':
@@ -267,13 +297,13 @@ class Shell {
 }
 
 /**
- * Runs the REPL on the database at `location` until EXIT/QUIT, end of input or Ctrl-C.
+ * Runs the REPL on the database at `location` (a label: the directory or the instance) until EXIT/QUIT, end of input or Ctrl-C.
  * `openDb` is `open` from `../db` (passed in so that the native binding loads only when a
  * command needs it). Returns the exit code.
  */
-export async function runRepl(location: string, openDb: (location: string) => Promise<Db>): Promise<number> {
+export async function runRepl(location: string, openDb: (location: string) => Promise<Db<string, unknown>>, values: ShellValues = TEXT): Promise<number> {
   const interactive = Boolean(process.stdin.isTTY);
-  let db: Db;
+  let db: Db<string, unknown>;
   try {
     db = await openDb(location);
   } catch (e) {
@@ -284,7 +314,7 @@ export async function runRepl(location: string, openDb: (location: string) => Pr
   const print = (s: string): void => {
     process.stdout.write(s + '\n');
   };
-  const shell = new Shell(db, print);
+  const shell = new Shell(db, print, values);
   if (interactive) print(`StrataDB shell on ${location}. Type HELP for commands, EXIT to leave.`);
 
   const rl = readline.createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive });

@@ -25,6 +25,8 @@ export interface Target {
   options: DbOptions;
   /** How messages name it: the directory, or `instance app (/abs/dir)`. */
   label: string;
+  /** The instance's codec (absent for a plain directory). */
+  codec?: ConfigModule.Codec;
 }
 
 /** Adds `--config` and `--instance` to a command. */
@@ -60,7 +62,7 @@ export function resolveTarget(dir: string | undefined, flags: TargetFlags, env: 
   }
   const options: DbOptions = { ...ic.options };
   if (ic.query && ic.indexesFile !== undefined) options.indexesFile = ic.indexesFile;
-  return { location: ic.dataDir, options, label: `instance ${ic.name} (${ic.dataDir})` };
+  return { location: ic.dataDir, options, label: `instance ${ic.name} (${ic.dataDir})`, codec: ic.codec };
 }
 
 /**
