@@ -140,7 +140,13 @@ test('the server loads the .proto shipped in proto/, and package.json ships it',
   t.regex(text, /^package stratadb\.v1;$/m);
   const rpcs = [...text.matchAll(/^\s*rpc (\w+)\(/gm)].map((m) => m[1]).sort();
   t.deepEqual(Object.keys(loadService()).sort(), rpcs);
-  t.deepEqual(rpcs, ['Batch', 'Count', 'Delete', 'DeleteOne', 'Explain', 'Find', 'FindById', 'Get', 'Health', 'InsertOne', 'Put', 'Query', 'Scan', 'UpdateOne'].sort());
+  t.deepEqual(
+    rpcs,
+    [
+      'Batch', 'Count', 'CountDocuments', 'DeclareCollectionIndexes', 'Delete', 'DeleteMany', 'DeleteOne', 'Explain', 'Find', 'FindById',
+      'Get', 'Health', 'InsertMany', 'InsertOne', 'ListCollectionIndexes', 'Put', 'Query', 'ReplaceOne', 'Scan', 'UpdateOne',
+    ].sort(),
+  );
   t.is(SERVICE_NAME, 'stratadb.v1.Strata');
 });
 
@@ -565,6 +571,89 @@ test('collections: unique and id violations, missing index, bad input — typed 
   t.false(fx.events.some((ev) => ev.type === 'error' && (ev.status === grpc.status.INTERNAL || ev.status === grpc.status.UNKNOWN)));
 });
 
+test('collections: InsertMany / ReplaceOne / CountDocuments / DeleteMany, all or nothing', async (t) => {
+  const call = (m: string, req: object): Promise<Msg> => fx.c.call(m, { instance: 'docs', collection: 'members', ...req });
+  t.deepEqual((await call('DeclareCollectionIndexes', { indexes: [{ field: 'age', type: 'range' }, { field: 'email', unique: true, sparse: true }] })).indexes, [
+    { field: 'age', type: 'range', unique: false, sparse: false },
+    { field: 'email', type: 'equality', unique: true, sparse: true },
+  ]);
+  const ins = await call('InsertMany', { documentsJson: ['{"_id":"m1","age":10}', '{"age":20,"when":{"$date":"2020-01-01T00:00:00Z"}}', '{"_id":{"$oid":"0123456789abcdef01234567"},"age":30}'], sync: true });
+  t.is(ins.insertedCount, 3);
+  t.is(ins.insertedIds[0], 'm1');
+  t.regex(ins.insertedIds[1] as string, /^[0-9a-f]{24}$/);
+  t.is(ins.insertedIds[2], '0123456789abcdef01234567');
+  t.deepEqual(ins.insertedIdsJson.map((j: string) => JSON.parse(j) as unknown), ['m1', { $oid: ins.insertedIds[1] }, { $oid: '0123456789abcdef01234567' }]);
+  const members = await fx.bson.collection('members');
+  t.true((await members.findById(ins.insertedIds[1] as string))?.when instanceof Date);
+
+  t.deepEqual(await call('CountDocuments', {}), { count: 3 });
+  t.deepEqual(await call('CountDocuments', { filterJson: '{"age":{"$gte":20}}' }), { count: 2 });
+  t.deepEqual(await call('CountDocuments', { filterJson: '{"age":{"$gt":99}}' }), { count: 0 });
+
+  // One duplicate (given twice, or already stored) and nothing of the batch is written.
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m9","age":1}', '{"_id":"m9","age":2}'] }), grpc.status.ABORTED, 'STRATA_CONSTRAINT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m8","age":1}', '{"_id":"m1","age":2}'] }), grpc.status.ABORTED, 'STRATA_CONSTRAINT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m7","email":"a@x"}', '{"_id":"m6","email":"a@x"}'] }), grpc.status.ABORTED, 'STRATA_CONSTRAINT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m5"}', '{bad'] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m4"}', '[]'] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('InsertMany', { documentsJson: [] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  for (const id of ['m9', 'm8', 'm7', 'm6', 'm5', 'm4']) t.is(await members.findById(id), null, id);
+  t.deepEqual(await call('CountDocuments', {}), { count: 3 });
+
+  t.deepEqual(await call('ReplaceOne', { id: 'm1', documentJson: '{"age":11,"name":"one"}' }), { matchedCount: 1, modifiedCount: 1 });
+  t.deepEqual(await members.findById('m1'), { _id: 'm1', age: 11, name: 'one' });
+  t.deepEqual(await call('ReplaceOne', { filterJson: '{"age":{"$gte":30}}', documentJson: '{"age":31}' }), { matchedCount: 1, modifiedCount: 1 });
+  t.is((await members.findById('0123456789abcdef01234567'))?.age, 31);
+  t.deepEqual(await call('ReplaceOne', { id: 'nobody', documentJson: '{"age":1}' }), { matchedCount: 0, modifiedCount: 0 });
+  await fails(call('ReplaceOne', { id: 'm1', documentJson: '{"_id":"other","age":1}' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ReplaceOne', { documentJson: '{"age":1}' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ReplaceOne', { id: 'm1' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ReplaceOne', { filterJson: '{"shoe":1}', documentJson: '{}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  t.is((await members.findById('m1'))?.age, 11);
+
+  await fails(call('DeleteMany', {}), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeleteMany', { filterJson: '{"shoe":1}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  await fails(call('DeleteMany', { filterJson: '[1]' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('CountDocuments', { filterJson: '{"shoe":1}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  await fails(call('CountDocuments', { filterJson: '{oops' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  t.deepEqual(await call('DeleteMany', { filterJson: '{"age":{"$lt":25}}' }), { deletedCount: 2 });
+  t.deepEqual(await call('CountDocuments', {}), { count: 1 });
+  t.deepEqual(await call('DeleteMany', { filterJson: '{}', sync: true }), { deletedCount: 1 });
+  t.is(await members.count(), 0);
+});
+
+test('collections: DeclareCollectionIndexes builds the fields a Find then uses; ListCollectionIndexes; bad declarations', async (t) => {
+  const call = (m: string, req: object): Promise<Msg> => fx.c.call(m, { instance: 'docs', collection: 'pets', ...req });
+  t.deepEqual(await call('ListCollectionIndexes', {}), { indexes: [] });
+  await call('InsertOne', { documentJson: '{"_id":"rex","kind":"dog","legs":4}' });
+  await call('InsertOne', { documentJson: '{"_id":"tweety","kind":"bird","legs":2}' });
+  await fails(call('Find', { filterJson: '{"kind":"dog"}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  // Declared after the documents: built over them before the answer.
+  const declared = await call('DeclareCollectionIndexes', { indexes: [{ field: 'kind' }, { field: 'legs', type: 'range' }] });
+  t.deepEqual(declared.indexes, [
+    { field: 'kind', type: 'equality', unique: false, sparse: false },
+    { field: 'legs', type: 'range', unique: false, sparse: false },
+  ]);
+  t.deepEqual(await call('ListCollectionIndexes', {}), declared);
+  const dogs = await call('Find', { filterJson: '{"kind":"dog"}' });
+  t.deepEqual(dogs.documentsJson.map((d: string) => JSON.parse(d) as unknown), [{ _id: 'rex', kind: 'dog', legs: 4 }]);
+  t.deepEqual(await call('CountDocuments', { filterJson: '{"legs":{"$lt":3}}' }), { count: 1 });
+  // Declaring the same again is a no-op; another definition of a field is refused.
+  t.deepEqual(await call('DeclareCollectionIndexes', { indexes: [{ field: 'kind' }] }), declared);
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'kind', type: 'range' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'legs', unique: true }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'x', type: 'fuzzy' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: '' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'a' }, { field: 'a' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: Array.from({ length: 65 }, (_, i) => ({ field: `f${i}` })) }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { collection: 'bad name', indexes: [{ field: 'a' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ListCollectionIndexes', { collection: '' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ListCollectionIndexes', { instance: 'nope' }), grpc.status.NOT_FOUND, 'STRATA_NOT_FOUND');
+  t.deepEqual(await call('ListCollectionIndexes', {}), declared);
+  t.false(fx.events.some((ev) => ev.type === 'error' && (ev.status === grpc.status.INTERNAL || ev.status === grpc.status.UNKNOWN)));
+});
+
 // ---- Scan ---------------------------------------------------------------------------------
 
 test('Scan: ranges, prefix, reverse, limit, keys only, batch sizes — the same entries as db.iterator', async (t) => {
@@ -721,6 +810,17 @@ test('limits: oversized keys, values, documents, batches and messages are RESOUR
       grpc.status.RESOURCE_EXHAUSTED,
       'STRATA_LIMIT',
     );
+    const docs = (n: number): string[] => Array.from({ length: n }, (_, i) => `{"_id":"d${i}"}`);
+    t.is((await c.call('InsertMany', { instance: 'bson', collection: 'many', documentsJson: docs(3) })).insertedCount, 3);
+    await fails(c.call('InsertMany', { instance: 'bson', collection: 'many2', documentsJson: docs(4) }), grpc.status.RESOURCE_EXHAUSTED, 'STRATA_LIMIT');
+    await fails(
+      c.call('InsertMany', { instance: 'bson', collection: 'many2', documentsJson: ['{}', JSON.stringify({ s: 'x'.repeat(1100) })] }),
+      grpc.status.RESOURCE_EXHAUSTED,
+      'STRATA_LIMIT',
+    );
+    await fails(c.call('ReplaceOne', { instance: 'bson', collection: 'many', id: 'd0', documentJson: JSON.stringify({ s: 'x'.repeat(1100) }) }), grpc.status.RESOURCE_EXHAUSTED, 'STRATA_LIMIT');
+    t.is(await (await bson.collection('many2')).count(), 0);
+    t.deepEqual(await (await bson.collection('many')).findById('d0'), { _id: 'd0' });
     const ops = (n: number): object[] => Array.from({ length: n }, (_, i) => ({ type: 'PUT', key: b(`b${i}`), value: { bytes: b('v') } }));
     t.is((await c.call('Batch', { operations: ops(3) })).written, 3);
     await fails(c.call('Batch', { operations: ops(4) }), grpc.status.RESOURCE_EXHAUSTED, 'STRATA_LIMIT');
@@ -786,6 +886,14 @@ test('a token: every call but Health needs "authorization: Bearer <token>"', asy
     await fails(c.call('Put', { key: b('k'), value: { bytes: b('v') } }), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
     await fails(readAll(c.stream('Scan', {})), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
     await fails(c.call('InsertOne', { collection: 'c', documentJson: '{}' }), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
+    // Every method of the service but Health, token missing and wrong.
+    for (const [name, m] of Object.entries(loadService())) {
+      if (name === 'Health') continue;
+      for (const token of [undefined, 'wrong']) {
+        const p = m.responseStream ? readAll(c.stream(name, {}, token)) : c.call(name, {}, token);
+        await fails(p, grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
+      }
+    }
     const md = new grpc.Metadata();
     md.set('authorization', 's3cret-token'); // no "Bearer"
     await fails(

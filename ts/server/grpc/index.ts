@@ -193,6 +193,12 @@ export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | R
     Find: u('Find', collections.find),
     UpdateOne: u('UpdateOne', collections.updateOne),
     DeleteOne: u('DeleteOne', collections.deleteOne),
+    InsertMany: u('InsertMany', collections.insertMany),
+    ReplaceOne: u('ReplaceOne', collections.replaceOne),
+    DeleteMany: u('DeleteMany', collections.deleteMany),
+    CountDocuments: u('CountDocuments', collections.countDocuments),
+    ListCollectionIndexes: u('ListCollectionIndexes', collections.listCollectionIndexes),
+    DeclareCollectionIndexes: u('DeclareCollectionIndexes', collections.declareCollectionIndexes),
   };
 
   const server = new grpc.Server({
