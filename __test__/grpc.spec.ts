@@ -4,6 +4,7 @@
  * instance, missing or building index, unique violations, limits, tokens), Scan with a
  * slow and a cancelling client, and the `.proto` the server loads.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -16,7 +17,8 @@ import { Db, StrataError } from '../ts/index';
 import { GrpcEvent, GrpcServer, LOADER_OPTIONS, PROTO_PATH, SERVICE_NAME, isLoopback, loadService, startGrpc } from '../ts/server/grpc';
 import { unary, Auth, DEFAULT_LIMITS, Context } from '../ts/server/grpc/context';
 import { toFailure } from '../ts/server/grpc/errors';
-import { expectCode, fresh } from './helpers';
+import { serve } from '../ts/server';
+import { expectCode, fresh, tmpPath } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
 const SHIPPED_PROTO = path.join(ROOT, 'proto', 'stratadb.proto');
@@ -986,4 +988,100 @@ test('anything but a StrataError is INTERNAL with a fixed message (no stack); bs
   t.is(toFailure(bsonError).status.code, grpc.status.INVALID_ARGUMENT);
   t.is(toFailure(new StrataError('STRATA_INDEX_BUILDING', 'wait')).status.code, grpc.status.FAILED_PRECONDITION);
   t.is(toFailure(new StrataError('STRATA_EXISTS', 'there')).status.code, grpc.status.ALREADY_EXISTS);
+});
+
+// ---- TLS ----------------------------------------------------------------------------------
+
+/** A self-signed certificate for 127.0.0.1 made by openssl in `dir`, or undefined when there is no openssl. */
+function selfSigned(dir: string, name = 'server'): { cert: string; key: string; certFile: string; keyFile: string } | undefined {
+  fs.mkdirSync(dir, { recursive: true });
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile],
+    { encoding: 'utf8' },
+  );
+  if (r.error !== undefined || r.status !== 0) return undefined;
+  return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8'), certFile, keyFile };
+}
+
+const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
+const tlsTest = HAVE_OPENSSL ? test : test.skip;
+
+function tlsClient(port: number, ca: string, token?: string): Conn {
+  const def = protoLoader.loadSync(SHIPPED_PROTO, LOADER_OPTIONS);
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { stratadb: { v1: { Strata: grpc.ServiceClientConstructor } } };
+  const client = new pkg.stratadb.v1.Strata(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(ca))) as unknown as grpc.Client & Record<string, UnaryFn | StreamFn>;
+  return {
+    client,
+    call: (method, req = {}, tok = token) => new Promise((resolve, reject) => (client[method] as UnaryFn).call(client, req, meta(tok), (e, r) => (e ? reject(e) : resolve(r)))),
+    stream: (method, req = {}, tok = token) => (client[method] as StreamFn).call(client, req, meta(tok)),
+  };
+}
+
+tlsTest('tls: a client trusting the certificate talks TLS; a plaintext client and one trusting another certificate get nothing', async (t) => {
+  const certs = selfSigned(tmpPath('certs'));
+  const other = selfSigned(tmpPath('other'));
+  if (certs === undefined || other === undefined) return t.fail('openssl could not make a certificate');
+  const db = await fresh();
+  const server = await startGrpc({ db }, { port: 0, token: 'tok', tls: { cert: certs.cert, key: Buffer.from(certs.key) } });
+  const good = tlsClient(server.port, certs.cert, 'tok');
+  const plain = connect(server.port, 'tok');
+  const wrongCa = tlsClient(server.port, other.cert, 'tok');
+  try {
+    await good.call('Put', { key: b('k'), value: { bytes: b('over tls') } });
+    t.deepEqual((await good.call('Get', { key: b('k') })).value, { bytes: b('over tls'), kind: 'bytes' });
+    t.is((await readAll(good.stream('Scan', {}))).length, 1);
+    await fails(good.call('Get', { key: b('k') }, 'wrong'), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
+    const deadline = (): grpc.CallOptions => ({ deadline: Date.now() + 2000 });
+    for (const c of [plain, wrongCa]) {
+      const e = await new Promise<grpc.ServiceError | null>((resolve) => (c.client.Health as unknown as (r: object, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null) => void) => void).call(c.client, {}, deadline(), resolve));
+      t.truthy(e);
+      t.true(e?.code === grpc.status.UNAVAILABLE || e?.code === grpc.status.DEADLINE_EXCEEDED, `got ${String(e?.code)}`);
+    }
+    t.is(await db.get('k'), 'over tls');
+  } finally {
+    for (const c of [good, plain, wrongCa]) c.client.close();
+    await server.close();
+    await db.close();
+  }
+});
+
+tlsTest('tls: a key that is not PEM, or not the certificate\'s, is refused before binding', async (t) => {
+  const certs = selfSigned(tmpPath('certs'));
+  const other = selfSigned(tmpPath('other'));
+  if (certs === undefined || other === undefined) return t.fail('openssl could not make a certificate');
+  const db = await fresh();
+  try {
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: { cert: certs.cert, key: 'not a key' } }), 'STRATA_INVALID_ARGUMENT')).message, /tls\.key must be PEM/);
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: { cert: certs.cert, key: other.key } }), 'STRATA_INVALID_ARGUMENT')).message, /not usable/);
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: { cert: certs.cert } as never }), 'STRATA_INVALID_ARGUMENT')).message, /tls\.key/);
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: 'yes' as never }), 'STRATA_INVALID_ARGUMENT')).message, /tls must be/);
+  } finally {
+    await db.close();
+  }
+});
+
+tlsTest('tls: serve() reads grpc_tls_cert / grpc_tls_key (relative to lsm.toml) and serves gRPC over TLS; one without the other is refused', async (t) => {
+  const dir = tmpPath('srv');
+  const certs = selfSigned(path.join(dir, 'tls'));
+  if (certs === undefined) return t.fail('openssl could not make a certificate');
+  const toml = (extra: string): string => {
+    const file = path.join(dir, `lsm-${Math.random().toString(36).slice(2)}.toml`);
+    fs.writeFileSync(file, `[server]\ngrpc_port = 0\n${extra}\n[[instance]]\nname = "app"\ndata_dir = "./data"\ncodec = "json"\n`);
+    return file;
+  };
+  const quiet = { env: {}, envFile: false as const, handleSignals: false, port: 0, logger: false };
+  t.regex((await expectCode(() => serve({ config: toml('grpc_tls_cert = "tls/server.crt"\n'), ...quiet }), 'STRATA_INVALID_ARGUMENT')).message, /go together/);
+  t.regex((await expectCode(() => serve({ config: toml('grpc_tls_cert = "tls/server.crt"\ngrpc_tls_key = "tls/missing.key"\n'), ...quiet }), 'STRATA_INVALID_ARGUMENT')).message, /missing\.key/);
+  const running = await serve({ config: toml('grpc_tls_cert = "tls/server.crt"\ngrpc_tls_key = "tls/server.key"\n'), ...quiet });
+  const c = tlsClient(running.grpcPort as number, certs.cert);
+  try {
+    await c.call('Put', { key: b('g'), value: { json: '{"tls":true}' } });
+    t.deepEqual(await (await fetch(`${running.url}/keys/g`)).json(), { key: 'g', value: { tls: true } });
+  } finally {
+    c.client.close();
+    await running.close();
+  }
 });
