@@ -678,6 +678,16 @@ test('Scan: ranges, prefix, reverse, limit, keys only, batch sizes — the same 
     t.deepEqual(all.entries, await iter({}));
     t.is(all.batches, 3); // 100 per message by default
     t.deepEqual((await scan({ prefix: b('b:') })).entries, await iter({ prefix: 'b:' }));
+    // contains: a substring search over the range; limit counts matches.
+    const every = await iter({});
+    const with7 = every.filter(([k]) => k.includes('7'));
+    t.true(with7.length > 20);
+    t.deepEqual((await scan({ contains: b('7') })).entries, with7);
+    t.deepEqual((await scan({ contains: b('7'), limit: 5 })).entries, with7.slice(0, 5));
+    t.deepEqual((await scan({ contains: b('7'), limit: 5, reverse: true, batchSize: 2 })).entries, [...with7].reverse().slice(0, 5));
+    t.deepEqual((await scan({ contains: b('77'), prefix: b('b:'), keysOnly: true })).entries, every.filter(([k]) => k.startsWith('b:') && k.includes('77')).map(([k]) => [k, undefined]));
+    t.deepEqual((await scan({ contains: b('zzz') })).entries, []);
+    await fails(readAll(c.stream('Scan', { contains: Buffer.alloc(0) })), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
     t.deepEqual((await scan({ gte: b('a:0010'), lt: b('a:0100'), reverse: true })).entries, await iter({ gte: 'a:0010', lt: 'a:0100', reverse: true }));
     t.deepEqual((await scan({ gt: b('a:0010'), lte: b('b:0001') })).entries, await iter({ gt: 'a:0010', lte: 'b:0001' }));
     const limited = await scan({ limit: 17, batchSize: 5 });
