@@ -854,6 +854,9 @@ test('the request timeout answers DEADLINE_EXCEEDED / STRATA_TIMEOUT', async (t)
     instance: () => {
       throw new Error('unused');
     },
+    queryInstance: () => {
+      throw new Error('unused');
+    },
     limits: { ...DEFAULT_LIMITS, requestTimeoutMs: 5 },
     emit: () => undefined,
   };
@@ -998,6 +1001,34 @@ test('anything but a StrataError is INTERNAL with a fixed message (no stack); bs
   t.is(toFailure(bsonError).status.code, grpc.status.INVALID_ARGUMENT);
   t.is(toFailure(new StrataError('STRATA_INDEX_BUILDING', 'wait')).status.code, grpc.status.FAILED_PRECONDITION);
   t.is(toFailure(new StrataError('STRATA_EXISTS', 'there')).status.code, grpc.status.ALREADY_EXISTS);
+});
+
+test('kvOnly instances (query = false) answer key-value calls; query, index and collection calls are INVALID_ARGUMENT', async (t) => {
+  const log = await fresh({ valueEncoding: 'bson' });
+  const server = await startGrpc({ log }, { port: 0, kvOnly: ['log'] });
+  const c = connect(server.port);
+  try {
+    await c.call('Put', { key: b('k'), value: { json: '{"a":1}' } });
+    t.true((await c.call('Get', { key: b('k') })).found);
+    for (const [m, req] of [
+      ['Query', { queryJson: '{"index":"a","eq":1}' }],
+      ['Count', { queryJson: '{"index":"a","eq":1}' }],
+      ['Explain', { queryJson: '{"index":"a","eq":1}' }],
+      ['InsertOne', { collection: 'c', documentJson: '{}' }],
+      ['Find', { collection: 'c' }],
+      ['DeclareCollectionIndexes', { collection: 'c', indexes: [{ field: 'a' }] }],
+      ['ListCollectionIndexes', { collection: 'c' }],
+    ] as const) {
+      const e = await fails(c.call(m, req), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+      t.regex(e.details, /query = false/, m);
+    }
+    t.deepEqual(await log.listIndexes(), []);
+    await expectCode(() => startGrpc({ log }, { port: 0, kvOnly: ['nope'] }), 'STRATA_INVALID_ARGUMENT');
+  } finally {
+    c.client.close();
+    await server.close();
+    await log.close();
+  }
 });
 
 // ---- TLS ----------------------------------------------------------------------------------

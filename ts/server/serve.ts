@@ -111,6 +111,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
         ...(settings.authToken === undefined ? {} : { token: settings.authToken }),
         ...(grpcTls === undefined ? {} : { tls: grpcTls }),
         codecs: Object.fromEntries(instances.list().map((i) => [i.name, i.codec])),
+        kvOnly: instances.list().filter((i) => !i.query).map((i) => i.name),
         limits: {
           maxMessageBytes: settings.bodyLimit,
           maxKeyBytes: settings.maxKeySize,

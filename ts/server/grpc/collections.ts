@@ -91,7 +91,7 @@ function idText(id: unknown): { id: string; json: string } {
 }
 
 async function collectionOf(ctx: Context, req: { instance: string; collection: string }): Promise<Collection> {
-  const { db } = ctx.instance(req.instance);
+  const { db } = ctx.queryInstance(req.instance);
   return db.collection(req.collection);
 }
 
@@ -207,6 +207,6 @@ export async function declareCollectionIndexes(ctx: Context, req: DeclareRequest
     if (i.sparse) d.sparse = true;
     return d;
   });
-  const { db } = ctx.instance(req.instance);
+  const { db } = ctx.queryInstance(req.instance);
   return wireIndexes((await db.collection(req.collection, { indexes: decls })).indexes());
 }

@@ -55,6 +55,8 @@ export interface GrpcSettings {
   onEvent?: (event: GrpcEvent) => void;
   /** The codec of an instance when it is not its database's `valueEncoding` (see `codecOf`). */
   codecs?: Record<string, Codec>;
+  /** Instances served for key-value calls only (lsm.toml's `query = false`): query and collection calls are INVALID_ARGUMENT. */
+  kvOnly?: string[];
   /** Serve TLS with this PEM certificate (chain) and private key instead of plaintext HTTP/2. */
   tls?: { cert: Buffer | string; key: Buffer | string };
 }
@@ -67,7 +69,7 @@ export interface GrpcServer {
   close(): Promise<void>;
 }
 
-const SETTINGS = new Set(['host', 'port', 'token', 'limits', 'onEvent', 'codecs', 'tls']);
+const SETTINGS = new Set(['host', 'port', 'token', 'limits', 'onEvent', 'codecs', 'tls', 'kvOnly']);
 
 /** True for `localhost`, `::1` and 127.0.0.0/8. */
 export function isLoopback(host: string): boolean {
@@ -184,7 +186,18 @@ export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | R
   const credentials = credentialsOf(settings.tls);
 
   const byName = new Map(list.map((i) => [i.name, i]));
+  const kvOnly = settings.kvOnly ?? [];
+  if (!Array.isArray(kvOnly)) throw invalidArgument(`kvOnly must be an array of instance names, got ${describe(kvOnly)}`);
+  for (const n of kvOnly) if (typeof n !== 'string' || !byName.has(n)) throw invalidArgument(`kvOnly: no instance named ${quote(n)}`);
+  const noQuery = new Set<string>(kvOnly);
   const ctx: Context = {
+    queryInstance(name: string): Instance {
+      const inst = this.instance(name);
+      if (noQuery.has(inst.name)) {
+        throw invalidArgument(`instance ${JSON.stringify(inst.name)} has query = false: it has no indexes and answers no queries or collection calls`);
+      }
+      return inst;
+    },
     instance(name: string): Instance {
       const inst = name === '' ? list[0] : byName.get(name);
       if (inst === undefined) {
