@@ -260,7 +260,7 @@ test('strata serve with grpc_port serves gRPC beside HTTP, and closes both on SI
   const ports = await new Promise<{ http: string; grpc: number }>((resolve, reject) => {
     const seen = (d: Buffer): void => {
       out += d.toString();
-      const h = /serving app on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      const h = /serving app on (http:\/\/127\.0\.0\.1:\d+) and gRPC on port \d+/.exec(out);
       const g = /"port":(\d+),"msg":"grpc listening"/.exec(out);
       if (h && g) resolve({ http: h[1] as string, grpc: Number(g[1]) });
     };

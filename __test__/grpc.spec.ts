@@ -4,6 +4,7 @@
  * instance, missing or building index, unique violations, limits, tokens), Scan with a
  * slow and a cancelling client, and the `.proto` the server loads.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -16,7 +17,8 @@ import { Db, StrataError } from '../ts/index';
 import { GrpcEvent, GrpcServer, LOADER_OPTIONS, PROTO_PATH, SERVICE_NAME, isLoopback, loadService, startGrpc } from '../ts/server/grpc';
 import { unary, Auth, DEFAULT_LIMITS, Context } from '../ts/server/grpc/context';
 import { toFailure } from '../ts/server/grpc/errors';
-import { expectCode, fresh } from './helpers';
+import { serve } from '../ts/server';
+import { expectCode, fresh, tmpPath } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
 const SHIPPED_PROTO = path.join(ROOT, 'proto', 'stratadb.proto');
@@ -140,7 +142,13 @@ test('the server loads the .proto shipped in proto/, and package.json ships it',
   t.regex(text, /^package stratadb\.v1;$/m);
   const rpcs = [...text.matchAll(/^\s*rpc (\w+)\(/gm)].map((m) => m[1]).sort();
   t.deepEqual(Object.keys(loadService()).sort(), rpcs);
-  t.deepEqual(rpcs, ['Batch', 'Count', 'Delete', 'DeleteOne', 'Explain', 'Find', 'FindById', 'Get', 'Health', 'InsertOne', 'Put', 'Query', 'Scan', 'UpdateOne'].sort());
+  t.deepEqual(
+    rpcs,
+    [
+      'Batch', 'Count', 'CountDocuments', 'DeclareCollectionIndexes', 'Delete', 'DeleteMany', 'DeleteOne', 'Explain', 'Find', 'FindById',
+      'Get', 'Health', 'InsertMany', 'InsertOne', 'ListCollectionIndexes', 'Put', 'Query', 'ReplaceOne', 'Scan', 'UpdateOne',
+    ].sort(),
+  );
   t.is(SERVICE_NAME, 'stratadb.v1.Strata');
 });
 
@@ -565,6 +573,89 @@ test('collections: unique and id violations, missing index, bad input — typed 
   t.false(fx.events.some((ev) => ev.type === 'error' && (ev.status === grpc.status.INTERNAL || ev.status === grpc.status.UNKNOWN)));
 });
 
+test('collections: InsertMany / ReplaceOne / CountDocuments / DeleteMany, all or nothing', async (t) => {
+  const call = (m: string, req: object): Promise<Msg> => fx.c.call(m, { instance: 'docs', collection: 'members', ...req });
+  t.deepEqual((await call('DeclareCollectionIndexes', { indexes: [{ field: 'age', type: 'range' }, { field: 'email', unique: true, sparse: true }] })).indexes, [
+    { field: 'age', type: 'range', unique: false, sparse: false },
+    { field: 'email', type: 'equality', unique: true, sparse: true },
+  ]);
+  const ins = await call('InsertMany', { documentsJson: ['{"_id":"m1","age":10}', '{"age":20,"when":{"$date":"2020-01-01T00:00:00Z"}}', '{"_id":{"$oid":"0123456789abcdef01234567"},"age":30}'], sync: true });
+  t.is(ins.insertedCount, 3);
+  t.is(ins.insertedIds[0], 'm1');
+  t.regex(ins.insertedIds[1] as string, /^[0-9a-f]{24}$/);
+  t.is(ins.insertedIds[2], '0123456789abcdef01234567');
+  t.deepEqual(ins.insertedIdsJson.map((j: string) => JSON.parse(j) as unknown), ['m1', { $oid: ins.insertedIds[1] }, { $oid: '0123456789abcdef01234567' }]);
+  const members = await fx.bson.collection('members');
+  t.true((await members.findById(ins.insertedIds[1] as string))?.when instanceof Date);
+
+  t.deepEqual(await call('CountDocuments', {}), { count: 3 });
+  t.deepEqual(await call('CountDocuments', { filterJson: '{"age":{"$gte":20}}' }), { count: 2 });
+  t.deepEqual(await call('CountDocuments', { filterJson: '{"age":{"$gt":99}}' }), { count: 0 });
+
+  // One duplicate (given twice, or already stored) and nothing of the batch is written.
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m9","age":1}', '{"_id":"m9","age":2}'] }), grpc.status.ABORTED, 'STRATA_CONSTRAINT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m8","age":1}', '{"_id":"m1","age":2}'] }), grpc.status.ABORTED, 'STRATA_CONSTRAINT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m7","email":"a@x"}', '{"_id":"m6","email":"a@x"}'] }), grpc.status.ABORTED, 'STRATA_CONSTRAINT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m5"}', '{bad'] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('InsertMany', { documentsJson: ['{"_id":"m4"}', '[]'] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('InsertMany', { documentsJson: [] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  for (const id of ['m9', 'm8', 'm7', 'm6', 'm5', 'm4']) t.is(await members.findById(id), null, id);
+  t.deepEqual(await call('CountDocuments', {}), { count: 3 });
+
+  t.deepEqual(await call('ReplaceOne', { id: 'm1', documentJson: '{"age":11,"name":"one"}' }), { matchedCount: 1, modifiedCount: 1 });
+  t.deepEqual(await members.findById('m1'), { _id: 'm1', age: 11, name: 'one' });
+  t.deepEqual(await call('ReplaceOne', { filterJson: '{"age":{"$gte":30}}', documentJson: '{"age":31}' }), { matchedCount: 1, modifiedCount: 1 });
+  t.is((await members.findById('0123456789abcdef01234567'))?.age, 31);
+  t.deepEqual(await call('ReplaceOne', { id: 'nobody', documentJson: '{"age":1}' }), { matchedCount: 0, modifiedCount: 0 });
+  await fails(call('ReplaceOne', { id: 'm1', documentJson: '{"_id":"other","age":1}' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ReplaceOne', { documentJson: '{"age":1}' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ReplaceOne', { id: 'm1' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ReplaceOne', { filterJson: '{"shoe":1}', documentJson: '{}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  t.is((await members.findById('m1'))?.age, 11);
+
+  await fails(call('DeleteMany', {}), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeleteMany', { filterJson: '{"shoe":1}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  await fails(call('DeleteMany', { filterJson: '[1]' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('CountDocuments', { filterJson: '{"shoe":1}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  await fails(call('CountDocuments', { filterJson: '{oops' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  t.deepEqual(await call('DeleteMany', { filterJson: '{"age":{"$lt":25}}' }), { deletedCount: 2 });
+  t.deepEqual(await call('CountDocuments', {}), { count: 1 });
+  t.deepEqual(await call('DeleteMany', { filterJson: '{}', sync: true }), { deletedCount: 1 });
+  t.is(await members.count(), 0);
+});
+
+test('collections: DeclareCollectionIndexes builds the fields a Find then uses; ListCollectionIndexes; bad declarations', async (t) => {
+  const call = (m: string, req: object): Promise<Msg> => fx.c.call(m, { instance: 'docs', collection: 'pets', ...req });
+  t.deepEqual(await call('ListCollectionIndexes', {}), { indexes: [] });
+  await call('InsertOne', { documentJson: '{"_id":"rex","kind":"dog","legs":4}' });
+  await call('InsertOne', { documentJson: '{"_id":"tweety","kind":"bird","legs":2}' });
+  await fails(call('Find', { filterJson: '{"kind":"dog"}' }), grpc.status.FAILED_PRECONDITION, 'STRATA_NO_INDEX');
+  // Declared after the documents: built over them before the answer.
+  const declared = await call('DeclareCollectionIndexes', { indexes: [{ field: 'kind' }, { field: 'legs', type: 'range' }] });
+  t.deepEqual(declared.indexes, [
+    { field: 'kind', type: 'equality', unique: false, sparse: false },
+    { field: 'legs', type: 'range', unique: false, sparse: false },
+  ]);
+  t.deepEqual(await call('ListCollectionIndexes', {}), declared);
+  const dogs = await call('Find', { filterJson: '{"kind":"dog"}' });
+  t.deepEqual(dogs.documentsJson.map((d: string) => JSON.parse(d) as unknown), [{ _id: 'rex', kind: 'dog', legs: 4 }]);
+  t.deepEqual(await call('CountDocuments', { filterJson: '{"legs":{"$lt":3}}' }), { count: 1 });
+  // Declaring the same again is a no-op; another definition of a field is refused.
+  t.deepEqual(await call('DeclareCollectionIndexes', { indexes: [{ field: 'kind' }] }), declared);
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'kind', type: 'range' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'legs', unique: true }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'x', type: 'fuzzy' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: '' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [{ field: 'a' }, { field: 'a' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: [] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { indexes: Array.from({ length: 65 }, (_, i) => ({ field: `f${i}` })) }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('DeclareCollectionIndexes', { collection: 'bad name', indexes: [{ field: 'a' }] }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ListCollectionIndexes', { collection: '' }), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+  await fails(call('ListCollectionIndexes', { instance: 'nope' }), grpc.status.NOT_FOUND, 'STRATA_NOT_FOUND');
+  t.deepEqual(await call('ListCollectionIndexes', {}), declared);
+  t.false(fx.events.some((ev) => ev.type === 'error' && (ev.status === grpc.status.INTERNAL || ev.status === grpc.status.UNKNOWN)));
+});
+
 // ---- Scan ---------------------------------------------------------------------------------
 
 test('Scan: ranges, prefix, reverse, limit, keys only, batch sizes — the same entries as db.iterator', async (t) => {
@@ -587,6 +678,16 @@ test('Scan: ranges, prefix, reverse, limit, keys only, batch sizes — the same 
     t.deepEqual(all.entries, await iter({}));
     t.is(all.batches, 3); // 100 per message by default
     t.deepEqual((await scan({ prefix: b('b:') })).entries, await iter({ prefix: 'b:' }));
+    // contains: a substring search over the range; limit counts matches.
+    const every = await iter({});
+    const with7 = every.filter(([k]) => k.includes('7'));
+    t.true(with7.length > 20);
+    t.deepEqual((await scan({ contains: b('7') })).entries, with7);
+    t.deepEqual((await scan({ contains: b('7'), limit: 5 })).entries, with7.slice(0, 5));
+    t.deepEqual((await scan({ contains: b('7'), limit: 5, reverse: true, batchSize: 2 })).entries, [...with7].reverse().slice(0, 5));
+    t.deepEqual((await scan({ contains: b('77'), prefix: b('b:'), keysOnly: true })).entries, every.filter(([k]) => k.startsWith('b:') && k.includes('77')).map(([k]) => [k, undefined]));
+    t.deepEqual((await scan({ contains: b('zzz') })).entries, []);
+    await fails(readAll(c.stream('Scan', { contains: Buffer.alloc(0) })), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
     t.deepEqual((await scan({ gte: b('a:0010'), lt: b('a:0100'), reverse: true })).entries, await iter({ gte: 'a:0010', lt: 'a:0100', reverse: true }));
     t.deepEqual((await scan({ gt: b('a:0010'), lte: b('b:0001') })).entries, await iter({ gt: 'a:0010', lte: 'b:0001' }));
     const limited = await scan({ limit: 17, batchSize: 5 });
@@ -721,6 +822,17 @@ test('limits: oversized keys, values, documents, batches and messages are RESOUR
       grpc.status.RESOURCE_EXHAUSTED,
       'STRATA_LIMIT',
     );
+    const docs = (n: number): string[] => Array.from({ length: n }, (_, i) => `{"_id":"d${i}"}`);
+    t.is((await c.call('InsertMany', { instance: 'bson', collection: 'many', documentsJson: docs(3) })).insertedCount, 3);
+    await fails(c.call('InsertMany', { instance: 'bson', collection: 'many2', documentsJson: docs(4) }), grpc.status.RESOURCE_EXHAUSTED, 'STRATA_LIMIT');
+    await fails(
+      c.call('InsertMany', { instance: 'bson', collection: 'many2', documentsJson: ['{}', JSON.stringify({ s: 'x'.repeat(1100) })] }),
+      grpc.status.RESOURCE_EXHAUSTED,
+      'STRATA_LIMIT',
+    );
+    await fails(c.call('ReplaceOne', { instance: 'bson', collection: 'many', id: 'd0', documentJson: JSON.stringify({ s: 'x'.repeat(1100) }) }), grpc.status.RESOURCE_EXHAUSTED, 'STRATA_LIMIT');
+    t.is(await (await bson.collection('many2')).count(), 0);
+    t.deepEqual(await (await bson.collection('many')).findById('d0'), { _id: 'd0' });
     const ops = (n: number): object[] => Array.from({ length: n }, (_, i) => ({ type: 'PUT', key: b(`b${i}`), value: { bytes: b('v') } }));
     t.is((await c.call('Batch', { operations: ops(3) })).written, 3);
     await fails(c.call('Batch', { operations: ops(4) }), grpc.status.RESOURCE_EXHAUSTED, 'STRATA_LIMIT');
@@ -740,6 +852,9 @@ test('limits: oversized keys, values, documents, batches and messages are RESOUR
 test('the request timeout answers DEADLINE_EXCEEDED / STRATA_TIMEOUT', async (t) => {
   const ctx: Context = {
     instance: () => {
+      throw new Error('unused');
+    },
+    queryInstance: () => {
       throw new Error('unused');
     },
     limits: { ...DEFAULT_LIMITS, requestTimeoutMs: 5 },
@@ -786,6 +901,14 @@ test('a token: every call but Health needs "authorization: Bearer <token>"', asy
     await fails(c.call('Put', { key: b('k'), value: { bytes: b('v') } }), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
     await fails(readAll(c.stream('Scan', {})), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
     await fails(c.call('InsertOne', { collection: 'c', documentJson: '{}' }), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
+    // Every method of the service but Health, token missing and wrong.
+    for (const [name, m] of Object.entries(loadService())) {
+      if (name === 'Health') continue;
+      for (const token of [undefined, 'wrong']) {
+        const p = m.responseStream ? readAll(c.stream(name, {}, token)) : c.call(name, {}, token);
+        await fails(p, grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
+      }
+    }
     const md = new grpc.Metadata();
     md.set('authorization', 's3cret-token'); // no "Bearer"
     await fails(
@@ -878,4 +1001,128 @@ test('anything but a StrataError is INTERNAL with a fixed message (no stack); bs
   t.is(toFailure(bsonError).status.code, grpc.status.INVALID_ARGUMENT);
   t.is(toFailure(new StrataError('STRATA_INDEX_BUILDING', 'wait')).status.code, grpc.status.FAILED_PRECONDITION);
   t.is(toFailure(new StrataError('STRATA_EXISTS', 'there')).status.code, grpc.status.ALREADY_EXISTS);
+});
+
+test('kvOnly instances (query = false) answer key-value calls; query, index and collection calls are INVALID_ARGUMENT', async (t) => {
+  const log = await fresh({ valueEncoding: 'bson' });
+  const server = await startGrpc({ log }, { port: 0, kvOnly: ['log'] });
+  const c = connect(server.port);
+  try {
+    await c.call('Put', { key: b('k'), value: { json: '{"a":1}' } });
+    t.true((await c.call('Get', { key: b('k') })).found);
+    for (const [m, req] of [
+      ['Query', { queryJson: '{"index":"a","eq":1}' }],
+      ['Count', { queryJson: '{"index":"a","eq":1}' }],
+      ['Explain', { queryJson: '{"index":"a","eq":1}' }],
+      ['InsertOne', { collection: 'c', documentJson: '{}' }],
+      ['Find', { collection: 'c' }],
+      ['DeclareCollectionIndexes', { collection: 'c', indexes: [{ field: 'a' }] }],
+      ['ListCollectionIndexes', { collection: 'c' }],
+    ] as const) {
+      const e = await fails(c.call(m, req), grpc.status.INVALID_ARGUMENT, 'STRATA_INVALID_ARGUMENT');
+      t.regex(e.details, /query = false/, m);
+    }
+    t.deepEqual(await log.listIndexes(), []);
+    await expectCode(() => startGrpc({ log }, { port: 0, kvOnly: ['nope'] }), 'STRATA_INVALID_ARGUMENT');
+  } finally {
+    c.client.close();
+    await server.close();
+    await log.close();
+  }
+});
+
+// ---- TLS ----------------------------------------------------------------------------------
+
+/** A self-signed certificate for 127.0.0.1 made by openssl in `dir`, or undefined when there is no openssl. */
+function selfSigned(dir: string, name = 'server'): { cert: string; key: string; certFile: string; keyFile: string } | undefined {
+  fs.mkdirSync(dir, { recursive: true });
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile],
+    { encoding: 'utf8' },
+  );
+  if (r.error !== undefined || r.status !== 0) return undefined;
+  return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8'), certFile, keyFile };
+}
+
+const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
+const tlsTest = HAVE_OPENSSL ? test : test.skip;
+
+function tlsClient(port: number, ca: string, token?: string): Conn {
+  const def = protoLoader.loadSync(SHIPPED_PROTO, LOADER_OPTIONS);
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { stratadb: { v1: { Strata: grpc.ServiceClientConstructor } } };
+  const client = new pkg.stratadb.v1.Strata(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(ca))) as unknown as grpc.Client & Record<string, UnaryFn | StreamFn>;
+  return {
+    client,
+    call: (method, req = {}, tok = token) => new Promise((resolve, reject) => (client[method] as UnaryFn).call(client, req, meta(tok), (e, r) => (e ? reject(e) : resolve(r)))),
+    stream: (method, req = {}, tok = token) => (client[method] as StreamFn).call(client, req, meta(tok)),
+  };
+}
+
+tlsTest('tls: a client trusting the certificate talks TLS; a plaintext client and one trusting another certificate get nothing', async (t) => {
+  const certs = selfSigned(tmpPath('certs'));
+  const other = selfSigned(tmpPath('other'));
+  if (certs === undefined || other === undefined) return t.fail('openssl could not make a certificate');
+  const db = await fresh();
+  const server = await startGrpc({ db }, { port: 0, token: 'tok', tls: { cert: certs.cert, key: Buffer.from(certs.key) } });
+  const good = tlsClient(server.port, certs.cert, 'tok');
+  const plain = connect(server.port, 'tok');
+  const wrongCa = tlsClient(server.port, other.cert, 'tok');
+  try {
+    await good.call('Put', { key: b('k'), value: { bytes: b('over tls') } });
+    t.deepEqual((await good.call('Get', { key: b('k') })).value, { bytes: b('over tls'), kind: 'bytes' });
+    t.is((await readAll(good.stream('Scan', {}))).length, 1);
+    await fails(good.call('Get', { key: b('k') }, 'wrong'), grpc.status.UNAUTHENTICATED, 'STRATA_UNAUTHENTICATED');
+    const deadline = (): grpc.CallOptions => ({ deadline: Date.now() + 2000 });
+    for (const c of [plain, wrongCa]) {
+      const e = await new Promise<grpc.ServiceError | null>((resolve) => (c.client.Health as unknown as (r: object, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null) => void) => void).call(c.client, {}, deadline(), resolve));
+      t.truthy(e);
+      t.true(e?.code === grpc.status.UNAVAILABLE || e?.code === grpc.status.DEADLINE_EXCEEDED, `got ${String(e?.code)}`);
+    }
+    t.is(await db.get('k'), 'over tls');
+  } finally {
+    for (const c of [good, plain, wrongCa]) c.client.close();
+    await server.close();
+    await db.close();
+  }
+});
+
+tlsTest('tls: a key that is not PEM, or not the certificate\'s, is refused before binding', async (t) => {
+  const certs = selfSigned(tmpPath('certs'));
+  const other = selfSigned(tmpPath('other'));
+  if (certs === undefined || other === undefined) return t.fail('openssl could not make a certificate');
+  const db = await fresh();
+  try {
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: { cert: certs.cert, key: 'not a key' } }), 'STRATA_INVALID_ARGUMENT')).message, /tls\.key must be PEM/);
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: { cert: certs.cert, key: other.key } }), 'STRATA_INVALID_ARGUMENT')).message, /not usable/);
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: { cert: certs.cert } as never }), 'STRATA_INVALID_ARGUMENT')).message, /tls\.key/);
+    t.regex((await expectCode(() => startGrpc({ db }, { port: 0, tls: 'yes' as never }), 'STRATA_INVALID_ARGUMENT')).message, /tls must be/);
+  } finally {
+    await db.close();
+  }
+});
+
+tlsTest('tls: serve() reads grpc_tls_cert / grpc_tls_key (relative to lsm.toml) and serves gRPC over TLS; one without the other is refused', async (t) => {
+  const dir = tmpPath('srv');
+  const certs = selfSigned(path.join(dir, 'tls'));
+  if (certs === undefined) return t.fail('openssl could not make a certificate');
+  const toml = (extra: string): string => {
+    const file = path.join(dir, `lsm-${Math.random().toString(36).slice(2)}.toml`);
+    fs.writeFileSync(file, `[server]\ngrpc_port = 0\n${extra}\n[[instance]]\nname = "app"\ndata_dir = "./data"\ncodec = "json"\n`);
+    return file;
+  };
+  const quiet = { env: {}, envFile: false as const, handleSignals: false, port: 0, logger: false };
+  t.regex((await expectCode(() => serve({ config: toml('grpc_tls_cert = "tls/server.crt"\n'), ...quiet }), 'STRATA_INVALID_ARGUMENT')).message, /go together/);
+  t.regex((await expectCode(() => serve({ config: toml('grpc_tls_cert = "tls/server.crt"\ngrpc_tls_key = "tls/missing.key"\n'), ...quiet }), 'STRATA_INVALID_ARGUMENT')).message, /missing\.key/);
+  const running = await serve({ config: toml('grpc_tls_cert = "tls/server.crt"\ngrpc_tls_key = "tls/server.key"\n'), ...quiet });
+  const c = tlsClient(running.grpcPort as number, certs.cert);
+  try {
+    await c.call('Put', { key: b('g'), value: { json: '{"tls":true}' } });
+    t.deepEqual(await (await fetch(`${running.url}/keys/g`)).json(), { key: 'g', value: { tls: true } });
+  } finally {
+    c.client.close();
+    await running.close();
+  }
 });

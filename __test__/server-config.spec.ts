@@ -10,7 +10,7 @@ import test from 'ava';
 import { open } from '../ts/index';
 import { openInstances, parseLsmConfig, readLsmConfig } from '../ts/instances';
 import { serve } from '../ts/server/serve';
-import { isLoopback, resolveServerSettings, SERVER_DEFAULTS } from '../ts/server/settings';
+import { CONFIG_ENV, isLoopback, resolveServerSettings, SERVER_DEFAULTS, SERVER_ENV } from '../ts/server/settings';
 import { expectCode, tmpPath } from './helpers';
 import { SEEDS_TOML, writeConfig } from './fixtures/server';
 
@@ -184,4 +184,21 @@ indexes = [{ field = "sku", unique = true }]
     ['[[instance]]\nname = "a"\ndata_dir = "./x"\n\n[[instance.collection]]\nname = "u"\n\n[[instance.collection]]\nname = "u"\n', /lsm\.toml:9: collection "u" is declared twice/],
   ];
   for (const [text, message] of bad) t.throws(() => parseLsmConfig(text, path.join(tmpPath(), 'lsm.toml')), { message });
+});
+
+test('.env.example and the README list every server setting, by variable and lsm.toml key', (t) => {
+  const root = path.join(__dirname, '..');
+  const example = fs.readFileSync(path.join(root, '.env.example'), 'utf8');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const listed = new Set([...example.matchAll(/^#? ?(STRATA_SERVER_[A-Z_]+)=/gm)].map((m) => m[1]));
+  for (const [key, env] of Object.entries(SERVER_ENV)) {
+    t.true(listed.has(env), `.env.example lacks ${env} (${key})`);
+    t.true(readme.includes(`\`${env}\``), `README lacks ${env}`);
+  }
+  t.true(listed.has(CONFIG_ENV));
+  // Nothing listed that the server would reject as unknown.
+  for (const env of listed) t.true(env === CONFIG_ENV || Object.values(SERVER_ENV).includes(env as string), `.env.example lists unknown ${String(env)}`);
+  // Every [server] key resolves from lsm.toml.
+  const toml = [...readme.matchAll(/^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \| `STRATA_SERVER_/gm)].flatMap((m) => [m[1], m[2]]).filter((k): k is string => k !== undefined);
+  t.is(toml.length, Object.keys(SERVER_ENV).length);
 });

@@ -4,7 +4,9 @@
 // GET /empty, GET /health (the StrataDB app's hooks without a database call), GET /db/app/keys/{key} (random preloaded keys), POST /keys (new keys, bson
 // values with one index), POST /db/log/keys (raw values, no index), each at CONNECTIONS connections for SECONDS seconds.
 // Settings (STRATA_BENCH_ prefix optional): SERVER_SECONDS (10), SERVER_CONNECTIONS (100),
-// SERVER_N (10000 preloaded keys). Writes results/server-<stamp>.{json,md} and server-latest.
+// SERVER_N (10000 preloaded keys), SERVER_ROUNDS (5): the routes take turns, each round giving
+// every route SECONDS / ROUNDS seconds, so a change in the machine's load (other processes)
+// falls on every route alike; a route's figures are the medians of its rounds. Writes results/server-<stamp>.{json,md} and server-latest.
 // The load generator runs in this process, on the same machine as the server: on few cores the
 // two compete, which lowers every figure alike (the ratio to the empty route is the fair one).
 
@@ -42,10 +44,35 @@ function summary(name, r) {
   };
 }
 
+const median = (xs) => {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(a.length / 2);
+  return a.length % 2 === 1 ? a[m] : (a[m - 1] + a[m]) / 2;
+};
+
+/** One route's summary over its rounds: medians of rates and percentiles, sums of counts. */
+function merge(name, rounds) {
+  return {
+    route: name,
+    requestsPerSec: median(rounds.map((r) => r.requestsPerSec)),
+    requests: rounds.reduce((n, r) => n + r.requests, 0),
+    latencyMs: {
+      p50: median(rounds.map((r) => r.latencyMs.p50)),
+      p90: median(rounds.map((r) => r.latencyMs.p90)),
+      p99: median(rounds.map((r) => r.latencyMs.p99)),
+      max: Math.max(...rounds.map((r) => r.latencyMs.max)),
+    },
+    non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    timeouts: rounds.reduce((n, r) => n + r.timeouts, 0),
+    rounds: rounds.map((r) => ({ requestsPerSec: r.requestsPerSec, p99: r.latencyMs.p99 })),
+  };
+}
+
 function renderMarkdown(report) {
   const empty = report.routes.find((x) => x.route === 'GET /empty (bare fastify)');
   const lines = [
-    `### HTTP server (autocannon, ${report.config.connections} connections, ${report.config.seconds} s per route)`,
+    `### HTTP server (autocannon, ${report.config.connections} connections, ${report.config.seconds} s per route in ${report.config.rounds ?? 1} interleaved rounds; medians of the rounds)`,
     '',
     `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}; ${report.config.n} keys preloaded; the load generator shares the machine.`,
     '',
@@ -63,9 +90,11 @@ async function serverSection(cfg) {
   const seconds = num('SERVER_SECONDS', 10);
   const connections = Math.floor(num('SERVER_CONNECTIONS', 100));
   const n = Math.floor(num('SERVER_N', 10000));
+  const rounds = Math.max(1, Math.min(Math.floor(num('SERVER_ROUNDS', 5)), Math.floor(seconds)));
+  const perRound = Math.max(1, Math.ceil(seconds / rounds));
   const started = new Date();
   const dir = path.join(cfg.dir, 'server');
-  process.stderr.write(`bench server: ${connections} connections, ${seconds} s per route, ${n} keys preloaded\n`);
+  process.stderr.write(`bench server: ${connections} connections, ${rounds} rounds of ${perRound} s per route, ${n} keys preloaded\n`);
   const child = fork(path.join(__dirname, 'server-target.js'), [dir, String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const urls = await new Promise((resolve, reject) => {
     child.once('message', resolve);
@@ -106,12 +135,15 @@ async function serverSection(cfg) {
         },
       ],
     ];
-    for (const [name, opts] of cases) {
-      const r = await run({ connections, duration: seconds, ...opts });
-      const s = summary(name, r);
-      routes.push(s);
-      process.stderr.write(`bench server: ${name.padEnd(28)} ${Math.round(s.requestsPerSec).toLocaleString('en-US').padStart(9)} req/s  p99 ${s.latencyMs.p99} ms  non-2xx ${s.non2xx}\n`);
+    const byRoute = new Map(cases.map(([name]) => [name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const [name, opts] of cases) {
+        const s = summary(name, await run({ connections, duration: perRound, ...opts }));
+        byRoute.get(name).push(s);
+        process.stderr.write(`bench server: round ${round}/${rounds} ${name.padEnd(34)} ${Math.round(s.requestsPerSec).toLocaleString('en-US').padStart(9)} req/s  p99 ${s.latencyMs.p99} ms  non-2xx ${s.non2xx}\n`);
+      }
     }
+    for (const [name, list] of byRoute) routes.push(merge(name, list));
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -121,7 +153,7 @@ async function serverSection(cfg) {
     section: 'server',
     date: started.toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
-    config: { seconds, connections, n },
+    config: { seconds: perRound * rounds, rounds, connections, n },
     routes,
   };
   const md = renderMarkdown(report);

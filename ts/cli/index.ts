@@ -150,7 +150,8 @@ export function buildProgram(done: (code: number) => void): Command {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, on purpose
       const { serve } = require('../server/serve') as typeof ServeModule;
       const running = await serve(opts);
-      process.stderr.write(`strata: serving ${running.instances.list().map((i) => i.name).join(', ')} on ${running.url}\n`);
+      const grpc = running.grpcPort === undefined ? '' : ` and gRPC on port ${running.grpcPort}`;
+      process.stderr.write(`strata: serving ${running.instances.list().map((i) => i.name).join(', ')} on ${running.url}${grpc}\n`);
       done(EXIT.ok);
     });
 

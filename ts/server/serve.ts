@@ -3,6 +3,9 @@
  * every instance, listens, and on SIGTERM/SIGINT stops accepting, finishes the requests in
  * flight, closes every database and exits 0.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 
 import type { Db } from '../db';
@@ -48,6 +51,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The PEM files of `grpc_tls_cert` / `grpc_tls_key` (both or neither), relative to lsm.toml's folder. */
+function readGrpcTls(settings: ServerSettings, configFile: string): { cert: Buffer; key: Buffer } | undefined {
+  const { grpcTlsCert: cert, grpcTlsKey: key } = settings;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw invalidArgument('server settings grpc_tls_cert and grpc_tls_key go together: set both (PEM files) or neither');
+  if (settings.grpcPort === undefined) throw invalidArgument('server settings grpc_tls_cert and grpc_tls_key need grpc_port');
+  const base = configFile === '<inline>' ? process.cwd() : path.dirname(configFile);
+  const read = (file: string, what: string): Buffer => {
+    const p = path.resolve(base, file);
+    try {
+      return fs.readFileSync(p);
+    } catch (e) {
+      throw invalidArgument(`server setting ${what}: cannot read ${p}: ${(e as Error).message}`, e);
+    }
+  };
+  return { cert: read(cert, 'grpc_tls_cert'), key: read(key, 'grpc_tls_key') };
+}
+
 /** Starts the HTTP server of an lsm.toml. A bad config or an unsafe bind rejects before anything opens. */
 export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
@@ -65,6 +86,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
       `refusing to listen on ${settings.host} without a token: set auth_token in [server] or STRATA_SERVER_TOKEN (or bind 127.0.0.1)`,
     );
   }
+  const grpcTls = readGrpcTls(settings, cfg.file);
   const instances = await openInstances(cfg, {
     dbOptions: { ...(opts.env === undefined ? {} : { env: opts.env }), ...(opts.envFile === undefined ? {} : { envFile: opts.envFile }) },
   });
@@ -87,7 +109,9 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
         host,
         port: settings.grpcPort,
         ...(settings.authToken === undefined ? {} : { token: settings.authToken }),
+        ...(grpcTls === undefined ? {} : { tls: grpcTls }),
         codecs: Object.fromEntries(instances.list().map((i) => [i.name, i.codec])),
+        kvOnly: instances.list().filter((i) => !i.query).map((i) => i.name),
         limits: {
           maxMessageBytes: settings.bodyLimit,
           maxKeyBytes: settings.maxKeySize,

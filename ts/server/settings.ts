@@ -28,6 +28,9 @@ export interface ServerSettings {
   authToken?: string;
   /** When set, the gRPC service (`proto/stratadb.proto`) listens on this port too (same host and token). */
   grpcPort?: number;
+  /** PEM files (certificate chain, private key): set both to serve gRPC over TLS. Relative to lsm.toml's folder. */
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
   /** pino level. Default `info`. */
   logLevel: LogLevel;
   /** Largest request body in bytes. Default 1 MiB. */
@@ -69,6 +72,8 @@ const FIELDS: Record<keyof ServerSettings, Field> = {
   port: f('port', 'PORT', 'port'),
   authToken: f('string', 'TOKEN', 'auth_token'),
   grpcPort: f('port', 'GRPC_PORT', 'grpc_port'),
+  grpcTlsCert: f('string', 'GRPC_TLS_CERT', 'grpc_tls_cert'),
+  grpcTlsKey: f('string', 'GRPC_TLS_KEY', 'grpc_tls_key'),
   logLevel: f('level', 'LOG_LEVEL', 'log_level'),
   bodyLimit: f('size', 'BODY_LIMIT', 'body_limit'),
   maxBatch: f('int', 'MAX_BATCH', 'max_batch'),

@@ -77,6 +77,8 @@ export interface Instance {
 export interface Context {
   /** The named instance (empty name: the first); `STRATA_NOT_FOUND` otherwise. */
   instance(name: string): Instance;
+  /** As `instance`, for query, index and collection calls: `STRATA_INVALID_ARGUMENT` on an instance served without queries. */
+  queryInstance(name: string): Instance;
   limits: GrpcLimits;
   emit(e: GrpcEvent): void;
 }

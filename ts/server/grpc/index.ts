@@ -11,6 +11,7 @@
  * ```
  */
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -54,6 +55,10 @@ export interface GrpcSettings {
   onEvent?: (event: GrpcEvent) => void;
   /** The codec of an instance when it is not its database's `valueEncoding` (see `codecOf`). */
   codecs?: Record<string, Codec>;
+  /** Instances served for key-value calls only (lsm.toml's `query = false`): query and collection calls are INVALID_ARGUMENT. */
+  kvOnly?: string[];
+  /** Serve TLS with this PEM certificate (chain) and private key instead of plaintext HTTP/2. */
+  tls?: { cert: Buffer | string; key: Buffer | string };
 }
 
 /** A running server. */
@@ -64,7 +69,7 @@ export interface GrpcServer {
   close(): Promise<void>;
 }
 
-const SETTINGS = new Set(['host', 'port', 'token', 'limits', 'onEvent', 'codecs']);
+const SETTINGS = new Set(['host', 'port', 'token', 'limits', 'onEvent', 'codecs', 'tls', 'kvOnly']);
 
 /** True for `localhost`, `::1` and 127.0.0.0/8. */
 export function isLoopback(host: string): boolean {
@@ -108,6 +113,29 @@ function checkInstances(given: unknown, codecs: unknown): Instance[] {
   const unknown = [...chosen.keys()][0];
   if (unknown !== undefined) throw invalidArgument(`codecs: no instance named ${quote(unknown)}`);
   return list;
+}
+
+const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/** Plaintext without `tls`; else TLS with its certificate and key (checked to be PEM first). */
+function credentialsOf(given: unknown): grpc.ServerCredentials {
+  if (given === undefined) return grpc.ServerCredentials.createInsecure();
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalidArgument(`tls must be { cert, key } (PEM), got ${describe(given)}`);
+  const pem = (k: 'cert' | 'key'): Buffer => {
+    const v = (given as Record<string, unknown>)[k];
+    const buf = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : undefined;
+    if (buf === undefined || !PEM.test(buf.toString('latin1'))) throw invalidArgument(`tls.${k} must be PEM text (a string or Buffer holding -----BEGIN ...-----), got ${describe(v)}`);
+    return buf;
+  };
+  const cert = pem('cert');
+  const key = pem('key');
+  try {
+    // Node's TLS checks that the key is readable and matches the certificate, before anything binds.
+    tls.createSecureContext({ cert, key });
+  } catch (e) {
+    throw invalidArgument(`tls: the certificate or key is not usable: ${(e as Error).message}`, e);
+  }
+  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false);
 }
 
 /** Loads the service definition from `PROTO_PATH`. */
@@ -155,8 +183,21 @@ export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | R
   const onEvent = settings.onEvent;
   if (onEvent !== undefined && typeof onEvent !== 'function') throw invalidArgument(`onEvent must be a function, got ${describe(onEvent)}`);
 
+  const credentials = credentialsOf(settings.tls);
+
   const byName = new Map(list.map((i) => [i.name, i]));
+  const kvOnly = settings.kvOnly ?? [];
+  if (!Array.isArray(kvOnly)) throw invalidArgument(`kvOnly must be an array of instance names, got ${describe(kvOnly)}`);
+  for (const n of kvOnly) if (typeof n !== 'string' || !byName.has(n)) throw invalidArgument(`kvOnly: no instance named ${quote(n)}`);
+  const noQuery = new Set<string>(kvOnly);
   const ctx: Context = {
+    queryInstance(name: string): Instance {
+      const inst = this.instance(name);
+      if (noQuery.has(inst.name)) {
+        throw invalidArgument(`instance ${JSON.stringify(inst.name)} has query = false: it has no indexes and answers no queries or collection calls`);
+      }
+      return inst;
+    },
     instance(name: string): Instance {
       const inst = name === '' ? list[0] : byName.get(name);
       if (inst === undefined) {
@@ -193,6 +234,12 @@ export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | R
     Find: u('Find', collections.find),
     UpdateOne: u('UpdateOne', collections.updateOne),
     DeleteOne: u('DeleteOne', collections.deleteOne),
+    InsertMany: u('InsertMany', collections.insertMany),
+    ReplaceOne: u('ReplaceOne', collections.replaceOne),
+    DeleteMany: u('DeleteMany', collections.deleteMany),
+    CountDocuments: u('CountDocuments', collections.countDocuments),
+    ListCollectionIndexes: u('ListCollectionIndexes', collections.listCollectionIndexes),
+    DeclareCollectionIndexes: u('DeclareCollectionIndexes', collections.declareCollectionIndexes),
   };
 
   const server = new grpc.Server({
@@ -203,7 +250,7 @@ export async function startGrpc(instances: Map<string, Db<unknown, unknown>> | R
   server.addService(tolerant(loadService()), impl);
   const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => {
+    server.bindAsync(address, credentials, (err, p) => {
       if (err) reject(new StrataError('STRATA_IO_ERROR', `cannot listen on ${address}: ${err.message}`, { cause: err }));
       else resolve(p);
     });

@@ -43,6 +43,7 @@ export interface ScanRequest {
   keysOnly: boolean;
   format: ValueFormat;
   batchSize: number;
+  contains?: Buffer;
 }
 export interface Entry {
   key: Buffer;
@@ -133,7 +134,11 @@ export async function scan(ctx: Context, req: ScanRequest, call: ServerWritableS
     const v = req[b];
     if (v !== undefined) opts[b] = checkKey(ctx, v, b);
   }
-  if (req.limit > 0) opts.limit = req.limit;
+  // With `contains` the limit counts matches, so the iterator reads the range unlimited.
+  const contains = req.contains === undefined ? undefined : checkKey(ctx, req.contains, 'contains');
+  if (contains !== undefined && contains.length === 0) throw invalidArgument('contains must not be empty (leave it unset to scan every key)');
+  if (req.limit > 0 && contains === undefined) opts.limit = req.limit;
+  let left = contains !== undefined && req.limit > 0 ? req.limit : Infinity;
   const it = inst.db.iterator<Buffer, Buffer>(opts);
   let sent = 0;
   let entries: Entry[] = [];
@@ -155,6 +160,10 @@ export async function scan(ctx: Context, req: ScanRequest, call: ServerWritableS
       const chunk = await it.nextv(size);
       if (chunk.length === 0) break;
       for (const [key, value] of chunk) {
+        if (contains !== undefined) {
+          if (!key.includes(contains)) continue;
+          if (left-- <= 0) break;
+        }
         const e: Entry = { key };
         if (!req.keysOnly) e.value = decodeWireValue(inst.codec, value, format, key);
         entries.push(e);
@@ -163,6 +172,7 @@ export async function scan(ctx: Context, req: ScanRequest, call: ServerWritableS
         if (call.cancelled) break;
       }
       if (entries.length > 0 && !call.cancelled) await flush();
+      if (left <= 0) break;
     }
     failed = false;
   } finally {

@@ -42,7 +42,7 @@ function queryOf(text: string): Query {
 }
 
 export async function query(ctx: Context, req: QueryRequest): Promise<QueryResponse> {
-  const { db, codec } = ctx.instance(req.instance);
+  const { db, codec } = ctx.queryInstance(req.instance);
   const format = checkFormat(req.format);
   const q = queryOf(req.queryJson);
   const opts: QueryOptions = { keyEncoding: 'buffer', valueEncoding: 'buffer', values: !req.keysOnly };
@@ -59,7 +59,7 @@ export async function query(ctx: Context, req: QueryRequest): Promise<QueryRespo
 }
 
 export async function count(ctx: Context, req: CountRequest): Promise<{ count: number; low: number; high: number }> {
-  const { db } = ctx.instance(req.instance);
+  const { db } = ctx.queryInstance(req.instance);
   const q = queryOf(req.queryJson);
   if (!req.estimate) {
     const n = await db.count(q);
@@ -70,7 +70,7 @@ export async function count(ctx: Context, req: CountRequest): Promise<{ count: n
 }
 
 export async function explain(ctx: Context, req: ExplainRequest): Promise<{ explanationJson: string }> {
-  const { db } = ctx.instance(req.instance);
+  const { db } = ctx.queryInstance(req.instance);
   const q = queryOf(req.queryJson);
   const ex = await db.explain(q, { analyze: req.analyze ?? true });
   return { explanationJson: jsonWithBytes(ex) };

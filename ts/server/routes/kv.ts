@@ -46,6 +46,61 @@ function bounds(ctx: AppContext, q: { prefix?: string; start?: string; end?: str
   return r;
 }
 
+/** A write waiting in a group: its key and value, and how to answer its request. */
+interface Pending {
+  key: string;
+  value: unknown;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit of `POST /keys`: the writes whose requests arrive in one turn of the event loop
+ * go to the database as one `db.batch` (one index-maintenance pass, one engine write) instead
+ * of one `db.put` each. Each request is answered once its own write is applied, as with
+ * `db.put`. A batch is all or nothing, so when a group fails (a unique index, a closed
+ * database) every write of it is retried alone and each request gets its own answer.
+ */
+const groups = new WeakMap<object, { pending: Pending[]; max: number }>();
+
+function groupedPut(db: Instance['db'], key: string, value: unknown, max: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let g = groups.get(db);
+    if (g === undefined) {
+      const group = { pending: [] as Pending[], max };
+      groups.set(db, (g = group));
+      setImmediate(() => {
+        groups.delete(db);
+        void commit(db, group.pending);
+      });
+    }
+    g.pending.push({ key, value, resolve, reject });
+    if (g.pending.length >= g.max) groups.delete(db);
+  });
+}
+
+/** One write alone; its request gets the answer. */
+async function putOne(db: Instance['db'], p: Pending): Promise<void> {
+  try {
+    await db.put(p.key, p.value);
+    p.resolve();
+  } catch (e) {
+    p.reject(e);
+  }
+}
+
+async function commit(db: Instance['db'], pending: Pending[]): Promise<void> {
+  if (pending.length === 1) return putOne(db, pending[0] as Pending);
+  try {
+    await db.batch(pending.map((p) => ({ type: 'put' as const, key: p.key, value: p.value })));
+  } catch {
+    // Nothing of the batch was written: each write alone, in arrival order.
+    for (const p of pending) await putOne(db, p);
+    return;
+  }
+  for (const p of pending) p.resolve();
+}
+
 const pageResponse = (item: Schema): Schema => ({
   type: 'object',
   required: ['items', 'cursor'],
@@ -251,7 +306,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
       const inst = instanceOf(ctx, req, scoped);
       const body = req.body as { key: string; value: unknown };
       const key = checkKey(ctx, body.key);
-      await inst.db.put(key, checkValue(ctx, inst, body.value));
+      await groupedPut(inst.db, key, checkValue(ctx, inst, body.value), s.maxBatch);
       return { ok: true };
     },
   );
