@@ -62,6 +62,7 @@ tar -tzf "$MAIN_TGZ" | sed 's|^package/||' | sort > "$WORK/main-files.txt"
 bad="$(grep -vE '^scripts/build-from-source\.js$' "$WORK/main-files.txt" | grep -E '^(ts|__test__|bench|scripts|npm|docs|target|\.ci|\.github)/|^crates/engine/(tests|benches|fuzz|examples)/|\.map$|\.node$|(^|/)\.env$|tsconfig' || true)"
 if [ -n "$bad" ]; then echo "install-test: the main tarball must not hold:" >&2; echo "$bad" >&2; exit 1; fi
 for f in package.json README.md LICENSE CHANGELOG.md loader.js binding.js binding.d.ts dist/index.js dist/index.d.ts dist/cli/index.js \
+  dist/server/console/index.js dist/server/console/public/index.html dist/server/console/public/console.js dist/server/console/public/console.css \
   scripts/build-from-source.js Cargo.toml Cargo.lock build.rs src/lib.rs crates/engine/Cargo.toml crates/engine/src/lib.rs; do
   grep -qx "$f" "$WORK/main-files.txt" || { echo "install-test: the main tarball lacks $f" >&2; exit 1; }
 done

@@ -3,6 +3,7 @@
  * every instance, listens, and on SIGTERM/SIGINT stops accepting, finishes the requests in
  * flight, closes every database and exits 0.
  */
+import * as path from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 
 import type { Db } from '../db';
@@ -56,6 +57,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const settings = resolveServerSettings({
     toml: cfg.server,
     where: (k) => cfg.where('server', k),
+    baseDir: path.dirname(path.resolve(cfg.file)),
     explicit: { ...opts.settings, host: opts.host, port: opts.port, authToken: opts.token, logLevel: opts.logLevel },
     env,
     envFile: opts.envFile,
