@@ -105,7 +105,6 @@ export async function jobRoutes(app: FastifyInstance, opts: JobRouteOptions): Pr
         tags,
         summary: 'The events of a job as NDJSON ({"type":"progress"|"done"|"failed","job":{...}} per line): its state now, then each event until it finishes',
         params: idParams,
-        produces: ['application/x-ndjson'],
         response: {
           200: { description: 'One JSON event per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
           ...errors(404),
