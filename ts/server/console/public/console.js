@@ -250,6 +250,7 @@
     $('dash-instance').textContent = instance;
     rows($('levels-table').tBodies[0], stats.levels.map((l, i) => tr(`L${i}`, l.files, fmtBytes(l.bytes))));
     prev = cur;
+    $('view-dashboard').dataset.samples = String(Number($('view-dashboard').dataset.samples || 0) + 1);
     drawCharts();
   }
   function drawCharts() {
@@ -259,7 +260,7 @@
       const data = [hist.t, hist[k]];
       if (!charts[k]) {
         // eslint-disable-next-line no-undef
-        charts[k] = new uPlot({ width: 420, height: 160, legend: { show: false }, series: [{}, { stroke: '#2563eb', width: 1.5, spanGaps: true }], scales: { x: { time: true, range: (_u, _min, max) => [max - (HISTORY * SAMPLE_MS) / 1000, max] } } }, data, $(id));
+        charts[k] = new uPlot({ width: 420, height: 160, legend: { show: false }, series: [{}, { stroke: '#2563eb', width: 1.5, spanGaps: true }], scales: { x: { time: true, range: () => { const last = hist.t.length ? hist.t[hist.t.length - 1] : Date.now() / 1000; return [last - (HISTORY * SAMPLE_MS) / 1000, last]; } } } }, data, $(id));
       } else {
         charts[k].setData(data);
       }
@@ -394,7 +395,7 @@
         JSON.stringify(ix.definition.extractor),
         ix.state,
         ix.entries ?? '–',
-        el('td', {}, bar, ' ', building.get(ix.name) || (p ? `${p.processed}/${p.total}` : '')),
+        el('td', {}, bar, ' ', building.get(ix.name) || (p && ix.state === 'building' ? `${p.processed}/${p.total}` : '')),
         el('td', {},
           el('button', { type: 'button', 'data-action': 'rebuild', onclick: () => runIndexJob('/jobs/index-rebuild', { instance: state.instance, name: ix.name }).catch(fail) }, 'Rebuild'),
           ' ',
@@ -449,7 +450,11 @@
   async function toggle(f) {
     clearMessage();
     try {
-      const r = await api('POST', `/features/${encodeURIComponent(f.id)}`, { enabled: !f.enabled, version: f.version });
+      // Description and data are written again as read: an update replaces the whole flag.
+      const body = { enabled: !f.enabled, version: f.version };
+      if (f.description !== undefined) body.description = f.description;
+      if (f.data !== undefined) body.data = f.data;
+      const r = await api('POST', `/features/${encodeURIComponent(f.id)}`, body);
       await loaders.features();
       show(`${r.id} is ${r.enabled ? 'on' : 'off'} (version ${r.version})`, true);
     } catch (e) {
