@@ -66,17 +66,19 @@ test.after.always(async () => {
 });
 
 /** A page, and the script errors and CSP violations it logs (checked at the end of each test). */
-async function newPage(t: ExecutionContext): Promise<{ page: Page; problems: string[] }> {
+async function newPage(t: ExecutionContext): Promise<{ page: Page; problems: string[]; requests: string[] }> {
   const ctx = await (browser as Browser).newContext({ viewport: { width: 1280, height: 900 } });
   t.teardown(() => ctx.close());
   const page = await ctx.newPage();
   const problems: string[] = [];
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(new URL(r.url()).pathname));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on('dialog', (d) => void d.accept());
-  return { page, problems };
+  return { page, problems, requests };
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -98,7 +100,7 @@ test.serial('every view of the console against the API', async (t) => {
   const rawBytes = Buffer.from([0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 0x3c, 0x62, 0x3e]);
   t.is((await api('POST', '/db/log/keys', { key: 'bin', value: rawBytes.toString('base64') })).status, 200);
 
-  const { page, problems } = await newPage(t);
+  const { page, problems, requests } = await newPage(t);
   await page.goto(`${s.url}/console`);
 
   // Instances and health.
@@ -277,6 +279,10 @@ test.serial('every view of the console against the API', async (t) => {
   t.true(fs.existsSync(path.join(path.dirname(file), 'backups', 'app', 'meta', '1.json')), 'written under backup_dir/<instance>');
   await shot(page, '9-backups');
   t.is(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no injected script ran, in any view');
+  const followed = requests.filter((r) => r.startsWith('/jobs/'));
+  t.is(followed.filter((r) => r.endsWith('/events')).length, 3, 'create, rebuild and backup followed as streams');
+  t.deepEqual(followed.filter((r) => /^\/jobs\/[0-9a-f-]{36}$/.test(r)), [], 'never polled');
+  t.true(requests.every((r) => !/^\/console\//.test(r) || /^\/console\/(console|uPlot)\.(js|css)$/.test(r)), 'only its own files');
   t.deepEqual(problems, [], 'no script errors and no CSP violations');
 });
 

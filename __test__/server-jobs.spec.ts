@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 
+import { serve } from '../ts/server/serve';
 import { resolveServerSettings } from '../ts/server/settings';
 import { tmpPath } from './helpers';
-import { call, testApp } from './fixtures/server';
+import { call, SEEDS_TOML, testApp, writeConfig } from './fixtures/server';
 
 interface Event {
   type: 'progress' | 'done' | 'failed';
@@ -119,4 +120,33 @@ test('backup_dir: from the environment, and relative to lsm.toml', (t) => {
   t.is(resolveServerSettings({ env: { STRATA_SERVER_BACKUP_DIR: 'rel' }, envFile: false }).backupDir, path.resolve('rel'));
   t.is(resolveServerSettings({ env: {}, envFile: false }).backupDir, undefined);
   t.throws(() => resolveServerSettings({ toml: { backup_dir: '' }, env: {}, envFile: false }), { message: /backup_dir/ });
+});
+
+test('over a socket: events arrive as the job runs; a client that leaves early harms nothing', async (t) => {
+  const s = await serve({ config: writeConfig(`[server]\nbackup_dir = "./b"\n${SEEDS_TOML}`), port: 0, logLevel: 'silent', env: {}, envFile: false, handleSignals: false });
+  t.teardown(() => s.close());
+  const start = async () => (await (await fetch(`${s.url}/backups?instance=log`, { method: 'POST' })).json()) as { id: string };
+  const job = await start();
+  const r = await fetch(`${s.url}/jobs/${job.id}/events`);
+  t.is(r.headers.get('content-type'), 'application/x-ndjson');
+  const lines = (await r.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Event);
+  t.true(lines.length >= 3);
+  t.is(lines.at(-1)?.type, 'done');
+
+  // Leave after the first line, while the next backup runs: it still completes.
+  const next = await start();
+  const ac = new AbortController();
+  const res = await fetch(`${s.url}/jobs/${next.id}/events`, { signal: ac.signal });
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  t.false((await reader.read()).done);
+  ac.abort();
+  let finished = false;
+  for (let i = 0; i < 400 && !finished; i++) {
+    const j = (await (await fetch(`${s.url}/jobs/${next.id}`)).json()) as { state: string; result?: { id: number } };
+    finished = j.state !== 'running';
+    if (finished) t.like(j, { state: 'done', result: { id: 2 } });
+    else await new Promise((r) => setTimeout(r, 25));
+  }
+  t.true(finished, 'the backup finished');
+  t.is((await fetch(`${s.url}/health`)).status, 200);
 });

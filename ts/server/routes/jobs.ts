@@ -123,7 +123,8 @@ export async function jobRoutes(app: FastifyInstance, opts: JobRouteOptions): Pr
       if (job.state === 'running') {
         const stop = jobs.subscribe(id, line);
         out.on('close', stop);
-        req.raw.on('close', () => {
+        // The client went away (or the answer is complete): no more events for it.
+        reply.raw.on('close', () => {
           stop();
           out.destroy();
         });
