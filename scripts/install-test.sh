@@ -62,6 +62,7 @@ tar -tzf "$MAIN_TGZ" | sed 's|^package/||' | sort > "$WORK/main-files.txt"
 bad="$(grep -vE '^scripts/build-from-source\.js$' "$WORK/main-files.txt" | grep -E '^(ts|__test__|bench|scripts|npm|docs|target|\.ci|\.github)/|^crates/engine/(tests|benches|fuzz|examples)/|\.map$|\.node$|(^|/)\.env$|tsconfig' || true)"
 if [ -n "$bad" ]; then echo "install-test: the main tarball must not hold:" >&2; echo "$bad" >&2; exit 1; fi
 for f in package.json README.md LICENSE CHANGELOG.md loader.js binding.js binding.d.ts dist/index.js dist/index.d.ts dist/cli/index.js \
+  dist/server/console/index.js dist/server/console/public/index.html dist/server/console/public/console.js dist/server/console/public/console.css \
   scripts/build-from-source.js Cargo.toml Cargo.lock build.rs src/lib.rs crates/engine/Cargo.toml crates/engine/src/lib.rs; do
   grep -qx "$f" "$WORK/main-files.txt" || { echo "install-test: the main tarball lacks $f" >&2; exit 1; }
 done
@@ -172,6 +173,26 @@ run_nocargo npx --no-install strata --help > help.txt
 grep -q "verify <dir>" help.txt || { echo "install-test: strata --help printed:" >&2; cat help.txt >&2; exit 1; }
 [ "$(run_nocargo npx --no-install strata --version)" = "$VERSION" ] || { echo "install-test: strata --version" >&2; exit 1; }
 echo "app: npx strata --help and --version ok"
+cat > console.js <<'EOF'
+// The web console's files (dist/ and uPlot) are found in the installed package.
+const { serve } = require('stratadb/dist/server');
+const os = require('os');
+const path = require('path');
+const fs = require('fs');
+(async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-console-'));
+  fs.writeFileSync(path.join(dir, 'lsm.toml'), '[[instance]]\nname = "default"\ndata_dir = "./db"\n');
+  const s = await serve({ config: path.join(dir, 'lsm.toml'), port: 0, logLevel: 'silent', env: {}, envFile: false, handleSignals: false });
+  for (const f of ['/console', '/console/console.js', '/console/console.css', '/console/uPlot.js', '/console/uPlot.css']) {
+    const r = await fetch(s.url + f);
+    if (r.status !== 200 || (await r.text()).length === 0) throw new Error(f + ': ' + r.status);
+  }
+  await s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log('app: strata serve serves /console from the installed package');
+})().catch((e) => { console.error(e); process.exit(1); });
+EOF
+run_nocargo node console.js
 
 echo "== install-test: npm run build-from-source in the installed package (cargo back on PATH)"
 if [ "${STRATA_INSTALL_TEST_FROM_SOURCE:-1}" = "1" ]; then

@@ -19,9 +19,13 @@ import { registerAuth } from './auth';
 import type { AppContext } from './context';
 import { toHttp } from './errors';
 import { registerLimits } from './limits';
+import { registerConsole } from './console';
+import { JobRegistry } from './jobs';
 import { adminRoutes } from './routes/admin';
+import { backupRoutes } from './routes/backups';
 import { featureRoutes } from './routes/features';
 import { indexRoutes } from './routes/indexes';
+import { jobRoutes } from './routes/jobs';
 import { kvRoutes } from './routes/kv';
 import { collectionRoutes } from './routes/collections';
 import { queryRoutes } from './routes/query';
@@ -129,6 +133,9 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
   await app.register(kvRoutes, unscoped);
   await app.register(adminRoutes, { ctx });
   await app.register(featureRoutes, { ctx });
+  const jobs = new JobRegistry();
+  await app.register(jobRoutes, { ctx, jobs });
+  await app.register(backupRoutes, { ctx, jobs });
   await app.register(statsRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.register(kvRoutes, { ...scoped, prefix: '/db/:instance' });
   await app.register(queryRoutes, { ...scoped, prefix: '/db/:instance' });
@@ -145,6 +152,7 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
     const m = await metrics();
     return reply.type(m.contentType).send(m.body);
   });
+  registerConsole(app);
   await app.ready();
   return app;
 }

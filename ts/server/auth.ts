@@ -1,6 +1,6 @@
 /**
- * Bearer-token authentication: when a token is configured, every route but `/health` needs
- * `Authorization: Bearer <token>`. The comparison is constant-time (over SHA-256 digests, so
+ * Bearer-token authentication: when a token is configured, every route but `/health` (and the
+ * console's static files) needs `Authorization: Bearer <token>`. The comparison is constant-time (over SHA-256 digests, so
  * the token's length does not leak either).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 
 import { HttpError } from './errors';
 
-const OPEN_ROUTES = new Set(['/health']);
+// The console's static files (no data in them; its API calls carry the token): ./console.
+const OPEN_ROUTES = new Set(['/health', '/console', '/console/', '/console/:file']);
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();

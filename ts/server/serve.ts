@@ -77,6 +77,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const settings = resolveServerSettings({
     toml: cfg.server,
     where: (k) => cfg.where('server', k),
+    baseDir: path.dirname(path.resolve(cfg.file)),
     explicit: { ...opts.settings, host: opts.host, port: opts.port, authToken: opts.token, logLevel: opts.logLevel },
     env,
     envFile: opts.envFile,

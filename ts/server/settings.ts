@@ -53,9 +53,15 @@ export interface ServerSettings {
   maxPage: number;
   /** Worker processes: 1 (one process owns a database directory). */
   workers: number;
+  /**
+   * Where backups started over HTTP (`POST /jobs/backup`) go: one incremental backup directory
+   * per instance, `<backupDir>/<instance>`. Unset: such backups are refused (409). A request
+   * never names a path.
+   */
+  backupDir?: string;
 }
 
-type Kind = 'string' | 'port' | 'size' | 'int' | 'level';
+type Kind = 'string' | 'port' | 'size' | 'int' | 'level' | 'path';
 
 interface Field {
   kind: Kind;
@@ -85,6 +91,7 @@ const FIELDS: Record<keyof ServerSettings, Field> = {
   scanBudget: f('int', 'SCAN_BUDGET', 'scan_budget'),
   maxPage: f('int', 'MAX_PAGE', 'max_page'),
   workers: f('int', 'WORKERS', 'workers'),
+  backupDir: f('path', 'BACKUP_DIR', 'backup_dir'),
 };
 
 /** The defaults. */
@@ -120,6 +127,7 @@ function coerce(key: keyof ServerSettings, raw: unknown, source: string): unknow
   };
   switch (kind) {
     case 'string':
+    case 'path':
       return typeof text === 'string' && text.length > 0 ? text : bad('a non-empty string');
     case 'level':
       return typeof text === 'string' && (LOG_LEVELS as string[]).includes(text) ? text : bad(`one of ${LOG_LEVELS.join(', ')}`);
@@ -148,6 +156,8 @@ export interface SettingsSources {
   env?: Record<string, string | undefined>;
   /** `.env` path, or `false` to skip. Default `<cwd>/.env`. */
   envFile?: string | false;
+  /** The directory a relative path of `toml` is resolved against (lsm.toml's); other sources: the working directory. */
+  baseDir?: string;
 }
 
 /** Reads `.env` (without touching `process.env`); missing file: empty. */
@@ -182,7 +192,8 @@ export function resolveServerSettings(src: SettingsSources = {}): ServerSettings
     const where = src.where?.(name) ?? 'lsm.toml';
     const key = byToml.get(name);
     if (key === undefined) throw invalidArgument(`${where}: unknown key ${JSON.stringify(name)} in [server]`);
-    toml[key] = coerce(key, value, where);
+    const v = coerce(key, value, where);
+    toml[key] = FIELDS[key].kind === 'path' ? path.resolve(src.baseDir ?? process.cwd(), v as string) : v;
   }
   const explicit: Partial<Record<keyof ServerSettings, unknown>> = {};
   for (const [name, value] of Object.entries(src.explicit ?? {})) {
@@ -194,6 +205,7 @@ export function resolveServerSettings(src: SettingsSources = {}): ServerSettings
   const out: Record<string, unknown> = { ...SERVER_DEFAULTS };
   for (const layer of layers) for (const [k, v] of Object.entries(layer)) if (v !== undefined) out[k] = v;
   const s = out as unknown as ServerSettings;
+  if (s.backupDir !== undefined) s.backupDir = path.resolve(s.backupDir);
   if (s.workers !== 1) throw invalidArgument(`server setting workers must be 1: one process owns a database directory (got ${s.workers})`);
   if (s.maxValueSize > s.bodyLimit) s.maxValueSize = s.bodyLimit;
   return s;
