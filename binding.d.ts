@@ -98,6 +98,16 @@ export declare class NativeDatabase {
   checkpoint(target: string): Promise<BindingCheckpoint>
   /** Closes the database. Idempotent; later calls fail with `STRATA_CLOSED`. */
   close(): Promise<void>
+  /**
+   * Reads the keys packed in `keys` (`u32` LE length · bytes, repeated) at one view on the
+   * calling thread. `flags`: 1 = cached only (a key whose answer needs a disk read is -2,
+   * the others are answered), 2 = lengths only (existence: no value bytes), 4 = system
+   * keys (relative to the system prefix). Returns an `i32` LE per key (value length, -1
+   * missing, -2 not in memory), then the values back to back.
+   */
+  readMany(keys: Uint8Array, flags: number, snapshot?: NativeSnapshot | undefined | null): Buffer
+  /** `readMany` on the thread pool (flag 1 is ignored: every key is answered). */
+  readManyAsync(keys: Uint8Array, flags: number, snapshot?: NativeSnapshot | undefined | null): Promise<Buffer>
 }
 
 /** A cursor over a key range at one snapshot. Entries come out in batches. */

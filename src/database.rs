@@ -85,6 +85,11 @@ impl NativeDatabase {
         }
     }
 
+    /// The engine handle (for the `#[napi] impl` blocks in other files, e.g. `multiget.rs`).
+    pub(crate) fn engine(&self) -> &Db {
+        &self.db
+    }
+
     fn try_batch(&self, batch: WriteBatch) -> BindingResult<bool> {
         Ok(matches!(self.db.try_write(batch).js()?, TryWrite::Written))
     }

@@ -63,6 +63,7 @@
 mod database;
 mod error;
 mod iterator;
+mod multiget;
 mod options;
 mod snapshot;
 mod tasks;

@@ -584,44 +584,24 @@ export class KvDb<K = string, V = string> {
   }
 
   /**
-   * @internal Raw values of raw user keys read on the calling thread where the answer is in
-   * memory (memtable, cache, bloom filter): `undefined` for the keys that need a disk read
-   * (or all of them when the event-loop budget is spent).
+   * @internal Many point reads in one native call on the calling thread, cached only (keys
+   * packed as `u32` LE length · bytes; see `ts/multiget.ts` for the flags and the answer's
+   * layout); `undefined` when the event-loop budget for `cost` reads is spent.
    */
-  _getCachedRaw(keys: Uint8Array[], snapshot?: Snapshot): (Buffer | null | undefined)[] {
+  _readManyHere(packed: Uint8Array, flags: number, cost: number, snapshot?: Snapshot): Buffer | undefined {
     const native = this.#native;
-    if (this.#status !== 'open' || native === undefined || !fastAllowed(keys.length)) return keys.map(() => undefined);
-    const s = this.#snapshotOf({ snapshot });
+    if (this.#status !== 'open' || native === undefined || !fastAllowed(cost)) return undefined;
     try {
-      return keys.map((k) => this.#readHere(native, k, s, true));
+      return native.readMany(packed, flags | 1, this.#snapshotOf({ snapshot }));
     } catch (e) {
       throw fromNative(e);
     }
   }
 
-  /**
-   * @internal Raw values of raw user keys: read on the calling thread where they are in
-   * memory, the rest in one `getMany` on the pool (then a promise).
-   */
-  _readValues(keys: Uint8Array[], snapshot?: Snapshot): Promise<(Buffer | null)[]> | (Buffer | null)[] {
-    let here: (Buffer | null | undefined)[];
-    try {
-      here = this._getCachedRaw(keys, snapshot);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const missing: number[] = [];
-    here.forEach((v, i) => {
-      if (v === undefined) missing.push(i);
-    });
-    if (missing.length === 0) return here as (Buffer | null)[];
-    return this._getManyRaw(
-      missing.map((i) => keys[i] as Uint8Array),
-      snapshot,
-    ).then((vs) => {
-      missing.forEach((i, j) => (here[i] = vs[j] ?? null));
-      return here as (Buffer | null)[];
-    });
+  /** @internal `_readManyHere` on the thread pool, every key answered. */
+  _readManyPool(packed: Uint8Array, flags: number, snapshot?: Snapshot): Promise<Buffer> {
+    const s = this.#snapshotOf({ snapshot });
+    return this.#run(() => this.#db().readManyAsync(packed, flags & ~1, s), true);
   }
 
   /** @internal The approximate count of an encoded range (user or system keys). */

@@ -13,7 +13,7 @@ const ALL_LIMIT = 1000;
 
 /** Every phase of the query section, in the order the worker runs them. */
 const ALL_QUERY_PHASES = ['q-ingest-batch', 'q-ingest-put', ...QUERY_PHASES.map((s) => s.phase), 'q-page-city', 'q-update-move'];
-const ALL_QUERY_STORES = ['stratadb', 'sqlite', 'nedb', 'model'];
+const ALL_QUERY_STORES = ['stratadb', 'sqlite', 'nedb', 'model', 'stratadb-base'];
 /** Above this many documents the brute-force model is left out unless QUERY_STORES names it. */
 const MODEL_MAX_N = 20_000;
 
@@ -56,7 +56,8 @@ function list(name, all, fallback) {
 function queryConfig(base) {
   const n = envIntQ('QUERY_N', base.n);
   if (n < 1) throw new Error('bench: QUERY_N must be at least 1');
-  const defaultStores = ALL_QUERY_STORES.filter((s) => s !== 'model' || n <= MODEL_MAX_N);
+  // stratadb-base (a second build, STRATA_BENCH_BASE_ROOT) only when QUERY_STORES names it.
+  const defaultStores = ALL_QUERY_STORES.filter((s) => s !== 'stratadb-base' && (s !== 'model' || n <= MODEL_MAX_N));
   return {
     n,
     putN: Math.max(1, envIntQ('QUERY_PUT_N', Math.floor(n / 10))),

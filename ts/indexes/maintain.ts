@@ -24,6 +24,7 @@ import { BatchPacker, RawOp } from '../codec';
 import type { KvDb } from '../database';
 import { printableKey } from '../encodings';
 import { StrataError } from '../errors';
+import { readValues } from '../multiget';
 import type { BindingRange } from '../../binding';
 import type { CompiledIndex } from './extract';
 import { postingKey, termPrefixRange, postingPk } from './layout';
@@ -264,8 +265,13 @@ export class IndexMaintainer {
     const readKeys = toRead.map((e) => e.key);
     let reads: Promise<(Buffer | null)[]> | (Buffer | null)[] | undefined;
     if (toRead.length > 0) {
-      if (barrier === undefined) reads = this.#db._readValues(readKeys);
-      else reads = barrier.done.then(() => this.#db._getManyRaw(readKeys));
+      if (barrier === undefined) {
+        try {
+          reads = readValues(this.#db, readKeys, undefined);
+        } catch (e) {
+          reads = Promise.reject(e);
+        }
+      } else reads = barrier.done.then(() => this.#db._getManyRaw(readKeys));
       if (!Array.isArray(reads)) reads.catch(() => undefined);
     }
     for (const k of entries.keys()) {

@@ -6,6 +6,7 @@ import type { EncodingOptions, KvDb } from '../database';
 import { describe } from '../encodings';
 import { invalidArgument } from '../errors';
 import type { IndexRegistry } from '../indexes/registry';
+import { readValues } from '../multiget';
 import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
@@ -165,7 +166,7 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
     const items: { key: K; value?: V }[] = [];
     let recordsRead = 0;
     if (wantValues && pks.length > 0) {
-      const values = await ctx.db._readValues(pks, snapshot);
+      const values = await readValues(ctx.db, pks, snapshot);
       recordsRead = pks.length;
       pks.forEach((pk, i) => {
         const v = values[i];

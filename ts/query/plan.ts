@@ -16,7 +16,7 @@ import { TermTag, encodeTerm, encodeTerms, stringPrefixRange } from '../indexes/
 import { queryTokens } from '../indexes/text';
 import type { IndexType } from '../indexes/definition';
 import type { Leaf, Node, TermValue } from './ast';
-import { AndStream, PkStream, Source, TermStream, UnionStream, openRange } from './streams';
+import { AndStream, PkStream, ProbeStream, Source, TermStream, UnionStream, openRange, probePrefixes } from './streams';
 
 /** One node of a plan, as `explain` shows it. */
 export interface PlanNode {
@@ -28,8 +28,11 @@ export interface PlanNode {
   estimate: number;
   /** An upper bound on the postings the node can read. */
   upper: number;
-  /** `leapfrog` (and), `merge` (or, and ranges of a few terms), `read-and-sort` (wide ranges). */
-  strategy?: 'leapfrog' | 'merge' | 'read-and-sort' | 'seek';
+  /**
+   * `leapfrog` (and), `probe` (and: the sides of a few exact terms looked up per candidate),
+   * `merge` (or, and ranges of a few terms), `read-and-sort` (wide ranges).
+   */
+  strategy?: 'leapfrog' | 'probe' | 'merge' | 'read-and-sort' | 'seek';
   children?: PlanNode[];
   /** After running: the postings this node read. */
   postingsScanned?: number;
@@ -129,16 +132,43 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
   const intersect = (pos: Built[], neg: Built[]): Built => {
     const sorted = [...pos].sort((a, b) => a.plan.estimate - b.plan.estimate);
     if (sorted.length === 1 && neg.length === 0) return sorted[0] as Built;
-    const stream = new AndStream(
-      sorted.map((p) => p.stream),
-      neg.map((n) => n.stream),
-    );
+    // Sides of a few exact terms are probed per candidate (one lookup per term); the others
+    // are leapfrogged with the most selective side, which produces the candidates.
+    const [driver, ...others] = sorted as [Built, ...Built[]];
+    // A side of several terms costs that many lookups per candidate: probed only when it
+    // has at least as many postings per candidate (else leapfrog reads less).
+    const probe = (b: Built, negated: boolean): Buffer[] | undefined => {
+      const ps = probePrefixes(b.stream);
+      if (ps === undefined || ps.length === 1 || negated) return ps;
+      return ps.length * Math.max(1, driver.plan.estimate) <= b.plan.estimate ? ps : undefined;
+    };
+    const mustP = others.map((b) => probe(b, false));
+    const notP = neg.map((b) => probe(b, true));
+    let stream: PkStream;
+    if (mustP.some((x) => x !== undefined) || notP.some((x) => x !== undefined)) {
+      const leap = others.filter((_, i) => mustP[i] === undefined).map((b) => b.stream);
+      const leapNot = neg.filter((_, i) => notP[i] === undefined).map((b) => b.stream);
+      const inner = leap.length === 0 && leapNot.length === 0 ? driver.stream : new AndStream([driver.stream, ...leap], leapNot);
+      const probed = [...others.filter((_, i) => mustP[i] !== undefined), ...neg.filter((_, i) => notP[i] !== undefined)].map((b) => b.stream);
+      stream = new ProbeStream(
+        src,
+        inner,
+        mustP.filter((x): x is Buffer[] => x !== undefined),
+        notP.filter((x): x is Buffer[] => x !== undefined),
+        probed,
+      );
+    } else {
+      stream = new AndStream(
+        sorted.map((p) => p.stream),
+        neg.map((n) => n.stream),
+      );
+    }
     const notPlans: PlanNode[] = neg.map((n) => ({ op: 'not', estimate: n.plan.estimate, upper: n.plan.upper, children: [n.plan] }));
     const plan: PlanNode = {
       op: 'and',
       estimate: Math.min(...sorted.map((p) => p.plan.estimate)),
       upper: Math.min(...sorted.map((p) => p.plan.upper)),
-      strategy: 'leapfrog',
+      strategy: stream instanceof ProbeStream ? 'probe' : 'leapfrog',
       children: [...sorted.map((p) => p.plan), ...notPlans],
     };
     return {

@@ -22,6 +22,7 @@ import type { KeyCursor } from '../iterator';
 import type { Snapshot } from '../snapshot';
 import { successor } from '../codec';
 import { postingTerm } from '../indexes/layout';
+import { systemKeysExist } from '../multiget';
 
 /** Terms a `RangeStream` merges before it falls back to read-and-sort. */
 export const MAX_MERGED_TERMS = 64;
@@ -190,6 +191,29 @@ export class TermStream implements PkStream {
 
   lb(): Buffer {
     return this.#lb;
+  }
+
+  /** The posting-key prefix of this term (`0x01 · id · term`). */
+  get prefix(): Buffer {
+    return this.#prefix;
+  }
+
+  /**
+   * Passes and returns up to `n` keys from the batch in memory (reading the next batch
+   * first when it is used up): `[]` at the end; a promise only when a read is needed.
+   */
+  take(n: number): Buffer[] | Promise<Buffer[]> {
+    if (this.#pos >= this.#buf.length) {
+      if (this.#ended) return [];
+      const f = this.#fill();
+      if (f !== true) return f.then(() => this.take(n));
+      if (this.#pos >= this.#buf.length) return [];
+    }
+    const end = Math.min(this.#buf.length, this.#pos + n);
+    const out = this.#buf.slice(this.#pos, end);
+    this.#pos = end;
+    this.#lb = max(this.#lb, after(out[out.length - 1] as Buffer));
+    return out;
   }
 
   /** Calls `fn` with every key left (and passes them), a batch at a time. */
@@ -436,4 +460,149 @@ async function readAndSort(src: Source, range: BindingRange, arity: number, star
   }
   keys.sort(Buffer.compare);
   return new ArrayStream(keys, scanned, start);
+}
+
+/** Largest number of terms of a side that an intersection probes instead of leapfrogging. */
+export const MAX_PROBED_TERMS = 4;
+
+/** The posting prefixes of a stream made of exact terms (one, or a merge of a few), else `undefined`. */
+export function probePrefixes(s: PkStream): Buffer[] | undefined {
+  if (s instanceof TermStream) return [s.prefix];
+  if (s instanceof UnionStream && s.children.length <= MAX_PROBED_TERMS && s.children.every((c) => c instanceof TermStream)) {
+    return (s.children as TermStream[]).map((c) => c.prefix);
+  }
+  return undefined;
+}
+
+/**
+ * An intersection that reads its candidates from `inner` (the most selective side, or a
+ * leapfrog of the sides that cannot be probed) and checks the other sides by looking up
+ * their postings `prefix · candidate` directly: a batch of candidates costs one native call
+ * instead of a seek and a read of each side's postings between candidates. `must` sides
+ * need one of their prefixes present, `mustNot` sides none.
+ */
+export class ProbeStream implements PkStream {
+  readonly #src: Source;
+  readonly #inner: PkStream;
+  readonly #prefixes: Buffer[];
+  /** Per prefix: the side it belongs to (>= 0: must side, < 0: -1 - mustNot side). */
+  readonly #side: number[];
+  readonly #mustSides: number;
+  readonly #closeAlso: PkStream[];
+  #queue: Buffer[] = [];
+  #qpos = 0;
+  #lb: Buffer = EMPTY;
+  #done = false;
+  #chunk = 128;
+  #probed = 0;
+
+  constructor(src: Source, inner: PkStream, must: Buffer[][], mustNot: Buffer[][], closeAlso: PkStream[]) {
+    this.#src = src;
+    this.#inner = inner;
+    this.#prefixes = [...must.flat(), ...mustNot.flat()];
+    this.#side = [...must.flatMap((ps, i) => ps.map(() => i)), ...mustNot.flatMap((ps, i) => ps.map(() => -1 - i))];
+    this.#mustSides = must.length;
+    this.#closeAlso = closeAlso;
+  }
+
+  get scanned(): number {
+    return this.#inner.scanned + this.#probed;
+  }
+
+  head(): Head {
+    if (this.#qpos < this.#queue.length) return this.#queue[this.#qpos];
+    if (this.#done) return undefined;
+    return this.#refill();
+  }
+
+  #refill(): Head {
+    for (;;) {
+      this.#src.budget.check();
+      const c = this.#candidates(this.#chunk);
+      this.#chunk = Math.min(this.#chunk * 2, 1024);
+      if (c instanceof Promise) return c.then((cs) => this.#orNext(this.#probe(cs)));
+      const h = this.#probe(c);
+      if (h instanceof Promise || h !== undefined || this.#done) return h;
+    }
+  }
+
+  /** `h`, or the next batch's head when no candidate of the last batch passed. */
+  #orNext(h: Head): Head {
+    return h instanceof Promise || h !== undefined || this.#done ? h : this.#refill();
+  }
+
+  /** Probes `cands`; the head after (or `undefined` with `#done` unset when none passed). */
+  #probe(cands: Buffer[]): Head {
+    if (cands.length === 0) {
+      this.#done = true;
+      return undefined;
+    }
+    const found = systemKeysExist(this.#src.db, this.#prefixes, cands, this.#src.snapshot);
+    const n = cands.length * this.#prefixes.length;
+    this.#probed += n;
+    this.#src.budget.postingsScanned += n;
+    if (found instanceof Promise) return found.then((f) => this.#keep(cands, f) ?? this.#refill());
+    return this.#keep(cands, found);
+  }
+
+  #keep(cands: Buffer[], found: Uint8Array): Buffer | undefined {
+    const m = this.#prefixes.length;
+    const queue: Buffer[] = [];
+    const hit = new Uint8Array(this.#mustSides);
+    for (let i = 0; i < cands.length; i++) {
+      hit.fill(0);
+      let excluded = false;
+      for (let j = 0; j < m; j++) {
+        if (found[i * m + j] !== 1) continue;
+        const side = this.#side[j] as number;
+        if (side < 0) {
+          excluded = true;
+          break;
+        }
+        hit[side] = 1;
+      }
+      if (excluded || hit.includes(0)) continue;
+      const c = cands[i] as Buffer;
+      if (Buffer.compare(c, this.#lb) >= 0) queue.push(c);
+    }
+    this.#queue = queue;
+    this.#qpos = 0;
+    return queue[0];
+  }
+
+  /** Up to `n` candidates from `inner` (fewer when the next needs a read). */
+  #candidates(n: number): Buffer[] | Promise<Buffer[]> {
+    const inner = this.#inner;
+    if (inner instanceof TermStream) return inner.take(n);
+    const out: Buffer[] = [];
+    const loop = (): Buffer[] | Promise<Buffer[]> => {
+      while (out.length < n) {
+        const h = inner.head();
+        if (h instanceof Promise) return out.length > 0 ? out : h.then(loop);
+        if (h === undefined) return out;
+        out.push(h);
+        inner.seekTo(after(h));
+      }
+      return out;
+    };
+    return loop();
+  }
+
+  seekTo(target: Buffer): void {
+    if (Buffer.compare(target, this.#lb) <= 0) return;
+    this.#lb = target;
+    const q = this.#queue;
+    while (this.#qpos < q.length && Buffer.compare(q[this.#qpos] as Buffer, target) < 0) this.#qpos++;
+    if (this.#qpos >= q.length) this.#inner.seekTo(target);
+  }
+
+  lb(): Buffer {
+    if (this.#qpos < this.#queue.length) return this.#queue[this.#qpos] as Buffer;
+    return max(this.#lb, this.#inner.lb());
+  }
+
+  async close(): Promise<void> {
+    await this.#inner.close();
+    for (const c of this.#closeAlso) await c.close();
+  }
 }

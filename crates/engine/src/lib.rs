@@ -45,7 +45,7 @@ mod db;
 
 pub use batch::WriteBatch;
 pub use db::{
-    ApproximateCount, CheckpointInfo, Db, DbIterator, DbStats, IterOptions, LevelStats, RangeOptions, Snapshot,
+    ApproximateCount, CheckpointInfo, Db, DbIterator, DbStats, IterOptions, LevelStats, Lookup, RangeOptions, Snapshot,
     TryWrite,
 };
 pub use error::{Error, Result};

@@ -11,9 +11,12 @@
 
 mod background;
 mod checkpoint;
+mod multiget;
 mod recovery;
 mod types;
 mod write;
+
+pub use multiget::Lookup;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,136 @@
+//! `NativeDatabase.readMany` / `readManyAsync`: many point reads in one crossing.
+//!
+//! A page of query results reads ~100 records and an intersection probes hundreds of
+//! postings; one call per key made the crossing (and a Buffer per value) most of the cost.
+//! Keys go in as one packed buffer (`u32` LE length · key bytes, repeated); the answer comes
+//! back as one Buffer: an `i32` LE per key (the value's length, -1 missing, -2 not in memory
+//! in cached-only mode), then the values back to back in key order (none with length-only).
+//! All keys are read at one view (`Db::get_many_with`).
+
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Uint8Array};
+use napi::{Env, Result, Task};
+use napi_derive::napi;
+use strata_engine::{Db, Keyspace, Lookup, Snapshot};
+
+use crate::database::{copy_buffer, NativeDatabase};
+use crate::error::{guard, invalid, settle, BindingResult, EngineResultExt, ErrorCode};
+use crate::snapshot::{self, NativeSnapshot};
+
+/// `readMany` flags.
+const CACHED_ONLY: u32 = 1;
+const LENGTH_ONLY: u32 = 2;
+const SYSTEM: u32 = 4;
+
+/// Splits `u32 LE length · bytes` records; a record that runs past the end is `InvalidArgument`.
+fn unpack(packed: &[u8]) -> BindingResult<Vec<&[u8]>> {
+    let mut keys = Vec::new();
+    let mut rest = packed;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(|| invalid("readMany: truncated key length"))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > strata_engine::MAX_SYSTEM_KEY_SIZE {
+            return Err(invalid(format!("readMany: key of {len} bytes exceeds the limit")));
+        }
+        let (key, tail) = tail.split_at_checked(len).ok_or_else(|| invalid("readMany: truncated key"))?;
+        keys.push(key);
+        rest = tail;
+    }
+    Ok(keys)
+}
+
+fn read(db: &Db, packed: &[u8], flags: u32, snapshot: Option<&Snapshot>, cached_only: bool) -> BindingResult<Vec<u8>> {
+    let keys = unpack(packed)?;
+    if flags & SYSTEM == 0 {
+        for k in &keys {
+            crate::error::check_key(k)?;
+        }
+    }
+    let keyspace = if flags & SYSTEM != 0 { Keyspace::System } else { Keyspace::User };
+    let length_only = flags & LENGTH_ONLY != 0;
+    let n = keys.len();
+    let mut out = vec![0u8; 4 * n];
+    let mut overflow = false;
+    db.get_many_with(keyspace, &keys, snapshot, cached_only, |i, l| {
+        let status: i32 = match l {
+            Lookup::Missing => -1,
+            Lookup::NotCached => -2,
+            Lookup::Value(v) => {
+                let Ok(len) = i32::try_from(v.len()) else {
+                    overflow = true;
+                    return;
+                };
+                if !length_only {
+                    out.extend_from_slice(v);
+                }
+                len
+            }
+        };
+        if let Some(slot) = out.get_mut(4 * i..4 * i + 4) {
+            slot.copy_from_slice(&status.to_le_bytes());
+        }
+    })
+    .js()?;
+    if overflow {
+        return Err(invalid("readMany: a value exceeds 2 GiB"));
+    }
+    Ok(out)
+}
+
+#[napi]
+impl NativeDatabase {
+    /// Reads the keys packed in `keys` (`u32` LE length · bytes, repeated) at one view on the
+    /// calling thread. `flags`: 1 = cached only (a key whose answer needs a disk read is -2,
+    /// the others are answered), 2 = lengths only (existence: no value bytes), 4 = system
+    /// keys (relative to the system prefix). Returns an `i32` LE per key (value length, -1
+    /// missing, -2 not in memory), then the values back to back.
+    #[napi(catch_unwind)]
+    pub fn read_many<'env>(
+        &self,
+        env: &'env Env,
+        keys: &[u8],
+        flags: u32,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<BufferSlice<'env>, ErrorCode> {
+        guard(|| {
+            let snapshot = snapshot::resolve(snapshot)?;
+            let out = read(self.engine(), keys, flags, snapshot.as_ref(), flags & CACHED_ONLY != 0)?;
+            copy_buffer(env, &out)
+        })
+    }
+
+    /// `readMany` on the thread pool (flag 1 is ignored: every key is answered).
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read_many_async(
+        &self,
+        keys: Uint8Array,
+        flags: u32,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<AsyncTask<ReadManyTask>, ErrorCode> {
+        let snapshot = snapshot::resolve(snapshot)?;
+        Ok(AsyncTask::new(ReadManyTask { db: self.engine().clone(), keys: keys.to_vec(), flags, snapshot }))
+    }
+}
+
+/// `readManyAsync` off the JS thread.
+pub struct ReadManyTask {
+    db: Db,
+    keys: Vec<u8>,
+    flags: u32,
+    snapshot: Option<Snapshot>,
+}
+
+impl Task for ReadManyTask {
+    type Output = BindingResult<Vec<u8>>;
+    type JsValue = Buffer;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(guard(|| {
+            // Without an explicit snapshot the engine pins one view for the whole call.
+            read(&self.db, &self.keys, self.flags, self.snapshot.as_ref(), false)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        settle(env, output).map(Buffer::from)
+    }
+}

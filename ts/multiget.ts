@@ -1,0 +1,158 @@
+/**
+ * Many point reads in one native call (`readMany`): the values of a page of query results
+ * and the existence of many postings. Keys cross as one packed buffer (`u32` LE length ·
+ * bytes, repeated); the answer is one Buffer: an `i32` LE per key (the value's length, -1
+ * when missing, -2 when the answer is not in memory), then the values back to back. The
+ * read runs on the calling thread for the keys that are in memory; the others are read in
+ * one call on the thread pool.
+ */
+import type { KvDb } from './database';
+import type { Snapshot } from './snapshot';
+
+/** `readMany` flags (1 = cached only is set by the KV layer). */
+const LENGTH_ONLY = 2;
+const SYSTEM = 4;
+
+const NOT_CACHED = -2;
+
+/** Packs `prefix · key` for every key (the prefix may be empty). */
+export function packKeys(keys: readonly Uint8Array[], prefix?: Uint8Array, from = 0, to = keys.length): Buffer {
+  const p = prefix?.byteLength ?? 0;
+  let size = 0;
+  for (let i = from; i < to; i++) size += 4 + p + (keys[i] as Uint8Array).byteLength;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    const k = keys[i] as Uint8Array;
+    out.writeUInt32LE(p + k.byteLength, at);
+    at += 4;
+    if (prefix !== undefined && p > 0) {
+      out.set(prefix, at);
+      at += p;
+    }
+    out.set(k, at);
+    at += k.byteLength;
+  }
+  return out;
+}
+
+/** Packs the keys given as one list of parts each (concatenated per key). */
+function packParts(parts: readonly (readonly Uint8Array[])[]): Buffer {
+  let size = 0;
+  for (const ps of parts) {
+    size += 4;
+    for (const x of ps) size += x.byteLength;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const ps of parts) {
+    let len = 0;
+    for (const x of ps) len += x.byteLength;
+    out.writeUInt32LE(len, at);
+    at += 4;
+    for (const x of ps) {
+      out.set(x, at);
+      at += x.byteLength;
+    }
+  }
+  return out;
+}
+
+/** The i32 status of every key of an answer for `n` keys. */
+function statuses(answer: Buffer, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = answer.readInt32LE(4 * i);
+  return out;
+}
+
+/**
+ * Which of the system keys `prefix_j · key_i` exist (`prefixes` × `keys`, key-major:
+ * answer `[i * prefixes.length + j]`), read at `snapshot`. Synchronous when everything was
+ * in memory.
+ */
+export function systemKeysExist(
+  db: KvDb<unknown, unknown>,
+  prefixes: readonly Buffer[],
+  keys: readonly Uint8Array[],
+  snapshot: Snapshot | undefined,
+): Uint8Array | Promise<Uint8Array> {
+  const m = prefixes.length;
+  const n = keys.length * m;
+  let packed: Buffer;
+  if (m === 1) packed = packKeys(keys, prefixes[0]);
+  else {
+    const parts: Uint8Array[][] = new Array(n);
+    for (let i = 0; i < keys.length; i++) for (let j = 0; j < m; j++) parts[i * m + j] = [prefixes[j] as Buffer, keys[i] as Uint8Array];
+    packed = packParts(parts);
+  }
+  const out = new Uint8Array(n);
+  const flags = SYSTEM | LENGTH_ONLY;
+  // Keys are short: one budget unit per 100 lookups, like a batch of postings.
+  const here = db._readManyHere(packed, flags, Math.max(1, Math.ceil(n / 100)), snapshot);
+  const missing: number[] = [];
+  if (here === undefined) for (let i = 0; i < n; i++) missing.push(i);
+  else {
+    const st = statuses(here, n);
+    for (let i = 0; i < n; i++) {
+      const s = st[i] as number;
+      if (s === NOT_CACHED) missing.push(i);
+      else out[i] = s >= 0 ? 1 : 0;
+    }
+  }
+  if (missing.length === 0) return out;
+  const rest = missing.length === n ? packed : repack(packed, missing);
+  return db._readManyPool(rest, flags, snapshot).then((a) => {
+    const st = statuses(a, missing.length);
+    missing.forEach((i, j) => (out[i] = (st[j] as number) >= 0 ? 1 : 0));
+    return out;
+  });
+}
+
+/** The records `indices` of a packed key buffer, packed again. */
+function repack(packed: Buffer, indices: readonly number[]): Buffer {
+  const starts: number[] = [];
+  for (let at = 0; at < packed.length; ) {
+    starts.push(at);
+    at += 4 + packed.readUInt32LE(at);
+  }
+  const parts = indices.map((i) => {
+    const s = starts[i] as number;
+    return packed.subarray(s, s + 4 + packed.readUInt32LE(s));
+  });
+  return Buffer.concat(parts);
+}
+
+/**
+ * The values of the user keys `keys` at `snapshot` (`null` when missing): views into one
+ * answer buffer. Synchronous when every record was in memory.
+ */
+export function readValues(db: KvDb<unknown, unknown>, keys: readonly Uint8Array[], snapshot: Snapshot | undefined): (Buffer | null)[] | Promise<(Buffer | null)[]> {
+  const n = keys.length;
+  const out: (Buffer | null)[] = new Array(n).fill(null);
+  if (n === 0) return out;
+  const packed = packKeys(keys);
+  const here = db._readManyHere(packed, 0, n, snapshot);
+  const missing: number[] = [];
+  if (here === undefined) for (let i = 0; i < n; i++) missing.push(i);
+  else fill(here, n, out, missing, null);
+  if (missing.length === 0) return out;
+  const rest = missing.length === n ? packed : repack(packed, missing);
+  return db._readManyPool(rest, 0, snapshot).then((a) => {
+    fill(a, missing.length, out, undefined, missing);
+    return out;
+  });
+}
+
+/** Spreads an answer of `n` values into `out` (at `map[i]` or `i`); not-cached ones go to `missing`. */
+function fill(answer: Buffer, n: number, out: (Buffer | null)[], missing: number[] | undefined, map: readonly number[] | null | undefined): void {
+  let at = 4 * n;
+  for (let i = 0; i < n; i++) {
+    const s = answer.readInt32LE(4 * i);
+    const slot = map ? (map[i] as number) : i;
+    if (s >= 0) {
+      out[slot] = answer.subarray(at, at + s);
+      at += s;
+    } else if (s === NOT_CACHED) missing?.push(slot);
+    else out[slot] = null;
+  }
+}
