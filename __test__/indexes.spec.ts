@@ -514,7 +514,9 @@ test('probed intersections read from disk (cold cache) agree with a scan, page b
         city: i % 997 === 0 ? 'Rara' : (cities[rnd(cities.length)] as string),
         age: 18 + rnd(60),
         // 'early' on the first 5000: whole batches of candidates fail a negated probe.
-        tags: [tagsOf[rnd(4)] as string, tagsOf[rnd(4)] as string, ...(i < 5000 ? ['early'] : [])],
+        // 'head' (the first 400) drives an AND with 'wide' (350 to 2399), probed: the first
+        // batches of candidates all fail, and the matches come after them.
+        tags: [tagsOf[rnd(4)] as string, tagsOf[rnd(4)] as string, ...(i < 5000 ? ['early'] : []), ...(i < 400 ? ['head'] : []), ...(i >= 350 && i < 2400 ? ['wide'] : [])],
         active: rnd(2) === 0,
         bio: `${words[rnd(6)]} ${words[rnd(6)]} ${words[rnd(6)]}`,
       },
@@ -530,6 +532,7 @@ test('probed intersections read from disk (cold cache) agree with a scan, page b
     [{ and: [{ index: 'city', eq: 'Recife' }, { not: { index: 'active', eq: true } }] }, (u) => u.city === 'Recife' && u.active !== true],
     [{ and: [{ index: 'city', eq: 'Lisboa' }, { not: { index: 'tags', eq: 'early' } }] }, (u) => u.city === 'Lisboa' && !u.tags?.includes('early')],
     [{ and: [{ index: 'city', eq: 'Rara' }, { index: 'tags', eq: 'dev' }] }, (u) => u.city === 'Rara' && !!u.tags?.includes('dev')],
+    [{ and: [{ index: 'tags', eq: 'head' }, { index: 'tags', eq: 'wide' }] }, (u) => !!u.tags?.includes('head') && u.tags.includes('wide')],
     [{ index: 'bio', match: 'coffee jazz' }, (u) => !!u.bio?.includes('coffee') && !!u.bio.includes('jazz')],
     [{ and: [{ index: 'city', eq: 'Natal' }, { index: 'age', gte: 30, lte: 31 }, { not: { index: 'tags', eq: 'ops' } }] }, (u) => u.city === 'Natal' && u.age >= 30 && u.age <= 31 && !u.tags?.includes('ops')],
   ];
@@ -548,5 +551,6 @@ test('probed intersections read from disk (cold cache) agree with a scan, page b
     t.is(await db.count(q), want.length);
   }
   t.is((await db.explain(cases[1]?.[0] as Query)).plan.strategy, 'probe');
+  t.is((await db.explain(cases[4]?.[0] as Query)).plan.strategy, 'probe', 'the head AND wide case probes');
   await db.close();
 });
