@@ -3,6 +3,25 @@
 
 /** An open database. Created by `NativeDatabase.open`. */
 export declare class NativeDatabase {
+  /**
+   * Opens an iterator and returns its handle. The bounds lie in the `setIo` buffer: the
+   * lower one at offset 0 (`lowerLen` bytes, negative: unbounded), the upper one right after
+   * it (`upperLen`). `flags`: 1 lower bound exclusive, 2 upper bound exclusive, 4 reverse,
+   * 8 system keyspace. `limit`: negative or infinite for none.
+   */
+  cursorOpen(lowerLen: number, upperLen: number, flags: number, limit: number, snapshot?: NativeSnapshot | undefined | null): number
+  /**
+   * `NativeIterator.nextBatchSync` of a handle: the packed batch written over the `setIo`
+   * buffer, returning its length; a Buffer when it does not fit there; `null` when nothing
+   * could be read without a disk read (or another read of this iterator is running: use
+   * `cursorNext`). The seek target, if any, is `seek` or else `io[..seekLen]` (negative
+   * `seekLen`: no seek).
+   */
+  cursorRead(handle: number, maxEntries: number, maxBytes: number, seekLen: number, seek?: Uint8Array | undefined | null): number | Buffer | null
+  /** `NativeIterator.nextBatch` of a handle (on the thread pool). */
+  cursorNext(handle: number, maxEntries: number, maxBytes: number, seek?: Uint8Array | undefined | null): Promise<Buffer>
+  /** Releases an iterator. Idempotent; a pending `cursorNext` finishes first. */
+  cursorClose(handle: number): void
   /** Opens (or creates) the database at `location` off the JS thread. */
   static open(location: string, options?: BindingOpenOptions | undefined | null): Promise<NativeDatabase>
   /** The directory this database lives in. */

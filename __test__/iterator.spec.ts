@@ -156,3 +156,42 @@ test('concurrent next calls are served in order', async (t) => {
   await it.close();
   await db.close();
 });
+
+// Iterators cross as handles through the database's 64 KiB io buffer; these cover the paths
+// where bounds, seek targets or batches do not fit it, and entries outliving later reads.
+test('bounds, seek targets and batches larger than the io buffer', async (t) => {
+  const db = await fresh<Buffer, Buffer>({ keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const big = (c: number, n = 40_000): Buffer => Buffer.alloc(n, c);
+  const value = Buffer.alloc(30_000, 0x76);
+  // Keys 0x61.. of 40 KB each: two bounds together (80 KB) exceed the io buffer.
+  await db.batch([0x61, 0x62, 0x63, 0x64, 0x65].map((c) => ({ type: 'put' as const, key: big(c), value })));
+  const keys = async (opts: Parameters<typeof db.keys>[0]): Promise<number[]> => (await db.keys(opts).all()).map((k) => (k as Buffer)[0]);
+  t.deepEqual(await keys({ gt: big(0x61), lte: big(0x64) }), [0x62, 0x63, 0x64]);
+  t.deepEqual(await keys({ gte: big(0x62), lt: big(0x64), reverse: true }), [0x63, 0x62]);
+  t.deepEqual(await keys({ gt: big(0x61, 65_000), lt: big(0x65) }), [0x62, 0x63, 0x64]);
+  // A seek target of the largest key size fills the io buffer exactly.
+  const it = db.iterator();
+  it.seek(big(0x62, 65_536));
+  const [first] = await it.nextv(1);
+  t.is((first[0] as Buffer)[0], 0x63);
+  // Five entries of 70 KB: a batch that does not fit the io buffer comes back as a Buffer.
+  const all = await db.iterator().nextv(5);
+  t.deepEqual(all.map(([k]) => (k as Buffer)[0]), [0x61, 0x62, 0x63, 0x64, 0x65]);
+  t.true(all.every(([k, v]) => (k as Buffer).length === 40_000 && (v as Buffer).equals(value)));
+  await it.close();
+  await db.close();
+});
+
+test('entries stay intact after later reads reuse the io buffer', async (t) => {
+  const db = await fresh();
+  await db.batch(Array.from({ length: 50 }, (_, i) => ({ type: 'put' as const, key: `k${String(i).padStart(2, '0')}`, value: `v${i}` })));
+  const first = await db.iterator({ gte: 'k10', limit: 3 }).nextv(3);
+  const it = db.iterator({ gte: 'k40' });
+  t.deepEqual(await it.nextv(2), [['k40', 'v40'], ['k41', 'v41']]);
+  await db.get('k05');
+  t.deepEqual(first, [['k10', 'v10'], ['k11', 'v11'], ['k12', 'v12']]);
+  await it.close();
+  // A closed iterator's handle is gone: reads reject with STRATA_ITERATOR_NOT_OPEN.
+  t.is((await expectCode(() => it.next(), 'STRATA_ITERATOR_NOT_OPEN')).code, 'STRATA_ITERATOR_NOT_OPEN');
+  await db.close();
+});

@@ -18,11 +18,13 @@ use crate::tasks::{
 /// An open database. Created by `NativeDatabase.open`.
 #[napi]
 pub struct NativeDatabase {
-    db: Db,
+    pub(crate) db: Db,
     location: String,
     /// The buffer `readHere` reads keys from and writes values to, registered once by
     /// `setIo` (a reference to the JS Buffer, so it stays alive while registered).
-    io: Mutex<Option<Buffer>>,
+    pub(crate) io: Mutex<Option<Buffer>>,
+    /// The iterators opened by `cursorOpen`, by handle (`src/cursor.rs`).
+    pub(crate) cursors: Mutex<crate::cursor::Cursors>,
 }
 
 /// `readHere` flags.
@@ -31,7 +33,7 @@ const READ_LENGTH_ONLY: u32 = 2;
 
 impl NativeDatabase {
     pub(crate) fn new(db: Db, location: String) -> Self {
-        NativeDatabase { db, location, io: Mutex::new(None) }
+        NativeDatabase { db, location, io: Mutex::new(None), cursors: Mutex::default() }
     }
 
     /// The body of `getInto` and `readHere`: `io[..key_len]` holds the key; the value is

@@ -28,7 +28,10 @@
 //!   `getSync` always answers on the calling thread.
 //! - *Iterators*: `nextBatchSync` calls `DbIterator::next_batch_if_cached` (seek included),
 //!   which stops at the first block missing from the cache and remembers where it was, so
-//!   the pool form `nextBatch` continues exactly there.
+//!   the pool form `nextBatch` continues exactly there. The KV layer's iterators are numeric
+//!   handles of their database (`cursorOpen` / `cursorRead` / `cursorNext` / `cursorClose`,
+//!   `src/cursor.rs`): no napi object per iterator, and bounds, seek targets and in-memory
+//!   batches cross through the `setIo` buffer (JavaScript copies each batch out at once).
 //! - `open`, `getMany`, `clear`, `compactRange`, `flush`, `verify` and `close` always run on the pool;
 //!   `snapshot`, `iterator`, `stats`, `drainEvents`, `isClosed` and the `close` of snapshots and iterators
 //!   never wait on I/O and run on the calling thread.
@@ -60,6 +63,7 @@
 
 #![deny(clippy::unwrap_used)]
 
+mod cursor;
 mod database;
 mod error;
 mod iterator;

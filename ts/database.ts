@@ -13,7 +13,7 @@ import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
-import { BaseIterator, EntryIterator, ItemIterator, IteratorHost, KeyCursor } from './iterator';
+import { BaseIterator, BatchSource, EntryIterator, HandleCursor, ItemIterator, IteratorHost, KeyCursor } from './iterator';
 import { NormalizedOptions, callOptions, checkKnownOptions, toBindingOptions } from './options';
 import { Snapshot } from './snapshot';
 import { fastAllowed } from './turns';
@@ -227,13 +227,19 @@ export class KvDb<K = string, V = string> {
   ): number | undefined {
     const io = this.#io;
     if (k.byteLength > io.length) return undefined;
-    if (!this.#ioRegistered) {
-      native.setIo(io);
-      this.#ioRegistered = true;
-    }
+    this.#ioOf(native);
     io.set(k, 0);
     // Only numbers cross: the key is already in the registered buffer.
     return native.readHere(k.byteLength, (cachedOnly ? 1 : 0) | (lengthOnly ? 2 : 0), snapshot);
+  }
+
+  /** `#io`, registered with the native database (`setIo`) on first use. */
+  #ioOf(native: NativeDatabase): Buffer {
+    if (!this.#ioRegistered) {
+      native.setIo(this.#io);
+      this.#ioRegistered = true;
+    }
+    return this.#io;
   }
 
   #snapshotOf(opts: ReadOptions | IteratorOptions<K> | undefined) {
@@ -642,7 +648,7 @@ export class KvDb<K = string, V = string> {
     return this._approximateCount(r);
   }
 
-  #openNative(opts: IteratorOptions<K> | undefined, ke: Encoding<unknown>): NativeIterator | undefined {
+  #openNative(opts: IteratorOptions<K> | undefined, ke: Encoding<unknown>): BatchSource | undefined {
     checkObject(opts, 'options', callOptions.iterator, 'an iterator');
     const o = opts ?? {};
     const range = this.#range(o, ke);
@@ -650,7 +656,7 @@ export class KvDb<K = string, V = string> {
     const db = this.#nativeSync();
     if (range === undefined) return undefined;
     try {
-      return db.iterator(range, snapshot);
+      return HandleCursor.open(db, this.#ioOf(db), range, snapshot) ?? db.iterator(range, snapshot);
     } catch (e) {
       throw fromNative(e);
     }

@@ -8,7 +8,7 @@
  * fetches for up to 1000 entries or 64 KiB. `next()` / `nextv()` / `all()` / `for await` are
  * served from the current batch without further native calls.
  */
-import type { NativeIterator } from '../binding';
+import type { BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import { StrataError, fromNative } from './errors';
 import { fastAllowed, nextTurn } from './turns';
 
@@ -48,10 +48,81 @@ function iteratorError(e: unknown): StrataError {
   return err;
 }
 
+/** @internal Where an iterator's batches come from: a `NativeIterator` or a `HandleCursor`. */
+export type BatchSource = Pick<NativeIterator, 'nextBatch' | 'nextBatchSync' | 'close'>;
+
+/** `cursorOpen` flags (src/cursor.rs). */
+const LOWER_EXCLUSIVE = 1;
+const UPPER_EXCLUSIVE = 2;
+const REVERSE = 4;
+const SYSTEM = 8;
+
+/**
+ * @internal An iterator held by its database as a numeric handle (`cursorOpen`): no native
+ * object per iterator, and bounds, seek targets and in-memory batches cross through the
+ * database's registered `io` buffer (each batch is copied out of it at once, into a pooled
+ * Buffer, so the entries handed out never change).
+ */
+export class HandleCursor implements BatchSource {
+  readonly #db: NativeDatabase;
+  readonly #io: Buffer;
+  readonly #handle: number;
+  #open = true;
+
+  private constructor(db: NativeDatabase, io: Buffer, handle: number) {
+    this.#db = db;
+    this.#io = io;
+    this.#handle = handle;
+  }
+
+  /**
+   * Opens a cursor over an encoded range; `undefined` when its bounds do not fit `io` (then
+   * use `NativeDatabase.iterator`). `io` must be registered with `db.setIo`.
+   */
+  static open(db: NativeDatabase, io: Buffer, r: BindingRange, snapshot: NativeSnapshot | undefined): HandleCursor | undefined {
+    const lower = r.gt ?? r.gte;
+    const upper = r.lt ?? r.lte;
+    const ll = lower === undefined ? 0 : lower.byteLength;
+    if (ll + (upper === undefined ? 0 : upper.byteLength) > io.length) return undefined;
+    if (lower !== undefined) io.set(lower, 0);
+    if (upper !== undefined) io.set(upper, ll);
+    const flags =
+      (r.gt !== undefined ? LOWER_EXCLUSIVE : 0) | (r.lt !== undefined ? UPPER_EXCLUSIVE : 0) | (r.reverse === true ? REVERSE : 0) | (r.system === true ? SYSTEM : 0);
+    const handle = db.cursorOpen(lower === undefined ? -1 : ll, upper === undefined ? -1 : upper.byteLength, flags, r.limit ?? -1, snapshot);
+    return new HandleCursor(db, io, handle);
+  }
+
+  nextBatch(maxEntries: number, maxBytes: number, seek?: Uint8Array | null): Promise<Buffer> {
+    if (!this.#open) return Promise.reject(notOpen());
+    return this.#db.cursorNext(this.#handle, maxEntries, maxBytes, seek ?? undefined);
+  }
+
+  nextBatchSync(maxEntries: number, maxBytes: number, seek?: Uint8Array | null): Buffer | null {
+    if (!this.#open) throw notOpen();
+    const io = this.#io;
+    let r: number | Buffer | null;
+    if (seek == null) r = this.#db.cursorRead(this.#handle, maxEntries, maxBytes, -1);
+    else if (seek.byteLength <= io.length) {
+      io.set(seek, 0);
+      r = this.#db.cursorRead(this.#handle, maxEntries, maxBytes, seek.byteLength);
+    } else r = this.#db.cursorRead(this.#handle, maxEntries, maxBytes, -1, seek);
+    if (typeof r !== 'number') return r;
+    const out = Buffer.allocUnsafe(r);
+    io.copy(out, 0, 0, r);
+    return out;
+  }
+
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#db.cursorClose(this.#handle);
+  }
+}
+
 /** Common machinery of entry, key and value iterators. */
 export abstract class BaseIterator<T> implements AsyncIterable<T> {
   readonly #host: IteratorHost;
-  #native: NativeIterator | undefined;
+  #native: BatchSource | undefined;
   /** The current packed batch, and the read positions in its data and its length table. */
   #batch: Buffer = EMPTY;
   #dataPos = 0;
@@ -67,7 +138,7 @@ export abstract class BaseIterator<T> implements AsyncIterable<T> {
   readonly #encodeTarget: (target: unknown) => Uint8Array;
 
   /** @internal */
-  constructor(host: IteratorHost, native: NativeIterator | undefined, encodeTarget: (target: unknown) => Uint8Array) {
+  constructor(host: IteratorHost, native: BatchSource | undefined, encodeTarget: (target: unknown) => Uint8Array) {
     this.#host = host;
     this.#native = native;
     this.#ended = native === undefined;
@@ -331,7 +402,7 @@ export class EntryIterator<K, V> extends BaseIterator<[K, V]> {
   /** @internal */
   constructor(
     host: IteratorHost,
-    native: NativeIterator | undefined,
+    native: BatchSource | undefined,
     encodeTarget: (target: unknown) => Uint8Array,
     decodeKey: (b: Buffer) => K,
     decodeValue: (value: Buffer, key: Buffer) => V,
@@ -353,7 +424,7 @@ export class ItemIterator<T> extends BaseIterator<T> {
   /** @internal */
   constructor(
     host: IteratorHost,
-    native: NativeIterator | undefined,
+    native: BatchSource | undefined,
     encodeTarget: (target: unknown) => Uint8Array,
     decode: (key: Buffer, value: Buffer) => T,
   ) {
