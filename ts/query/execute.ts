@@ -128,7 +128,7 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       throw invalidArgument('cursor is not valid: it was made at another snapshot than the one given');
     }
     const budget = new Budget(timeoutMs === undefined ? undefined : Date.now() + timeoutMs, maxPostings);
-    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, state.from);
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget, want: limit + 1 }, state.from);
     const pks: Buffer[] = [];
     budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;
     let partial: QueryResult<K, V>['partial'] = false;

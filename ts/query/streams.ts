@@ -70,6 +70,8 @@ export interface Source {
   db: KvDb<unknown, unknown>;
   snapshot: Snapshot;
   budget: Budget;
+  /** How many keys the reader expects to take (a page: limit + 1), a hint for batch sizes. */
+  want?: number;
 }
 
 /** A stream's current key: known now, or once a read finishes. */
@@ -205,6 +207,8 @@ export class TermStream implements PkStream {
   take(n: number): Buffer[] | Promise<Buffer[]> {
     if (this.#pos >= this.#buf.length) {
       if (this.#ended) return [];
+      // The caller says how many it wants: read that many (not the growing default).
+      this.#want = Math.max(16, Math.min(n, 1000));
       const f = this.#fill();
       if (f !== true) return f.then(() => this.take(n));
       if (this.#pos >= this.#buf.length) return [];
@@ -495,6 +499,9 @@ export class ProbeStream implements PkStream {
   #done = false;
   #chunk = 128;
   #probed = 0;
+  /** Candidates probed and passed so far (the pass rate sizes the next batch). */
+  #tried = 0;
+  #passed = 0;
 
   constructor(src: Source, inner: PkStream, must: Buffer[][], mustNot: Buffer[][], closeAlso: PkStream[]) {
     this.#src = src;
@@ -519,7 +526,6 @@ export class ProbeStream implements PkStream {
     for (;;) {
       this.#src.budget.check();
       const c = this.#candidates(this.#chunk);
-      this.#chunk = Math.min(this.#chunk * 2, 1024);
       if (c instanceof Promise) return c.then((cs) => this.#orNext(this.#probe(cs)));
       const h = this.#probe(c);
       if (h instanceof Promise || h !== undefined || this.#done) return h;
@@ -537,6 +543,7 @@ export class ProbeStream implements PkStream {
       this.#done = true;
       return undefined;
     }
+    this.#tried += cands.length;
     const found = systemKeysExist(this.#src.db, this.#prefixes, cands, this.#src.snapshot);
     const n = cands.length * this.#prefixes.length;
     this.#probed += n;
@@ -567,7 +574,20 @@ export class ProbeStream implements PkStream {
     }
     this.#queue = queue;
     this.#qpos = 0;
+    this.#passed += queue.length;
+    this.#chunk = this.#nextChunk();
     return queue[0];
+  }
+
+  /**
+   * The next batch size: enough candidates for the keys still wanted at the pass rate seen so
+   * far (plus a fifth), between 16 and 1024; doubling when nothing is known of the reader's need.
+   */
+  #nextChunk(): number {
+    const need = (this.#src.want ?? 0) - this.#passed;
+    if (need <= 0) return Math.min(this.#chunk * 2, 1024);
+    const rate = Math.max(this.#passed, 1) / this.#tried;
+    return Math.max(16, Math.min(1024, Math.ceil((need / rate) * 1.2)));
   }
 
   /** Up to `n` candidates from `inner` (fewer when the next needs a read). */
