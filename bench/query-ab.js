@@ -4,8 +4,8 @@
 //   STRATA_BENCH_BASE_ROOT=/path/to/base node bench/query-ab.js [phase ...]
 // QUERY_N documents (default 100000) are batch-ingested once per build into a fresh directory;
 // then each phase runs AB_SLICES (default 6) alternating slices of AB_SLICE (50) queries per
-// build, the same queries for both. Prints CPU ms per build, base ÷ new, and the new build's
-// postings scanned / seeks per query (load-independent). CPU time is the whole process's
+// build, the same queries for both. Prints CPU ms per build, base ÷ new, and each build's
+// postings scanned / seeks per query (base -> new) (load-independent). CPU time is the whole process's
 // (engine threads included), so each database is reopened and left to settle before timing.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -74,18 +74,19 @@ async function main() {
       let ta = 0;
       let tb = 0;
       const st = { postings: 0, seeks: 0, n: 0 };
+      const sa = { postings: 0, seeks: 0, n: 0 };
       for (let i = 0; i < SLICES; i++) {
         const part = qs.slice(i * SLICE, (i + 1) * SLICE);
         if (i % 2 === 0) {
-          ta += await slice(a, part);
+          ta += await slice(a, part, sa);
           tb += await slice(b, part, st);
         } else {
           tb += await slice(b, part, st);
-          ta += await slice(a, part);
+          ta += await slice(a, part, sa);
         }
       }
-      const per = (x) => (x / st.n).toFixed(1);
-      console.log(`${p.phase.padEnd(24)} base ${ta.toFixed(0).padStart(6)} ms  new ${tb.toFixed(0).padStart(6)} ms  speedup ${(ta / tb).toFixed(2)}  postings/q ${per(st.postings)} seeks/q ${per(st.seeks)}`);
+      const per = (x, s) => (x / s.n).toFixed(1);
+      console.log(`${p.phase.padEnd(24)} base ${ta.toFixed(0).padStart(6)} ms  new ${tb.toFixed(0).padStart(6)} ms  speedup ${(ta / tb).toFixed(2)}  postings/q ${per(sa.postings, sa)} -> ${per(st.postings, st)}  seeks/q ${per(sa.seeks, sa)} -> ${per(st.seeks, st)}`);
     }
     await a.close();
     await b.close();

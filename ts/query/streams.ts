@@ -118,6 +118,11 @@ export class TermStream implements PkStream {
     if (start.length > 0) this.#seek = Buffer.concat([prefix, start]);
   }
 
+  /** Sets the size of the next read (the reader knows it will take about `n` keys). */
+  readFirst(n: number): void {
+    if (this.#buf.length === 0 && !this.#ended) this.#want = Math.max(16, Math.min(n, 1000));
+  }
+
   /** Takes a batch of primary keys (the cursor strips the prefix). */
   #take(keys: Buffer[]): void {
     this.scanned += keys.length;
@@ -464,6 +469,19 @@ async function readAndSort(src: Source, range: BindingRange, arity: number, star
   }
   keys.sort(Buffer.compare);
   return new ArrayStream(keys, scanned, start);
+}
+
+/**
+ * Tells a stream that is read key by key to fill a page (a term, or a merge of terms) that
+ * about `n` keys will be taken: its first read asks for that many at once (not 32, then 128).
+ */
+export function readFirst(s: PkStream, n: number): void {
+  if (s instanceof TermStream) s.readFirst(n);
+  else if (s instanceof UnionStream) {
+    // Each of k terms supplies about n / k of a merge's first keys (a quarter more for skew).
+    const each = Math.ceil((n / s.children.length) * 1.25);
+    for (const c of s.children) if (c instanceof TermStream) c.readFirst(each);
+  }
 }
 
 /** Largest number of terms of a side that an intersection probes instead of leapfrogging. */
