@@ -36,32 +36,24 @@ export function packKeys(keys: readonly Uint8Array[], prefix?: Uint8Array, from 
   return out;
 }
 
-/** Packs the keys given as one list of parts each (concatenated per key). */
-function packParts(parts: readonly (readonly Uint8Array[])[]): Buffer {
-  let size = 0;
-  for (const ps of parts) {
-    size += 4;
-    for (const x of ps) size += x.byteLength;
-  }
-  const out = Buffer.allocUnsafe(size);
+/** Packs `prefix_j · key_i` for every key and prefix, key-major, into one buffer (no per-key arrays). */
+function packProduct(prefixes: readonly Buffer[], keys: readonly Uint8Array[]): Buffer {
+  let plen = 0;
+  for (const p of prefixes) plen += 4 + p.byteLength;
+  let klen = 0;
+  for (const k of keys) klen += k.byteLength;
+  const out = Buffer.allocUnsafe(keys.length * plen + klen * prefixes.length);
   let at = 0;
-  for (const ps of parts) {
-    let len = 0;
-    for (const x of ps) len += x.byteLength;
-    out.writeUInt32LE(len, at);
-    at += 4;
-    for (const x of ps) {
-      out.set(x, at);
-      at += x.byteLength;
+  for (const k of keys) {
+    for (const p of prefixes) {
+      out.writeUInt32LE(p.byteLength + k.byteLength, at);
+      at += 4;
+      out.set(p, at);
+      at += p.byteLength;
+      out.set(k, at);
+      at += k.byteLength;
     }
   }
-  return out;
-}
-
-/** The i32 status of every key of an answer for `n` keys. */
-function statuses(answer: Buffer, n: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = answer.readInt32LE(4 * i);
   return out;
 }
 
@@ -78,13 +70,7 @@ export function systemKeysExist(
 ): Uint8Array | Promise<Uint8Array> {
   const m = prefixes.length;
   const n = keys.length * m;
-  let packed: Buffer;
-  if (m === 1) packed = packKeys(keys, prefixes[0]);
-  else {
-    const parts: Uint8Array[][] = new Array(n);
-    for (let i = 0; i < keys.length; i++) for (let j = 0; j < m; j++) parts[i * m + j] = [prefixes[j] as Buffer, keys[i] as Uint8Array];
-    packed = packParts(parts);
-  }
+  const packed = m === 1 ? packKeys(keys, prefixes[0]) : packProduct(prefixes, keys);
   const out = new Uint8Array(n);
   const flags = SYSTEM | LENGTH_ONLY;
   // Keys are short: one budget unit per 100 lookups, like a batch of postings.
@@ -92,9 +78,8 @@ export function systemKeysExist(
   const missing: number[] = [];
   if (here === undefined) for (let i = 0; i < n; i++) missing.push(i);
   else {
-    const st = statuses(here, n);
     for (let i = 0; i < n; i++) {
-      const s = st[i] as number;
+      const s = here.readInt32LE(4 * i);
       if (s === NOT_CACHED) missing.push(i);
       else out[i] = s >= 0 ? 1 : 0;
     }
@@ -102,8 +87,7 @@ export function systemKeysExist(
   if (missing.length === 0) return out;
   const rest = missing.length === n ? packed : repack(packed, missing);
   return db._readManyPool(rest, flags, snapshot).then((a) => {
-    const st = statuses(a, missing.length);
-    missing.forEach((i, j) => (out[i] = (st[j] as number) >= 0 ? 1 : 0));
+    missing.forEach((i, j) => (out[i] = a.readInt32LE(4 * j) >= 0 ? 1 : 0));
     return out;
   });
 }

@@ -11,7 +11,7 @@ import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
 import { Built, PlanNode, build, checkIndexes } from './plan';
-import { Budget, Stop, TermStream, UnionStream, after } from './streams';
+import { Budget, Stop, TermStream, UnionStream, after, readFirst } from './streams';
 
 /** Largest `limit` of one page. */
 export const MAX_LIMIT = 10_000;
@@ -128,7 +128,8 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       throw invalidArgument('cursor is not valid: it was made at another snapshot than the one given');
     }
     const budget = new Budget(timeoutMs === undefined ? undefined : Date.now() + timeoutMs, maxPostings);
-    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget }, state.from);
+    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget, want: limit + 1 }, state.from);
+    readFirst(built.stream, limit + 1);
     const pks: Buffer[] = [];
     budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;
     let partial: QueryResult<K, V>['partial'] = false;

@@ -70,6 +70,8 @@ export interface Source {
   db: KvDb<unknown, unknown>;
   snapshot: Snapshot;
   budget: Budget;
+  /** How many keys the reader expects to take (a page: limit + 1), a hint for batch sizes. */
+  want?: number;
 }
 
 /** A stream's current key: known now, or once a read finishes. */
@@ -114,6 +116,11 @@ export class TermStream implements PkStream {
     this.#prefix = prefix;
     this.#lb = start;
     if (start.length > 0) this.#seek = Buffer.concat([prefix, start]);
+  }
+
+  /** Sets the size of the next read (the reader knows it will take about `n` keys). */
+  readFirst(n: number): void {
+    if (this.#buf.length === 0 && !this.#ended) this.#want = Math.max(16, Math.min(n, 1000));
   }
 
   /** Takes a batch of primary keys (the cursor strips the prefix). */
@@ -205,6 +212,8 @@ export class TermStream implements PkStream {
   take(n: number): Buffer[] | Promise<Buffer[]> {
     if (this.#pos >= this.#buf.length) {
       if (this.#ended) return [];
+      // The caller says how many it wants: read that many (not the growing default).
+      this.#want = Math.max(16, Math.min(n, 1000));
       const f = this.#fill();
       if (f !== true) return f.then(() => this.take(n));
       if (this.#pos >= this.#buf.length) return [];
@@ -462,6 +471,19 @@ async function readAndSort(src: Source, range: BindingRange, arity: number, star
   return new ArrayStream(keys, scanned, start);
 }
 
+/**
+ * Tells a stream that is read key by key to fill a page (a term, or a merge of terms) that
+ * about `n` keys will be taken: its first read asks for that many at once (not 32, then 128).
+ */
+export function readFirst(s: PkStream, n: number): void {
+  if (s instanceof TermStream) s.readFirst(n);
+  else if (s instanceof UnionStream) {
+    // Each of k terms supplies about n / k of a merge's first keys (a quarter more for skew).
+    const each = Math.ceil((n / s.children.length) * 1.25);
+    for (const c of s.children) if (c instanceof TermStream) c.readFirst(each);
+  }
+}
+
 /** Largest number of terms of a side that an intersection probes instead of leapfrogging. */
 export const MAX_PROBED_TERMS = 4;
 
@@ -495,6 +517,9 @@ export class ProbeStream implements PkStream {
   #done = false;
   #chunk = 128;
   #probed = 0;
+  /** Candidates probed and passed so far (the pass rate sizes the next batch). */
+  #tried = 0;
+  #passed = 0;
 
   constructor(src: Source, inner: PkStream, must: Buffer[][], mustNot: Buffer[][], closeAlso: PkStream[]) {
     this.#src = src;
@@ -519,7 +544,6 @@ export class ProbeStream implements PkStream {
     for (;;) {
       this.#src.budget.check();
       const c = this.#candidates(this.#chunk);
-      this.#chunk = Math.min(this.#chunk * 2, 1024);
       if (c instanceof Promise) return c.then((cs) => this.#orNext(this.#probe(cs)));
       const h = this.#probe(c);
       if (h instanceof Promise || h !== undefined || this.#done) return h;
@@ -537,6 +561,7 @@ export class ProbeStream implements PkStream {
       this.#done = true;
       return undefined;
     }
+    this.#tried += cands.length;
     const found = systemKeysExist(this.#src.db, this.#prefixes, cands, this.#src.snapshot);
     const n = cands.length * this.#prefixes.length;
     this.#probed += n;
@@ -567,7 +592,20 @@ export class ProbeStream implements PkStream {
     }
     this.#queue = queue;
     this.#qpos = 0;
+    this.#passed += queue.length;
+    this.#chunk = this.#nextChunk();
     return queue[0];
+  }
+
+  /**
+   * The next batch size: enough candidates for the keys still wanted at the pass rate seen so
+   * far (plus a fifth), between 16 and 1024; doubling when nothing is known of the reader's need.
+   */
+  #nextChunk(): number {
+    const need = (this.#src.want ?? 0) - this.#passed;
+    if (need <= 0) return Math.min(this.#chunk * 2, 1024);
+    const rate = Math.max(this.#passed, 1) / this.#tried;
+    return Math.max(16, Math.min(1024, Math.ceil((need / rate) * 1.2)));
   }
 
   /** Up to `n` candidates from `inner` (fewer when the next needs a read). */
