@@ -170,7 +170,7 @@ run_nocargo node app.js
 printf '%s\n' "import { open, StrataError } from 'stratadb';" "if (typeof open !== 'function' || typeof StrataError !== 'function') throw new Error('ESM named exports');" "console.log('app: ESM import ok');" > app.mjs
 run_nocargo node app.mjs
 run_nocargo npx --no-install strata --help > help.txt
-grep -q "verify <dir>" help.txt || { echo "install-test: strata --help printed:" >&2; cat help.txt >&2; exit 1; }
+grep -q "verify \[options\] \[dir\]" help.txt || { echo "install-test: strata --help printed:" >&2; cat help.txt >&2; exit 1; }
 [ "$(run_nocargo npx --no-install strata --version)" = "$VERSION" ] || { echo "install-test: strata --version" >&2; exit 1; }
 echo "app: npx strata --help and --version ok"
 cat > console.js <<'EOF'
