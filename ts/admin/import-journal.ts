@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { KvDb } from '../database';
 import { StrataError } from '../errors';
 import { BatchPacker, successor } from '../codec';
+import { readValues } from '../multiget';
 
 /** System subspace of import journals (the index layer owns 0x00–0x02, feature flags 0x03). */
 export const IMPORT_JOURNAL = 0x04;
@@ -91,6 +92,7 @@ function parseHeader(v: Buffer): HeaderRecord {
 export class ImportJournal {
   readonly #db: Db;
   readonly #id: Buffer;
+  readonly #startedAt = new Date().toISOString();
   #batch = 0;
 
   private constructor(db: Db, id: Buffer) {
@@ -101,15 +103,20 @@ export class ImportJournal {
   /** Starts a journal (its `running` header is written first). */
   static async begin(db: Db): Promise<ImportJournal> {
     const j = new ImportJournal(db, randomBytes(8));
-    const p = new BatchPacker();
-    p.putSystem(headerKey(j.#id), Buffer.from(JSON.stringify({ v: JOURNAL_VERSION, state: 'running', startedAt: new Date().toISOString() })));
-    await db._submit(p, false);
+    await j.#writeHeader('running', false);
     return j;
+  }
+
+  async #writeHeader(state: HeaderRecord['state'], sync: boolean): Promise<void> {
+    const p = new BatchPacker();
+    p.putSystem(headerKey(this.#id), Buffer.from(JSON.stringify({ v: JOURNAL_VERSION, state, startedAt: this.#startedAt })));
+    await this.#db._submit(p, sync);
   }
 
   /** Records what the puts of `keys` will overwrite; call it before writing them. */
   async record(keys: Buffer[]): Promise<void> {
-    const old = await this.#db._getManyRaw(keys);
+    // Cached or resident values are read on the calling thread, the rest in one pool call.
+    const old = await readValues(this.#db, keys, undefined);
     const p = new BatchPacker();
     if (this.#batch > 0xffff_ffff) throw new StrataError('STRATA_INVALID_ARGUMENT', 'an atomic import holds at most 2^32 batches: use a larger batchSize');
     const batch = this.#batch++;
@@ -119,9 +126,7 @@ export class ImportJournal {
 
   /** The import landed: mark it committed (durably, with `sync`), then delete the journal. */
   async commit(sync: boolean): Promise<void> {
-    const p = new BatchPacker();
-    p.putSystem(headerKey(this.#id), Buffer.from(JSON.stringify({ v: JOURNAL_VERSION, state: 'committed', startedAt: new Date().toISOString() })));
-    await this.#db._submit(p, sync);
+    await this.#writeHeader('committed', sync);
     await drop(this.#db, this.#id);
   }
 
@@ -191,23 +196,17 @@ export async function recoverImports(db: Db): Promise<{ rolledBack: number; keys
       await it.close();
     }
     if (row === undefined) return out;
+    // Keys are relative to the system prefix: 0x04 · id (8) · 0x00 (header) or 0x01 · … (entry).
+    // The header sorts first; entries without one are rolled back as if it said `running`.
     const [key, value] = row;
-    if (key.length !== 10 || key[9] !== HEADER) {
-      // Entries without a header: an import whose header write never landed wrote no records.
-      // Keys are relative to the system prefix: 0x04 · id (8) · ...
-      if (key.length < 10) throw corrupt(`key of ${key.length} bytes`);
-      await rollbackOrDrop(db, Buffer.from(key.subarray(1, 9)), 'running', out);
-      continue;
+    if (key.length < 10) throw corrupt(`key of ${key.length} bytes`);
+    const id = Buffer.from(key.subarray(1, 9));
+    const state = key.length === 10 && key[9] === HEADER ? parseHeader(value).state : 'running';
+    if (state === 'committed') {
+      await drop(db, id);
+    } else {
+      out.keys += await rollback(db, id);
+      out.rolledBack++;
     }
-    await rollbackOrDrop(db, Buffer.from(key.subarray(1, 9)), parseHeader(value).state, out);
   }
-}
-
-async function rollbackOrDrop(db: Db, id: Buffer, state: HeaderRecord['state'], out: { rolledBack: number; keys: number }): Promise<void> {
-  if (state === 'committed') {
-    await drop(db, id);
-    return;
-  }
-  out.keys += await rollback(db, id);
-  out.rolledBack++;
 }
