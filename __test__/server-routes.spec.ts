@@ -324,8 +324,12 @@ test('every response carries a request id; a given x-request-id is kept', async 
   const { app } = await withApp(t);
   const r = await app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });
   t.is(r.headers['x-request-id'], 'abc-123');
-  const r2 = await app.inject({ url: '/nope' });
-  t.regex(String(r2.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  // Generated ids: this process's random prefix and a counter, distinct per request (404s too).
+  const ids = [];
+  for (const url of ['/nope', '/health', '/nope']) ids.push(String((await app.inject({ url })).headers['x-request-id']));
+  for (const id of ids) t.regex(id, /^[0-9a-f]{8}-[0-9a-z]+$/);
+  t.is(new Set(ids).size, 3);
+  t.is(new Set(ids.map((id) => id.split('-')[0])).size, 1);
 });
 
 test('/openapi.json lists every route with its schemas; /docs serves the UI', async (t) => {

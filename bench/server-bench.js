@@ -86,6 +86,43 @@ function renderMarkdown(report) {
   return lines.join('\n') + '\n';
 }
 
+/** The routes under load, as autocannon options (also used by bench/server-profile.js). */
+function benchCases(urls, n) {
+  let next = 0;
+  return [
+    // Every case builds its request per call (setupRequest), so the load generator's own cost is the same for all.
+    ['GET /empty (bare fastify)', { url: urls.empty, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/empty?k=user:${Math.floor(Math.random() * n)}` }) }] }],
+    ['GET /health (StrataDB app, no db)', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/health?k=user:${Math.floor(Math.random() * n)}` }) }] }],
+    ['GET /db/app/keys/{key}', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/db/app/keys/user:${Math.floor(Math.random() * n)}` }) }] }],
+    [
+      'POST /keys',
+      {
+        url: urls.strata,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, path: '/keys', body: JSON.stringify({ key: `new:${next++}`, value: { n: next, city: `city${next % 100}` } }) }),
+          },
+        ],
+      },
+    ],
+    [
+      'POST /db/log/keys (raw, no index)',
+      {
+        url: urls.strata,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, path: '/db/log/keys', body: JSON.stringify({ key: `new:${next++}`, value: Buffer.from(`city${next % 100}`).toString('base64') }) }),
+          },
+        ],
+      },
+    ],
+  ];
+}
+
 async function serverSection(cfg) {
   const seconds = num('SERVER_SECONDS', 10);
   const connections = Math.floor(num('SERVER_CONNECTIONS', 100));
@@ -102,39 +139,7 @@ async function serverSection(cfg) {
   });
   const routes = [];
   try {
-    let next = 0;
-    const cases = [
-      // Every case builds its request per call (setupRequest), so the load generator's own cost is the same for all.
-      ['GET /empty (bare fastify)', { url: urls.empty, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/empty?k=user:${Math.floor(Math.random() * n)}` }) }] }],
-      ['GET /health (StrataDB app, no db)', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/health?k=user:${Math.floor(Math.random() * n)}` }) }] }],
-      ['GET /db/app/keys/{key}', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/db/app/keys/user:${Math.floor(Math.random() * n)}` }) }] }],
-      [
-        'POST /keys',
-        {
-          url: urls.strata,
-          requests: [
-            {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              setupRequest: (req) => ({ ...req, path: '/keys', body: JSON.stringify({ key: `new:${next++}`, value: { n: next, city: `city${next % 100}` } }) }),
-            },
-          ],
-        },
-      ],
-      [
-        'POST /db/log/keys (raw, no index)',
-        {
-          url: urls.strata,
-          requests: [
-            {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              setupRequest: (req) => ({ ...req, path: '/db/log/keys', body: JSON.stringify({ key: `new:${next++}`, value: Buffer.from(`city${next % 100}`).toString('base64') }) }),
-            },
-          ],
-        },
-      ],
-    ];
+    const cases = benchCases(urls, n);
     const byRoute = new Map(cases.map(([name]) => [name, []]));
     for (let round = 1; round <= rounds; round++) {
       for (const [name, opts] of cases) {
@@ -171,4 +176,4 @@ async function serverSection(cfg) {
   }
 }
 
-module.exports = { serverSection, renderMarkdown };
+module.exports = { serverSection, renderMarkdown, benchCases, num, run };

@@ -3,7 +3,6 @@
  * shell: every route calls the `Db` / instances API and turns errors into
  * `{ error: { code, message } }` (./errors.ts).
  */
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import Ajv from 'ajv';
 import Fastify, { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
@@ -19,6 +18,7 @@ import { registerAuth } from './auth';
 import type { AppContext } from './context';
 import { toHttp } from './errors';
 import { registerLimits } from './limits';
+import { OneLineLogController, requestIds, requestLogger } from './logging';
 import { registerConsole } from './console';
 import { JobRegistry } from './jobs';
 import { adminRoutes } from './routes/admin';
@@ -78,7 +78,11 @@ export async function buildApp(instances: Instances, settings: ServerSettings, o
     logger: opts.logger ?? { level: settings.logLevel },
     bodyLimit: settings.bodyLimit,
     requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // Per request: an id from a counter, a child logger only when a line is logged, one line
+    // (`request completed`) at info (./logging.ts).
+    genReqId: requestIds(),
+    childLoggerFactory: requestLogger,
+    logController: new OneLineLogController(),
     routerOptions: { maxParamLength: settings.maxKeySize * 3 + 16 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -26,12 +26,16 @@ export function tokenMatches(header: string | undefined, expected: Buffer): bool
 export function registerAuth(app: FastifyInstance, token: string | undefined): void {
   if (token === undefined) return;
   const expected = digest(token);
-  app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.url !== undefined && OPEN_ROUTES.has(req.routeOptions.url)) return;
-    if (!tokenMatches(req.headers.authorization, expected)) {
-      throw new HttpError(401, 'STRATA_UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)', {
-        'www-authenticate': 'Bearer realm="stratadb"',
-      });
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if ((req.routeOptions.url !== undefined && OPEN_ROUTES.has(req.routeOptions.url)) || tokenMatches(req.headers.authorization, expected)) {
+      done();
+      return;
     }
+    done(
+      new HttpError(401, 'STRATA_UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)', {
+        'www-authenticate': 'Bearer realm="stratadb"',
+      }),
+    );
   });
 }
