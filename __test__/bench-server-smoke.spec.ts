@@ -33,7 +33,7 @@ test('bench smoke: the server section loads every route with no failed request',
   const report = JSON.parse(fs.readFileSync(path.join(out, 'server-latest.json'), 'utf8')) as {
     routes: { route: string; requests: number; non2xx: number; errors: number }[];
   };
-  t.deepEqual(report.routes.map((r) => r.route), ['GET /empty (bare fastify)', 'GET /health (StrataDB app, no db)', 'GET /db/app/keys/{key}', 'POST /keys', 'POST /db/log/keys (raw, no index)']);
+  t.deepEqual(report.routes.map((r) => r.route), ['GET /empty (bare fastify)', 'POST /empty (bare fastify)', 'GET /health (StrataDB app, no db)', 'GET /db/app/keys/{key}', 'POST /keys', 'POST /db/log/keys (raw, no index)']);
   for (const r of report.routes) {
     t.true(r.requests > 0, r.route);
     t.is(r.non2xx, 0, r.route);

@@ -55,9 +55,9 @@ test('at info: one request completed line per request, with its id, method, url,
   t.false(lines.some((l) => l.msg === 'incoming request'));
   const done = lines.filter((l) => l.msg === 'request completed');
   t.is(done.length, 3);
-  const expected: [string, string, number, unknown][] = [
-    ['POST', '/db/app/keys', 200, put.headers['x-request-id']],
-    ['GET', '/db/app/keys/k', 200, got.headers['x-request-id']],
+  const expected: [string, string, number, string][] = [
+    ['POST', '/db/app/keys', 200, String(put.headers['x-request-id'])],
+    ['GET', '/db/app/keys/k', 200, String(got.headers['x-request-id'])],
     ['GET', '/db/app/keys/nope', 404, 'client-id-1'],
   ];
   for (const [i, [method, url, status, id]] of expected.entries()) {

@@ -299,6 +299,8 @@ test('limits and malformed input: 413 for body, key and value size, 400 for bad 
   t.is((await call(app, 'POST', '/keys', { key: 'a', value: {}, extra: true })).status, 400);
   t.is((await call(app, 'POST', '/keys', { value: {} })).status, 400);
   t.is((await call(app, 'POST', '/keys', { key: '\ud800', value: {} })).status, 400);
+  t.is((await call(app, 'POST', '/keys', { key: 'user:1\udfff', value: {} })).status, 400);
+  t.is((await call(app, 'POST', '/keys', { key: 'user:1\ud83d\ude00', value: {} })).status, 200);
   const nf = await call(app, 'GET', '/nope');
   t.is(nf.status, 404);
   t.is(nf.body.error.code, 'STRATA_NOT_FOUND');

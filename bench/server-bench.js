@@ -1,7 +1,8 @@
 'use strict';
 // The `server` section of `npm run bench`: autocannon against StrataDB's HTTP server
 // (bench/server-target.js) beside an empty fastify route in the same run:
-// GET /empty, GET /health (the StrataDB app's hooks without a database call), GET /db/app/keys/{key} (random preloaded keys), POST /keys (new keys, bson
+// GET /empty, POST /empty (the bare app parsing POST /keys's body: the peer of the POST routes),
+// GET /health (the StrataDB app's hooks without a database call), GET /db/app/keys/{key} (random preloaded keys), POST /keys (new keys, bson
 // values with one index), POST /db/log/keys (raw values, no index), each at CONNECTIONS connections for SECONDS seconds.
 // Settings (STRATA_BENCH_ prefix optional): SERVER_SECONDS (10), SERVER_CONNECTIONS (100),
 // SERVER_N (10000 preloaded keys), SERVER_ROUNDS (5): the routes take turns, each round giving
@@ -71,17 +72,19 @@ function merge(name, rounds) {
 
 function renderMarkdown(report) {
   const empty = report.routes.find((x) => x.route === 'GET /empty (bare fastify)');
+  const emptyPost = report.routes.find((x) => x.route === 'POST /empty (bare fastify)');
+  const pct = (r, base) => (base && base.requestsPerSec > 0 ? `${((100 * r.requestsPerSec) / base.requestsPerSec).toFixed(0)} %` : '-');
   const lines = [
     `### HTTP server (autocannon, ${report.config.connections} connections, ${report.config.seconds} s per route in ${report.config.rounds ?? 1} interleaved rounds; medians of the rounds)`,
     '',
     `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}; ${report.config.n} keys preloaded; the load generator shares the machine.`,
     '',
-    '| route | requests/s | vs empty route | p50 ms | p99 ms | non-2xx | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| route | requests/s | vs empty route | vs empty route, same method | p50 ms | p99 ms | non-2xx | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of report.routes) {
-    const ratio = empty && empty.requestsPerSec > 0 ? `${((100 * r.requestsPerSec) / empty.requestsPerSec).toFixed(0)} %` : '-';
-    lines.push(`| \`${r.route}\` | ${Math.round(r.requestsPerSec).toLocaleString('en-US')} | ${ratio} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
+    const same = r.route.startsWith('POST ') ? pct(r, emptyPost) : pct(r, empty);
+    lines.push(`| \`${r.route}\` | ${Math.round(r.requestsPerSec).toLocaleString('en-US')} | ${pct(r, empty)} | ${same} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
   }
   return lines.join('\n') + '\n';
 }
@@ -92,6 +95,20 @@ function benchCases(urls, n) {
   return [
     // Every case builds its request per call (setupRequest), so the load generator's own cost is the same for all.
     ['GET /empty (bare fastify)', { url: urls.empty, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/empty?k=user:${Math.floor(Math.random() * n)}` }) }] }],
+    [
+      // The same body as POST /keys, parsed by the bare app and answered {}: the peer of the POST routes.
+      'POST /empty (bare fastify)',
+      {
+        url: urls.empty,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, path: '/empty', body: JSON.stringify({ key: `new:${next++}`, value: { n: next, city: `city${next % 100}` } }) }),
+          },
+        ],
+      },
+    ],
     ['GET /health (StrataDB app, no db)', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/health?k=user:${Math.floor(Math.random() * n)}` }) }] }],
     ['GET /db/app/keys/{key}', { url: urls.strata, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/db/app/keys/user:${Math.floor(Math.random() * n)}` }) }] }],
     [

@@ -19,8 +19,6 @@
 // PROFILE_RATE (requests/s over all connections; default: as fast as the server answers),
 // PROFILE_INTERVAL_US (200), PROFILE_TOP (15), PROFILE_OUT (a folder: keep the .cpuprofile
 // of each route there, to open in Chrome DevTools), PROFILE_JSON (write the figures there).
-// Beside the bench's routes it loads `POST /empty (bare fastify)`: the bare app parsing the
-// same JSON body as `POST /keys` and answering `{}` — the HTTP cost of a body, for scale.
 
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -116,22 +114,8 @@ async function main() {
       child.once('message', resolve);
       child.once('exit', (code) => reject(new Error(`server-profile: the server exited with ${code} before listening`)));
     });
-    let next = 0;
     const mine = [
       ...benchCases(urls, n),
-      [
-        'POST /empty (bare fastify)',
-        {
-          url: urls.empty,
-          requests: [
-            {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              setupRequest: (req) => ({ ...req, path: '/empty', body: JSON.stringify({ key: `new:${next++}`, value: { n: next, city: `city${next % 100}` } }) }),
-            },
-          ],
-        },
-      ],
     ].filter(([name]) => want === undefined || want.some((w) => name.includes(w)));
     for (const [i, [name, opts]] of mine.entries()) cases.push([name + target.label, opts, child, i]);
   }

@@ -48,7 +48,7 @@ async function main() {
   await db.flush();
   const empty = Fastify({ logger: false });
   empty.get('/empty', async () => ({}));
-  // bench/server-profile.js only: the cost of a JSON body, for scale.
+  // The peer of the POST routes: the same JSON body parsed, `{}` answered.
   empty.post('/empty', async () => ({}));
   await empty.listen({ host: '127.0.0.1', port: 0 });
   process.once('SIGTERM', () => empty.close());

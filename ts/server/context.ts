@@ -39,7 +39,8 @@ export function checkKey(ctx: AppContext, key: unknown, what = 'key'): string {
   if (typeof key !== 'string' || key.length === 0) throw badRequest(`${what} must be a non-empty string`);
   const n = Buffer.byteLength(key, 'utf8');
   if (n > ctx.settings.maxKeySize) throw tooLarge(`${what} of ${n} bytes exceeds max_key_size (${ctx.settings.maxKeySize} bytes)`);
-  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) {
+  // Only a key with a non-ASCII character can hold one (an ASCII key has as many UTF-8 bytes as UTF-16 units).
+  if (n !== key.length && /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) {
     throw badRequest(`${what} is not valid Unicode (lone surrogate)`);
   }
   return key;
