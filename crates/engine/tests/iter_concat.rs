@@ -85,7 +85,7 @@ fn build(n: usize, rng: &mut Rng, opens: &Arc<AtomicUsize>) -> (Vec<Arc<dyn Iter
         let mem = Arc::new(MemTable::new());
         for (ikey, v) in &model[w[0]..w[1]] {
             let p = strata_engine::key::parse_internal_key(ikey).unwrap();
-            mem.add(p.seq, p.kind, p.user_key, v);
+            mem.add(p.seq, p.kind, p.user_key, v).unwrap();
         }
         sources.push(Arc::new(MemSource::new(mem, Arc::clone(opens))));
     }
@@ -209,9 +209,9 @@ fn concat_empty_run() {
 fn concat_open_errors_propagate() {
     let opens = Arc::new(AtomicUsize::new(0));
     let a = Arc::new(MemTable::new());
-    a.add(1, ValueKind::Put, b"a", b"1");
+    a.add(1, ValueKind::Put, b"a", b"1").unwrap();
     let b = Arc::new(MemTable::new());
-    b.add(2, ValueKind::Put, b"b", b"2");
+    b.add(2, ValueKind::Put, b"b", b"2").unwrap();
     let mut bad = MemSource::new(b, Arc::clone(&opens));
     bad.fail = true;
     let sources: Vec<Arc<dyn IterSource>> = vec![Arc::new(MemSource::new(a, Arc::clone(&opens))), Arc::new(bad)];

@@ -55,7 +55,7 @@ fn build(ops: &[Op], ntables: usize) -> BoxedIter {
         let seq = i as SeqNo + 1;
         let kind = if op.delete { ValueKind::Delete } else { ValueKind::Put };
         let value = if op.delete { Vec::new() } else { value_of(op, seq) };
-        tables[op.table % ntables].add(seq, kind, USER_KEYS[op.key], &value);
+        tables[op.table % ntables].add(seq, kind, USER_KEYS[op.key], &value).unwrap();
     }
     Box::new(MergingIterator::new(tables.iter().map(|t| Box::new(t.iter()) as BoxedIter).collect()))
 }
@@ -161,10 +161,10 @@ fn many_versions_per_key_both_directions() {
             let del = (k + round) % 3 == 0;
             let value = format!("v{seq}").into_bytes();
             if del {
-                tables[seq as usize % 3].add(seq, ValueKind::Delete, &key, b"");
+                tables[seq as usize % 3].add(seq, ValueKind::Delete, &key, b"").unwrap();
                 history.push((seq, k, None));
             } else {
-                tables[seq as usize % 3].add(seq, ValueKind::Put, &key, &value);
+                tables[seq as usize % 3].add(seq, ValueKind::Put, &key, &value).unwrap();
                 history.push((seq, k, Some(value)));
             }
         }
@@ -199,7 +199,7 @@ fn empty_inner_and_huge_snapshot() {
     let mem = Arc::new(MemTable::new());
     let mut it = DbIter::new(Box::new(mem.iter()), u64::MAX, Bound::Unbounded, Bound::Unbounded, true);
     assert_eq!(it.next_entry().unwrap(), None);
-    mem.add(1, ValueKind::Put, b"k", b"v");
+    mem.add(1, ValueKind::Put, b"k", b"v").unwrap();
     let mut it = DbIter::new(Box::new(mem.iter()), u64::MAX, Bound::Unbounded, Bound::Unbounded, false);
     assert_eq!(it.next_entry().unwrap(), Some((b"k".to_vec(), b"v".to_vec())));
     assert_eq!(it.next_entry().unwrap(), None);

@@ -80,7 +80,7 @@ fn merge_random_walk_with_direction_switches() {
             let k = key_of(rng.below(keys));
             let kind = if rng.below(4) == 0 { ValueKind::Delete } else { ValueKind::Put };
             let v = if kind == ValueKind::Put { format!("v{seq}").into_bytes() } else { Vec::new() };
-            tables[t].add(seq, kind, &k, &v);
+            tables[t].add(seq, kind, &k, &v).unwrap();
             model.push((internal_key(&k, seq, kind), v));
         }
         model.sort_by(|a, b| compare_internal(&a.0, &b.0));
@@ -96,11 +96,11 @@ fn merge_explicit_direction_switch() {
     let a = Arc::new(MemTable::new());
     let b = Arc::new(MemTable::new());
     let c = Arc::new(MemTable::new());
-    a.add(1, ValueKind::Put, b"a", b"a1");
-    b.add(2, ValueKind::Put, b"b", b"b2");
-    c.add(3, ValueKind::Put, b"c", b"c3");
-    a.add(4, ValueKind::Put, b"d", b"d4");
-    b.add(5, ValueKind::Put, b"b", b"b5");
+    a.add(1, ValueKind::Put, b"a", b"a1").unwrap();
+    b.add(2, ValueKind::Put, b"b", b"b2").unwrap();
+    c.add(3, ValueKind::Put, b"c", b"c3").unwrap();
+    a.add(4, ValueKind::Put, b"d", b"d4").unwrap();
+    b.add(5, ValueKind::Put, b"b", b"b5").unwrap();
     let children: Vec<BoxedIter> = vec![Box::new(a.iter()), Box::new(b.iter()), Box::new(c.iter())];
     let mut it = MergingIterator::new(children);
     let val = |it: &MergingIterator| String::from_utf8(it.value().to_vec()).unwrap();
@@ -158,7 +158,7 @@ fn merge_identical_keys_in_several_children_are_ordered_by_child() {
         for (t, table) in tables.iter().enumerate() {
             if rng.below(3) != 0 {
                 let v = format!("t{t}").into_bytes();
-                table.add(5, ValueKind::Put, &key_of(k), &v);
+                table.add(5, ValueKind::Put, &key_of(k), &v).unwrap();
                 model.push((internal_key(&key_of(k), 5, ValueKind::Put), v));
             }
         }
@@ -226,8 +226,8 @@ fn merge_propagates_child_errors() {
     let a = Arc::new(MemTable::new());
     let b = Arc::new(MemTable::new());
     for i in 0..10u64 {
-        a.add(i + 1, ValueKind::Put, &key_of(i as usize * 2), b"a");
-        b.add(i + 100, ValueKind::Put, &key_of(i as usize * 2 + 1), b"b");
+        a.add(i + 1, ValueKind::Put, &key_of(i as usize * 2), b"a").unwrap();
+        b.add(i + 100, ValueKind::Put, &key_of(i as usize * 2 + 1), b"b").unwrap();
     }
     let failing = Failing { inner: Box::new(b.iter()), budget: 4 };
     let mut it = MergingIterator::new(vec![Box::new(a.iter()), Box::new(failing)]);

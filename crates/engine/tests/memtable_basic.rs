@@ -46,11 +46,11 @@ fn empty_memtable() {
 #[test]
 fn size_and_len_grow() {
     let m = MemTable::new();
-    m.add(7, ValueKind::Put, b"abc", b"12345");
+    m.add(7, ValueKind::Put, b"abc", b"12345").unwrap();
     assert_eq!(m.len(), 1);
     assert!(m.approximate_size() >= 3 + 8 + 5);
     let s1 = m.approximate_size();
-    m.add(3, ValueKind::Delete, b"abc", b"");
+    m.add(3, ValueKind::Delete, b"abc", b"").unwrap();
     assert_eq!(m.len(), 2);
     assert!(m.approximate_size() > s1);
     assert_eq!(m.max_seq(), 7);
@@ -66,7 +66,7 @@ fn get_at_snapshots_matches_model() {
         let k = rng.below(40);
         let kind = if rng.below(4) == 0 { ValueKind::Delete } else { ValueKind::Put };
         let value = if kind == ValueKind::Put { format!("v{seq}").into_bytes() } else { Vec::new() };
-        m.add(seq, kind, &key_of(k), &value);
+        m.add(seq, kind, &key_of(k), &value).unwrap();
         history.push((seq, k, kind, value));
     }
     for snap in [0u64, 1, 2, 50, 299, 300, 599, 600, 601, u64::MAX] {
@@ -111,7 +111,7 @@ fn iterator_walks_and_seeks_like_the_model() {
         let k = rng.below(30);
         let kind = if rng.below(5) == 0 { ValueKind::Delete } else { ValueKind::Put };
         let value = if kind == ValueKind::Put { format!("v{seq}").into_bytes() } else { Vec::new() };
-        m.add(seq, kind, &key_of(k), &value);
+        m.add(seq, kind, &key_of(k), &value).unwrap();
         entries.push((internal_key(&key_of(k), seq, kind), value));
     }
     let model = sorted_model(&entries);
@@ -172,7 +172,7 @@ fn iterator_walks_and_seeks_like_the_model() {
 fn iterator_survives_concurrent_inserts() {
     let m = Arc::new(MemTable::new());
     for i in 0..100 {
-        m.add(i as u64 + 1, ValueKind::Put, &key_of(i * 2), b"old");
+        m.add(i as u64 + 1, ValueKind::Put, &key_of(i * 2), b"old").unwrap();
     }
     let mut it = m.iter();
     it.seek_to_first().unwrap();
@@ -187,7 +187,7 @@ fn iterator_survives_concurrent_inserts() {
         seen += 1;
         // Insert both behind and ahead of the cursor while iterating.
         if i < 100 {
-            m.add(1000 + i as u64, ValueKind::Put, &key_of(i * 2 + 1), b"new");
+            m.add(1000 + i as u64, ValueKind::Put, &key_of(i * 2 + 1), b"new").unwrap();
             i += 1;
         }
         it.next().unwrap();
@@ -257,7 +257,7 @@ fn concurrent_readers_while_one_writer_inserts() {
         }));
     }
     for seq in 1..=N {
-        m.add(seq, ValueKind::Put, &key_for(seq), &value_of(seq));
+        m.add(seq, ValueKind::Put, &key_for(seq), &value_of(seq)).unwrap();
     }
     done.store(true, AtomicOrdering::Release);
     for r in readers {

@@ -140,10 +140,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<Arc<DbInner>> {
         let mut apply = |_offset: u64, payload: &[u8]| -> Result<()> {
             let batch = WriteBatch::from_record(payload.to_vec())?;
             let first = batch.sequence();
-            for (i, op) in batch.iter().enumerate() {
-                let op = op?;
-                mem.add(first + i as u64, op.kind, op.key, op.value);
-            }
+            mem.add_batch(first, &batch)?;
             if batch.count() > 0 {
                 last_seq = last_seq.max(first + u64::from(batch.count()) - 1);
             }

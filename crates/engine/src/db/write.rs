@@ -74,9 +74,10 @@ impl DbInner {
         // The record is in the OS (write(2) returned), not yet in the memtable, not synced.
         crash_point("wal.appended.before_sync");
         let sv = self.super_version();
-        for (i, op) in batch.iter().enumerate() {
-            let op = op?;
-            sv.mem.add(first + i as u64, op.kind, op.key, op.value);
+        if let Err(e) = sv.mem.add_batch(first, &batch) {
+            // In the WAL but perhaps partly in the memtable: no further write may interleave.
+            self.poison(&e);
+            return Err(e);
         }
         self.last_seq.store(last, Ordering::Release);
         Counters::add(&self.counters.user_bytes_written, batch.user_bytes());
