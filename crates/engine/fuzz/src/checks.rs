@@ -366,7 +366,7 @@ fn check_block(block: &Arc<Block>, probes: &[u8]) {
         fwd.push((it.key().to_vec(), it.value().to_vec()));
         it.next();
     }
-    assert_eq!(fwd.len(), block.num_entries(), "forward scan sees every entry");
+    assert_eq!(Some(fwd.len()), block.num_entries(), "forward scan sees every entry");
     for w in fwd.windows(2) {
         assert_eq!(compare_internal(&w[0].0, &w[1].0), Ordering::Less, "keys strictly increase");
     }
