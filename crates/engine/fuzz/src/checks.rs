@@ -366,7 +366,7 @@ fn check_block(block: &Arc<Block>, probes: &[u8]) {
         fwd.push((it.key().to_vec(), it.value().to_vec()));
         it.next();
     }
-    assert_eq!(fwd.len(), block.num_entries(), "forward scan sees every entry");
+    assert_eq!(Some(fwd.len()), block.num_entries(), "forward scan sees every entry");
     for w in fwd.windows(2) {
         assert_eq!(compare_internal(&w[0].0, &w[1].0), Ordering::Less, "keys strictly increase");
     }
@@ -419,9 +419,53 @@ pub fn block_decode(data: &[u8]) {
     };
     let r = Block::new(contents.clone());
     expect_corruption(&r, contents.len(), "Block::new");
-    if let Ok(block) = r {
-        check_block(&Arc::new(block), rest);
+    let full = r.ok().map(Arc::new);
+    if let Some(block) = &full {
+        check_block(block, rest);
     }
+    // The same bytes as a lazy block (entries decoded as reads reach them): every read is Ok
+    // or a Corruption, never a panic; where the validating walk accepted the bytes, the lazy
+    // block reads exactly the same.
+    let r = Block::lazy(contents.clone());
+    expect_corruption(&r, contents.len(), "Block::lazy");
+    if let Ok(lazy) = r {
+        let lazy = Arc::new(lazy);
+        let seen = observe_block(&lazy, rest, contents.len());
+        if let Some(block) = &full {
+            assert_eq!(seen, observe_block(block, rest, contents.len()), "lazy block reads like the validated one");
+        }
+    } else {
+        assert!(full.is_none(), "a block the walk accepts passes the lazy checks");
+    }
+}
+
+/// Forward and backward scans and seeks to arbitrary targets, recorded (with each cursor's
+/// status, which must be Ok or a Corruption inside the block).
+fn observe_block(block: &Arc<Block>, probes: &[u8], len: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut it = block.iter();
+    it.seek_to_first();
+    while it.valid() {
+        out.push((it.key().to_vec(), it.value().to_vec()));
+        it.next();
+    }
+    expect_corruption(&it.status(), len, "lazy forward scan");
+    out.push((b"fwd".to_vec(), vec![u8::from(it.status().is_ok())]));
+    it.seek_to_last();
+    while it.valid() {
+        out.push((it.key().to_vec(), it.value().to_vec()));
+        it.prev();
+    }
+    expect_corruption(&it.status(), len, "lazy backward scan");
+    out.push((b"bwd".to_vec(), vec![u8::from(it.status().is_ok())]));
+    for t in probes.chunks(9).take(8) {
+        let target = internal_key(t, MAX_SEQ, ValueKind::Put);
+        let mut it = block.iter();
+        it.seek(&target);
+        expect_corruption(&it.status(), len, "lazy seek");
+        out.push((it.key().to_vec(), vec![u8::from(it.status().is_ok())]));
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -153,14 +153,28 @@ fn parse_entry_slow(data: &[u8], off: usize, limit: usize) -> Result<EntryHeader
     Ok(EntryHeader { shared, delta_start, delta_end, value_end })
 }
 
-/// A decoded, validated block: its contents and restart array.
+/// Block contents with a checked restart array, in one of two states:
+///
+/// * **validated** ([`Block::new`]): every entry was walked once and checked (bounds, shared
+///   prefixes, restart points, key validity, strict internal-key order);
+/// * **lazy** ([`Block::lazy`]): only the restart array and the entry at each restart point
+///   were checked; the other entries are decoded when a search or an iterator reaches them,
+///   each one bounds-checked against its restart interval, so a malformed entry is a
+///   `Corruption` (from [`Block::seek_point`], or [`BlockIter::status`]), never a panic.
+///   For blocks whose CRC was verified: it skips the walk a miss used to pay for every entry.
+///
+/// Invariants of both: `num_restarts >= 1`; restart point 0 is offset 0; restart points
+/// strictly increase and lie below `restarts_offset`; the entry at each restart point lies
+/// inside its interval (up to the next restart point, or `restarts_offset`), shares no
+/// prefix and holds a well-formed internal key.
 #[derive(Debug)]
 pub struct Block {
     data: Bytes,
     /// Offset of the restart array (= end of the entries).
     restarts_offset: usize,
     num_restarts: usize,
-    num_entries: usize,
+    /// Counted by the validating walk; `None` for a lazy block.
+    num_entries: Option<usize>,
 }
 
 impl Block {
@@ -173,20 +187,8 @@ impl Block {
     /// [`Block::new`], also returning the block's last key (found by the validating walk, so
     /// a caller checking it against an index needs no second walk).
     pub(crate) fn decode(data: Bytes) -> Result<(Block, Vec<u8>)> {
-        let len = data.len();
+        let (restarts_offset, num_restarts) = Self::restart_array(&data)?;
         let corrupt = |off: usize, what: &str| Error::corruption(None, Some(off as u64), format!("block: {what}"));
-        if len < 4 {
-            return Err(corrupt(0, "too short for a restart count"));
-        }
-        let num_restarts = get_u32_at(&data, len - 4).ok_or_else(|| corrupt(len - 4, "truncated restart count"))?;
-        let num_restarts = num_restarts as usize;
-        let restarts_offset = num_restarts
-            .checked_mul(4)
-            .and_then(|r| (len - 4).checked_sub(r))
-            .ok_or_else(|| corrupt(len - 4, "restart count does not fit the block"))?;
-        if num_restarts == 0 {
-            return Err(corrupt(len - 4, "no restart points"));
-        }
         let restart_at = |i: usize| get_u32_at(&data, restarts_offset + 4 * i).map(|v| v as usize);
         // Walk every entry once. Each key is built in `key` from the shared prefix of the
         // previous one (`prev_key`) and its delta; then the two buffers swap.
@@ -232,7 +234,74 @@ impl Block {
         if num_entries == 0 {
             return Err(corrupt(0, "empty block"));
         }
-        Ok((Block { data, restarts_offset, num_restarts, num_entries }, prev_key))
+        Ok((Block { data, restarts_offset, num_restarts, num_entries: Some(num_entries) }, prev_key))
+    }
+
+    /// A lazy block (see [`Block`]): checks the restart array and the entry at every restart
+    /// point, and nothing else. Errors are `Corruption` with offsets relative to the block.
+    pub fn lazy(data: Bytes) -> Result<Block> {
+        let (restarts_offset, num_restarts) = Self::restart_array(&data)?;
+        let block = Block { data, restarts_offset, num_restarts, num_entries: None };
+        let corrupt = |off: usize, what: &str| Error::corruption(None, Some(off as u64), format!("block: {what}"));
+        let mut prev = None;
+        for i in 0..num_restarts {
+            let ro_at = restarts_offset + 4 * i;
+            let ro = get_u32_at(&block.data, ro_at)
+                .map(|v| v as usize)
+                .ok_or_else(|| corrupt(ro_at, "truncated restart array"))?;
+            let in_order = match prev {
+                None => ro == 0,
+                Some(p) => ro > p,
+            };
+            if !in_order || ro >= restarts_offset {
+                return Err(corrupt(ro_at, "restart points out of order or past the entries"));
+            }
+            prev = Some(ro);
+        }
+        for i in 0..num_restarts {
+            let off = block.restart_point(i);
+            let h = parse_entry(&block.data, off, block.interval_end(i))?;
+            if h.shared != 0 {
+                return Err(corrupt(off, "restart entry shares a prefix"));
+            }
+            let key = block.data.get(h.delta_start..h.delta_end).unwrap_or_default();
+            parse_internal_key(key).map_err(|e| e.at_offset(off as u64))?;
+        }
+        Ok(block)
+    }
+
+    /// Where the restart array starts and how many points it has, checked to fit the block
+    /// and to hold at least one point.
+    fn restart_array(data: &[u8]) -> Result<(usize, usize)> {
+        let len = data.len();
+        let corrupt = |off: usize, what: &str| Error::corruption(None, Some(off as u64), format!("block: {what}"));
+        if len < 4 {
+            return Err(corrupt(0, "too short for a restart count"));
+        }
+        let num_restarts = get_u32_at(data, len - 4).ok_or_else(|| corrupt(len - 4, "truncated restart count"))?;
+        let num_restarts = num_restarts as usize;
+        let restarts_offset = num_restarts
+            .checked_mul(4)
+            .and_then(|r| (len - 4).checked_sub(r))
+            .ok_or_else(|| corrupt(len - 4, "restart count does not fit the block"))?;
+        if num_restarts == 0 {
+            return Err(corrupt(len - 4, "no restart points"));
+        }
+        Ok((restarts_offset, num_restarts))
+    }
+
+    /// The block's last key, decoded into `key` by walking the last restart interval (for a
+    /// lazy block, the check against the index; each entry of that interval is checked).
+    pub(crate) fn last_key_into(&self, key: &mut Vec<u8>) -> Result<()> {
+        key.clear();
+        let last = self.num_restarts.saturating_sub(1);
+        let mut off = self.restart_point(last);
+        while off < self.restarts_offset {
+            let h = parse_entry(&self.data, off, self.restarts_offset)?;
+            extend_key(key, &self.data, &h, off)?;
+            off = h.value_end;
+        }
+        Ok(())
     }
 
     /// Size of the decoded contents in bytes (the cache weight).
@@ -240,8 +309,8 @@ impl Block {
         self.data.len()
     }
 
-    /// Number of entries.
-    pub fn num_entries(&self) -> usize {
+    /// Number of entries, when known: counted for a validated block, `None` for a lazy one.
+    pub fn num_entries(&self) -> Option<usize> {
         self.num_entries
     }
 
@@ -258,10 +327,19 @@ impl Block {
         get_u32_at(&self.data, self.restarts_offset + 4 * i).map_or(self.restarts_offset, |v| v as usize)
     }
 
-    /// The (whole) key stored at restart point `i`.
+    /// End of restart interval `i`: the next restart point, or the end of the entries.
+    fn interval_end(&self, i: usize) -> usize {
+        if i + 1 < self.num_restarts {
+            self.restart_point(i + 1)
+        } else {
+            self.restarts_offset
+        }
+    }
+
+    /// The (whole) key stored at restart point `i` (checked when the block was made).
     fn restart_key(&self, i: usize) -> &[u8] {
         let off = self.restart_point(i);
-        match parse_entry(&self.data, off, self.restarts_offset) {
+        match parse_entry(&self.data, off, self.interval_end(i)) {
             Ok(h) => self.data.get(h.delta_start..h.delta_end).unwrap_or_default(),
             Err(_) => &[],
         }
@@ -285,26 +363,24 @@ impl Block {
     /// Point lookup: the first entry with key `>= target` (internal order), its key left in
     /// `key` and the range of its value returned; `None` when every key is smaller. The
     /// cursor-free form of `iter().seek(target)` for gets: no iterator, no allocation once
-    /// `key` has grown to the block's key sizes.
-    pub(crate) fn seek_point(&self, target: &[u8], key: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
-        let lo = self.restart_before(target);
+    /// `key` has grown to the block's key sizes. A malformed entry met on the way (possible
+    /// in a lazy block) is a `Corruption` with its offset in the block.
+    pub(crate) fn seek_point(&self, target: &[u8], key: &mut Vec<u8>) -> Result<Option<std::ops::Range<usize>>> {
+        let mut r = self.restart_before(target);
         key.clear();
-        // `Block::new` parsed and checked every entry (bounds, shared prefixes, order), so
-        // the `None` returns below for a malformed entry are unreachable for a built block.
-        let mut off = self.restart_point(lo);
-        while off < self.restarts_offset {
-            let h = parse_entry(&self.data, off, self.restarts_offset).ok()?;
-            if h.shared > key.len() {
-                return None;
+        while r < self.num_restarts {
+            let (mut off, limit) = (self.restart_point(r), self.interval_end(r));
+            while off < limit {
+                let h = parse_entry(&self.data, off, limit)?;
+                extend_key(key, &self.data, &h, off)?;
+                if compare_internal(key, target) != Ordering::Less {
+                    return Ok(Some(h.delta_end..h.value_end));
+                }
+                off = h.value_end;
             }
-            key.truncate(h.shared);
-            key.extend_from_slice(self.data.get(h.delta_start..h.delta_end)?);
-            if compare_internal(key, target) != Ordering::Less {
-                return Some(h.delta_end..h.value_end);
-            }
-            off = h.value_end;
+            r += 1;
         }
-        None
+        Ok(None)
     }
 
     /// A bidirectional iterator over the block.
@@ -316,12 +392,27 @@ impl Block {
             restart_idx: 0,
             key: Vec::new(),
             value: (0, 0),
+            corrupt: None,
         }
     }
 }
 
+/// Replaces `key` (the previous entry's key) by the key of entry `h` at `off`: its shared
+/// prefix of `key` followed by its delta.
+#[inline]
+fn extend_key(key: &mut Vec<u8>, data: &[u8], h: &EntryHeader, off: usize) -> Result<()> {
+    if h.shared > key.len() {
+        return Err(Error::corruption(None, Some(off as u64), "block: shared prefix longer than the previous key"));
+    }
+    key.truncate(h.shared);
+    key.extend_from_slice(data.get(h.delta_start..h.delta_end).unwrap_or_default());
+    Ok(())
+}
+
 /// Bidirectional cursor over a [`Block`] (LevelDB-style restart-point stepping for `prev`).
-/// Never fails: the block was validated when decoded.
+/// On a validated block it never fails. On a lazy block an entry that does not decode ends
+/// the cursor (invalid) and is reported by [`BlockIter::status`], which stays an error from
+/// then on: callers check it whenever the cursor turns invalid.
 #[derive(Debug)]
 pub struct BlockIter {
     block: Arc<Block>,
@@ -333,12 +424,23 @@ pub struct BlockIter {
     restart_idx: usize,
     key: Vec<u8>,
     value: (usize, usize),
+    /// The first malformed entry met: its offset and what was wrong.
+    corrupt: Option<(usize, &'static str)>,
 }
 
 impl BlockIter {
     /// True when positioned on an entry.
     pub fn valid(&self) -> bool {
         self.current < self.block.restarts_offset
+    }
+
+    /// `Corruption` (offset relative to the block) once the cursor has met an entry that does
+    /// not decode; `Ok` otherwise.
+    pub fn status(&self) -> Result<()> {
+        match self.corrupt {
+            None => Ok(()),
+            Some((off, what)) => Err(Error::corruption(None, Some(off as u64), format!("block: {what}"))),
+        }
     }
 
     /// The current key (empty when invalid).
@@ -374,30 +476,38 @@ impl BlockIter {
         self.key.clear();
     }
 
-    /// Decodes the entry at `next_off` into the cursor. Returns false (and invalidates) at the end.
+    /// Invalidates and records the first malformed entry.
+    #[cold]
+    fn fail(&mut self, off: usize, what: &'static str) -> bool {
+        self.corrupt.get_or_insert((off, what));
+        self.invalidate();
+        false
+    }
+
+    /// Decodes the entry at `next_off` into the cursor, within its restart interval. Returns
+    /// false (and invalidates) at the end or on a malformed entry.
     fn parse_next(&mut self) -> bool {
         self.current = self.next_off;
         if self.current >= self.block.restarts_offset {
             self.invalidate();
             return false;
         }
-        let Ok(h) = parse_entry(&self.block.data, self.current, self.block.restarts_offset) else {
-            self.invalidate();
-            return false;
-        };
-        if h.shared > self.key.len() {
-            self.invalidate();
-            return false;
-        }
-        self.key.truncate(h.shared);
-        self.key.extend_from_slice(self.block.data.get(h.delta_start..h.delta_end).unwrap_or_default());
-        self.value = (h.delta_end, h.value_end);
-        self.next_off = h.value_end;
         while self.restart_idx + 1 < self.block.num_restarts
             && self.block.restart_point(self.restart_idx + 1) <= self.current
         {
             self.restart_idx += 1;
         }
+        let limit = self.block.interval_end(self.restart_idx);
+        let Ok(h) = parse_entry(&self.block.data, self.current, limit) else {
+            return self.fail(self.current, "entry overruns its restart interval");
+        };
+        if h.shared > self.key.len() {
+            return self.fail(self.current, "shared prefix longer than the previous key");
+        }
+        self.key.truncate(h.shared);
+        self.key.extend_from_slice(self.block.data.get(h.delta_start..h.delta_end).unwrap_or_default());
+        self.value = (h.delta_end, h.value_end);
+        self.next_off = h.value_end;
         true
     }
 
@@ -493,7 +603,7 @@ mod tests {
     fn roundtrip_with_restarts_and_prefix_compression() {
         for interval in [1, 2, 16] {
             let (block, model) = build(100, interval);
-            assert_eq!(block.num_entries(), 100);
+            assert_eq!(block.num_entries(), Some(100));
             assert_eq!(block.num_restarts, 100usize.div_ceil(interval));
             let mut it = block.iter();
             it.seek_to_first();
@@ -558,5 +668,120 @@ mod tests {
         b.add(&internal_key(b"b", 1, ValueKind::Put), b"").expect("add");
         b.add(&internal_key(b"a", 1, ValueKind::Put), b"").expect("add");
         assert!(Block::new(Bytes::from(b.finish())).is_err());
+    }
+
+    /// Every operation of a cursor and of `seek_point` on `block`, collected so that two
+    /// blocks over the same bytes can be compared; `Err` text for a corruption met.
+    fn observe(block: &Arc<Block>, targets: &[Vec<u8>]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut it = block.iter();
+        it.seek_to_first();
+        while it.valid() {
+            out.push(format!("{:?}={:?}", it.key(), it.value()));
+            it.next();
+        }
+        out.push(format!("fwd {:?}", it.status().map_err(|e| matches!(e, Error::Corruption { .. }))));
+        it.seek_to_last();
+        while it.valid() {
+            out.push(format!("{:?}", it.key()));
+            it.prev();
+        }
+        out.push(format!("bwd {:?}", it.status().map_err(|e| matches!(e, Error::Corruption { .. }))));
+        for t in targets {
+            let mut key = Vec::new();
+            let r = block.seek_point(t, &mut key);
+            assert!(matches!(r, Ok(_) | Err(Error::Corruption { .. })), "{r:?}");
+            if let Ok(Some(v)) = r {
+                out.push(format!("{key:?} {v:?}"));
+            }
+            let mut it = block.iter();
+            it.seek(t);
+            out.push(format!("seek {:?} {:?}", it.key(), it.value()));
+        }
+        out
+    }
+
+    fn targets(model: &Model) -> Vec<Vec<u8>> {
+        let mut t: Vec<Vec<u8>> = model.iter().map(|(k, _)| k.clone()).collect();
+        t.push(internal_key(b"", 0, ValueKind::Put));
+        t.push(internal_key(b"zzz", 0, ValueKind::Put));
+        t.extend(model.iter().map(|(k, _)| internal_key(crate::key::user_key(k), 50, ValueKind::Put)));
+        t
+    }
+
+    #[test]
+    fn lazy_blocks_read_like_validated_ones() {
+        for interval in [1, 2, 3, 16] {
+            let (block, model) = build(100, interval);
+            let lazy = Arc::new(Block::lazy(block.data.clone()).expect("lazy"));
+            assert_eq!(lazy.num_entries(), None);
+            let t = targets(&model);
+            assert_eq!(observe(&lazy, &t), observe(&block, &t));
+            for (k, v) in &model {
+                let mut key = Vec::new();
+                let r = lazy.seek_point(k, &mut key).expect("ok").expect("found");
+                assert_eq!((&key, &lazy.data[r]), (k, &v[..]));
+            }
+            let mut last = Vec::new();
+            lazy.last_key_into(&mut last).expect("last key");
+            assert_eq!(last, model.last().expect("entries").0);
+        }
+    }
+
+    #[test]
+    fn lazy_blocks_report_bad_entries_as_corruption() {
+        let (block, model) = build(40, 8);
+        let good = block.data.to_vec();
+        let t = targets(&model);
+        let mut lazy_only = 0;
+        for i in 0..good.len() {
+            for bit in 0..8 {
+                let mut bad = good.clone();
+                bad[i] ^= 1 << bit;
+                let bad = Bytes::from(bad);
+                let Ok(lazy) = Block::lazy(bad.clone()) else {
+                    // What the restart checks refuse, the walk refuses too.
+                    assert!(Block::new(bad).is_err(), "byte {i} bit {bit}");
+                    continue;
+                };
+                let lazy = Arc::new(lazy);
+                let seen = observe(&lazy, &t);
+                let mut last = Vec::new();
+                let r = lazy.last_key_into(&mut last);
+                assert!(matches!(r, Ok(()) | Err(Error::Corruption { .. })), "{r:?}");
+                match Block::new(bad) {
+                    // Where the walk accepts the bytes, the lazy block reads the same.
+                    Ok(full) => assert_eq!(seen, observe(&Arc::new(full), &t), "byte {i} bit {bit}"),
+                    Err(_) => lazy_only += 1,
+                }
+            }
+        }
+        // Some flips pass the restart checks but not the walk: the lazy reads above met them
+        // without panicking.
+        assert!(lazy_only > 0);
+
+        // An entry in the middle of an interval that claims more shared bytes than the key
+        // before it: the restart checks pass, every read that reaches it is a Corruption.
+        let (block, model) = build(8, 8);
+        let mut bad = block.data.to_vec();
+        let h = parse_entry(&bad, 0, bad.len()).expect("first entry");
+        let second = h.value_end;
+        bad[second] = 100;
+        let lazy = Arc::new(Block::lazy(Bytes::from(bad.clone())).expect("restart checks pass"));
+        assert!(Block::new(Bytes::from(bad)).is_err());
+        let mut key = Vec::new();
+        assert!(matches!(lazy.seek_point(&model[0].0, &mut key), Ok(Some(_))));
+        assert!(
+            matches!(lazy.seek_point(&model[5].0, &mut key), Err(Error::Corruption { offset: Some(o), .. }) if o == second as u64)
+        );
+        assert!(matches!(lazy.last_key_into(&mut key), Err(Error::Corruption { .. })));
+        let mut it = lazy.iter();
+        it.seek_to_first();
+        assert!(it.valid() && it.status().is_ok());
+        it.next();
+        assert!(!it.valid());
+        assert!(matches!(it.status(), Err(Error::Corruption { offset: Some(o), .. }) if o == second as u64));
+        it.seek_to_first();
+        assert!(it.status().is_err(), "the error stays");
     }
 }

@@ -44,12 +44,22 @@ impl TableIterator {
         if let Some(b) = self.load(i)? {
             b.seek_to_first();
         }
-        Ok(())
+        self.check()
     }
 
     fn last_of(&mut self, i: usize) -> Result<()> {
         if let Some(b) = self.load(i)? {
             b.seek_to_last();
+        }
+        self.check()
+    }
+
+    /// A malformed entry met by the block cursor (blocks read lazily decode entries as they
+    /// are reached) becomes this call's `Corruption` and leaves the iterator invalid.
+    fn check(&mut self) -> Result<()> {
+        if let Some(Err(e)) = self.block.as_ref().map(BlockIter::status) {
+            self.block = None;
+            return Err(self.table.data_block_error(self.block_idx, e));
         }
         Ok(())
     }
@@ -92,7 +102,7 @@ impl InternalIterator for TableIterator {
             // The block's last key is >= target, so this lands inside the block.
             b.seek(target);
         }
-        Ok(())
+        self.check()
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
@@ -103,6 +113,7 @@ impl InternalIterator for TableIterator {
         if let Some(b) = self.load(i)? {
             b.seek_for_prev(target);
         }
+        self.check()?;
         if !self.current_valid() {
             // Every key of block i is > target: the answer is the last key of block i-1.
             self.block = None;
@@ -122,6 +133,7 @@ impl InternalIterator for TableIterator {
         }
         b.next();
         if !b.valid() {
+            self.check()?;
             self.first_of(self.block_idx + 1)?;
         }
         Ok(())
@@ -136,6 +148,7 @@ impl InternalIterator for TableIterator {
         }
         b.prev();
         if !b.valid() {
+            self.check()?;
             match self.block_idx.checked_sub(1) {
                 Some(p) => self.last_of(p)?,
                 None => self.block = None,

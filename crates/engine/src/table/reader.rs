@@ -119,7 +119,7 @@ impl Table {
         let index_block = Arc::new(Block::new(index_bytes).map_err(at(footer.index))?);
 
         let index_err = |what: String| corrupt(Some(footer.index.offset), format!("index block: {what}"));
-        let mut index = Vec::with_capacity(index_block.num_entries());
+        let mut index = Vec::with_capacity(index_block.num_entries().unwrap_or_default());
         let mut it = index_block.iter();
         it.seek_to_first();
         let mut expected_offset = 0u64;
@@ -170,14 +170,24 @@ impl Table {
     }
 
     /// Reads and decodes data block `i` from the file, checking that its last key matches
-    /// the index.
-    fn read_data_block(&self, i: usize, verify: bool) -> Result<Arc<Block>> {
+    /// the index. A block whose CRC was checked (`verify`) is opened lazily ([`Block::lazy`]:
+    /// its entries are checked as reads reach them) unless `walk` asks for the validating
+    /// walk ([`Block::new`]), which a block read without its CRC always gets.
+    fn read_data_block(&self, i: usize, verify: bool, walk: bool) -> Result<Arc<Block>> {
         let entry = self.index.get(i).ok_or_else(|| {
             Error::corruption(Some(self.path().to_path_buf()), None, format!("data block {i} out of range"))
         })?;
         let h = entry.handle;
         let contents = read_block(self.file.as_ref(), h, verify)?;
-        let (block, last_key) = Block::decode(contents).map_err(|e| in_block(e.with_file(self.path()), h))?;
+        let in_this = |e: Error| in_block(e.with_file(self.path()), h);
+        let (block, last_key) = if verify && !walk {
+            let block = Block::lazy(contents).map_err(in_this)?;
+            let mut last_key = Vec::new();
+            block.last_key_into(&mut last_key).map_err(in_this)?;
+            (block, last_key)
+        } else {
+            Block::decode(contents).map_err(in_this)?
+        };
         let block = Arc::new(block);
         if last_key != entry.last_key {
             return Err(Error::corruption(
@@ -187,6 +197,15 @@ impl Table {
             ));
         }
         Ok(block)
+    }
+
+    /// A `Corruption` met inside data block `i` (offset relative to its contents), as an
+    /// error naming the file and the block's file offset.
+    pub(crate) fn data_block_error(&self, i: usize, e: Error) -> Error {
+        match self.index.get(i) {
+            Some(entry) => in_block(e.with_file(self.path()), entry.handle),
+            None => e.with_file(self.path()),
+        }
     }
 
     /// Data block `i`, through the cache.
@@ -214,7 +233,7 @@ impl Table {
         if self.cache.is_some() {
             Counters::add(&self.counters.block_cache_misses, 1);
         }
-        let block = self.read_data_block(i, self.verify_checksums)?;
+        let block = self.read_data_block(i, self.verify_checksums, false)?;
         if let Some(cache) = &self.cache {
             cache.insert(self.file_number, offset, Arc::clone(&block));
         }
@@ -228,7 +247,7 @@ impl Table {
         if self.verify_checksums {
             return self.data_block(i);
         }
-        self.read_data_block(i, true)
+        self.read_data_block(i, true, false)
     }
 
     /// Index of the first data block whose last key is `>= target`, or `index.len()`.
@@ -271,7 +290,7 @@ impl Table {
             return Ok(None);
         }
         let block = self.data_block(i)?;
-        let Some(value) = block.seek_point(target, key) else {
+        let Some(value) = block.seek_point(target, key).map_err(|e| self.data_block_error(i, e))? else {
             return Ok(None);
         };
         if user_key(key) != user_key_ {
@@ -383,7 +402,7 @@ impl Table {
         let (mut entries, mut deletions) = (0u64, 0u64);
         let mut all_blocks_read = true;
         for (i, entry) in self.index.iter().enumerate() {
-            let block = match self.read_data_block(i, true) {
+            let block = match self.read_data_block(i, true, true) {
                 Ok(b) => b,
                 Err(e) => {
                     errors.push(e);
