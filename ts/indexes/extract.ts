@@ -43,9 +43,17 @@ export type CustomExtractor = (value: unknown, key: unknown) => unknown;
 /** Most terms (tuples) a compound index produces for one record. */
 export const MAX_COMPOUND_TERMS = 1000;
 
-/** Documents parsed from stored values, shared by the indexes that read the same Buffer. */
-const parsedJson = new WeakMap<Buffer, unknown>();
-const parsedBson = new WeakMap<Buffer, unknown>();
+/**
+ * The last document parsed from a stored value, per format, while `cacheParses(true)` is on:
+ * the index maintainer computes the indexes of a record one after another on the same Buffer
+ * in one synchronous loop, so each record is parsed once. Outside such a loop nothing is
+ * cached: a caller's Buffer may be changed between two writes, and must be parsed again.
+ */
+let caching = false;
+const lastParsed = {
+  json: { value: undefined as Buffer | undefined, doc: undefined as unknown },
+  bson: { value: undefined as Buffer | undefined, doc: undefined as unknown },
+};
 
 /** An index ready to turn records into terms. */
 export interface CompiledIndex {
@@ -66,6 +74,16 @@ export interface CompileContext {
   customs: Record<string, CustomExtractor>;
   decodeKey: (b: Buffer) => unknown;
   decodeValue: (b: Buffer) => unknown;
+}
+
+/**
+ * Turns the parse cache on (for one synchronous loop over records) or off; either way the
+ * cached documents are dropped.
+ */
+export function cacheParses(on: boolean): void {
+  caching = on;
+  lastParsed.json.value = lastParsed.bson.value = undefined;
+  lastParsed.json.doc = lastParsed.bson.doc = undefined;
 }
 
 // ---- paths -------------------------------------------------------------------------------
@@ -309,11 +327,14 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     const paths = 'paths' in ex ? ex.paths.map((p) => compilePath(p)) : [compilePath(ex.path)];
     const bson = ex.kind === 'bson_path';
     const parse = (value: Buffer, where: () => string): unknown => {
-      // Every index of a write reads the same Buffer: parse it once (paths never mutate it).
-      const memo = bson ? parsedBson : parsedJson;
-      if (memo.has(value)) return memo.get(value);
+      // The indexes of a record read the same Buffer: parse it once (paths never mutate it).
+      if (!caching) return parseUncached(value, where);
+      const memo = bson ? lastParsed.bson : lastParsed.json;
+      if (memo.value === value) return memo.doc;
+      memo.value = undefined;
       const doc = parseUncached(value, where);
-      memo.set(value, doc);
+      memo.value = value;
+      memo.doc = doc;
       return doc;
     };
     const parseUncached = (value: Buffer, where: () => string): unknown => {

@@ -26,6 +26,7 @@ import { printableKey } from '../encodings';
 import { StrataError } from '../errors';
 import { readValues } from '../multiget';
 import type { BindingRange } from '../../binding';
+import { cacheParses } from './extract';
 import type { CompiledIndex } from './extract';
 import { termPrefixRange, postingPk } from './layout';
 
@@ -239,6 +240,7 @@ export class IndexMaintainer {
         if (e !== undefined) e.final = value;
         else entries.set(k, { key, final: value, terms: [], dep: undefined });
       }
+      cacheParses(true);
       for (const e of entries.values()) {
         e.terms = indexes.map((ix) => {
           if (e.final === null || !ix.compiled.inScope(e.key)) return NO_TERMS;
@@ -256,6 +258,8 @@ export class IndexMaintainer {
       }
     } catch (e) {
       return Promise.reject(e);
+    } finally {
+      cacheParses(false);
     }
     if (entries.size === 0 && this.#idle()) return this.#db._submit(p, sync);
 
@@ -304,13 +308,18 @@ export class IndexMaintainer {
           await prev?.done;
           await this.#checkUnique(indexes, entries);
         }
-        // Record by record, so that every index of a record reads its old value's parse.
-        for (const e of entries.values()) {
-          const old = e.old ?? null;
-          for (let i = 0; i < indexes.length; i++) {
-            const ix = indexes[i] as LiveIndex;
-            diff(p, ix, e.key, termsOrNone(ix, e.key, old), e.terms[i] as Buffer[], full[i] as boolean);
+        // Record by record, so that the indexes of a record share its old value's parse.
+        cacheParses(true);
+        try {
+          for (const e of entries.values()) {
+            const old = e.old ?? null;
+            for (let i = 0; i < indexes.length; i++) {
+              const ix = indexes[i] as LiveIndex;
+              diff(p, ix, e.key, termsOrNone(ix, e.key, old), e.terms[i] as Buffer[], full[i] as boolean);
+            }
           }
+        } finally {
+          cacheParses(false);
         }
         return p;
       },
