@@ -149,26 +149,32 @@ export class BatchPacker {
       buf[pos++] = op.kind;
       if (op.key2 === undefined) {
         pos = writeVarint(buf, pos, op.key.byteLength);
-        buf.set(op.key, pos);
-        pos += op.key.byteLength;
+        pos = copyInto(buf, pos, op.key);
       } else {
         const k3 = op.key3 as Uint8Array;
         pos = writeVarint(buf, pos, op.key.byteLength + op.key2.byteLength + k3.byteLength);
-        buf.set(op.key, pos);
-        pos += op.key.byteLength;
-        buf.set(op.key2, pos);
-        pos += op.key2.byteLength;
-        buf.set(k3, pos);
-        pos += k3.byteLength;
+        pos = copyInto(buf, pos, op.key);
+        pos = copyInto(buf, pos, op.key2);
+        pos = copyInto(buf, pos, k3);
       }
       if (op.value !== undefined) {
         pos = writeVarint(buf, pos, op.value.byteLength);
-        buf.set(op.value, pos);
-        pos += op.value.byteLength;
+        pos = copyInto(buf, pos, op.value);
       }
     }
     return buf;
   }
+}
+
+/** Copies `src` into `buf` at `pos`; returns the end. Short arrays byte by byte (cheaper than `set`). */
+function copyInto(buf: Buffer, pos: number, src: Uint8Array): number {
+  const n = src.byteLength;
+  if (n > 24) {
+    buf.set(src, pos);
+    return pos + n;
+  }
+  for (let i = 0; i < n; i++) buf[pos + i] = src[i] as number;
+  return pos + n;
 }
 
 /** The smallest key greater than every key starting with `prefix`, or `undefined` if none. */
