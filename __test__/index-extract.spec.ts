@@ -7,9 +7,9 @@ import { Binary, BSON, BSONRegExp, Code, Decimal128, Double, Int32, Long, MaxKey
 
 import { StrataError } from '../ts/errors';
 import { IndexDefinition, normalizeIndexDefinition, sameDefinition } from '../ts/indexes/definition';
-import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
+import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, codePointCompare, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
 import { MAX_TERM_BYTES, Term, encodeTerm, encodeTerms } from '../ts/indexes/terms';
-import { MAX_TOKEN_BYTES, asciiWords, queryTokens, segmenterWords, tokenize, words } from '../ts/indexes/text';
+import { MAX_TOKEN_BYTES, asciiWords, foldToken, queryTokens, segmenterWords, tokenize, words } from '../ts/indexes/text';
 import { mulberry32 } from './helpers';
 
 function invalid(t: ExecutionContext, fn: () => unknown, message: RegExp): StrataError {
@@ -561,4 +561,77 @@ test('words() cuts mixed text at ASCII whitespace and agrees with Intl.Segmenter
     if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: segmenter ${want}, words ${got}`);
   }
   t.is(mismatches, 0);
+});
+
+/** Every character of U+0000–U+FFFF that is a letter (`\p{L}`) in the Latin-1 range. */
+const LATIN1_LETTERS = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).filter((c) => /^\p{L}$/u.test(c) && c !== '\u00aa' && c !== '\u00b5' && c !== '\u00ba');
+
+test('runs of Latin-1 letters are one word for Intl.Segmenter (the fast path of words())', (t) => {
+  t.is(LATIN1_LETTERS.length, 52 + 62);
+  for (const c of LATIN1_LETTERS) {
+    t.deepEqual(segmenterWords(c), [c], `U+${c.charCodeAt(0).toString(16)}`);
+    t.deepEqual(segmenterWords(`a${c}b`), [`a${c}b`], `U+${c.charCodeAt(0).toString(16)} between letters`);
+    t.deepEqual(words(`x${c}é${c}`), segmenterWords(`x${c}é${c}`));
+  }
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const rnd = mulberry32(seed);
+  // Runs of Latin-1 letters with the characters next to the range (ª µ º × ÷, ASCII joiners) mixed in.
+  const alphabet = [...LATIN1_LETTERS, '\u00aa', '\u00b5', '\u00ba', '\u00d7', '\u00f7', '\u00bf', "'", '.', ':', ' ', '1'];
+  let mismatches = 0;
+  for (let k = 0; k < 5000; k++) {
+    let s = '';
+    for (let i = 0, n = 1 + Math.floor(rnd() * 12); i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    const want = JSON.stringify(segmenterWords(s));
+    const got = JSON.stringify(words(s));
+    if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: segmenter ${want}, words ${got}`);
+  }
+  t.is(mismatches, 0);
+});
+
+/** The tokenizer written the slow way: every word from the segmenter, folded, deduplicated. */
+function referenceTokens(s: string): string[] {
+  const out: string[] = [];
+  for (const w of segmenterWords(s)) {
+    const f = foldToken(w);
+    if (f.length > 0 && Buffer.byteLength(f, 'utf8') <= MAX_TOKEN_BYTES && !out.includes(f)) out.push(f);
+  }
+  return out;
+}
+
+test('tokenize() gives exactly the tokens of the segmenter pipeline on random ASCII and Unicode text', (t) => {
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const rnd = mulberry32(seed);
+  const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('') + "aZe09_.,;:' ".repeat(6);
+  const mixed = [
+    ...ascii.split(''), ...LATIN1_LETTERS, 'São', 'CAFÉ', 'İ', 'ß', '\u0301', '\u200d', '😀', '日本', 'ไทย', 'שלום', '\u00a0', '🇧🇷', 'ǅ', 'Ω', '\ud800', 'x'.repeat(300),
+  ];
+  let mismatches = 0;
+  for (let k = 0; k < 6000; k++) {
+    const alphabet = k % 2 === 0 ? ascii.split('') : mixed;
+    let s = '';
+    for (let i = 0, n = 1 + Math.floor(rnd() * 40); i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    const want = JSON.stringify(referenceTokens(s));
+    const got = JSON.stringify(tokenize(s));
+    if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: reference ${want}, tokenize ${got}`);
+  }
+  t.is(mismatches, 0);
+});
+
+test('a text index gives its tokens encoded, sorted bytewise and distinct (code-point order of the strings)', (t) => {
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const rnd = mulberry32(seed);
+  const ix = idx({ type: 'text', extractor: { kind: 'json_path', path: '$.t[*]' } });
+  const parts = ['a', 'B', 'é', 'É', '\u00ff', '\uffee', '\ue000', '😀', '𝒳', '日', '\u0000', '1', ' ', '.', 'zz', 'Ω'];
+  for (let k = 0; k < 2000; k++) {
+    const texts: string[] = [];
+    for (let j = 0, m = 1 + Math.floor(rnd() * 3); j < m; j++) {
+      let s = '';
+      for (let i = 0, n = Math.floor(rnd() * 30); i < n; i++) s += parts[Math.floor(rnd() * parts.length)];
+      texts.push(s);
+    }
+    const got = ix.terms(key('k'), json({ t: texts }));
+    t.deepEqual(got, expected(texts.flatMap((s) => tokenize(s))), JSON.stringify(texts));
+  }
+  const pairs = ['\uffee', '😀', '\ue000', 'a', '\u00ff', '\ud7ff'];
+  for (const a of pairs) for (const b of pairs) t.is(Math.sign(codePointCompare(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${a} ${b}`);
 });

@@ -123,6 +123,20 @@ test('updates move postings exactly; deletes remove them; verify agrees', async 
   await db.close();
 });
 
+test('a Buffer value changed between two writes is indexed with its new contents', async (t) => {
+  const db = await fresh<string, Buffer>({ valueEncoding: 'buffer', indexes: [CITY, BIO] });
+  const b = Buffer.from(JSON.stringify({ city: 'Recife', bio: 'one' }));
+  await db.put('k1', b);
+  b.set(Buffer.from(JSON.stringify({ city: 'Lisboa', bio: 'two' })));
+  await db.put('k2', b);
+  await db.batch([{ type: 'put', key: 'k3', value: b }]);
+  t.deepEqual((await db.query({ index: 'city', eq: 'Recife' })).items.map((i) => i.key), ['k1']);
+  t.deepEqual((await db.query({ index: 'city', eq: 'Lisboa' })).items.map((i) => i.key), ['k2', 'k3']);
+  t.deepEqual((await db.query({ index: 'bio', match: 'two' })).items.map((i) => i.key), ['k2', 'k3']);
+  t.deepEqual((await db.verify()).problems, []);
+  await db.close();
+});
+
 test('unawaited concurrent writes to the same keys leave exact postings', async (t) => {
   const db = await fresh<string, User>({ valueEncoding: 'json', indexes: [CITY, TAGS] });
   const cities = ['A', 'B', 'C', 'D'];

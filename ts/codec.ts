@@ -73,7 +73,8 @@ export interface RawOp {
  * one native call.
  */
 export class BatchPacker {
-  #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined }[] = [];
+  /** `key2`/`key3`: further parts of the key (`putSystemParts`), written after `key`. */
+  #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined; key2: Uint8Array | undefined; key3: Uint8Array | undefined }[] = [];
   #size = 0;
 
   get length(): number {
@@ -81,25 +82,40 @@ export class BatchPacker {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.#ops.push({ kind: PUT, key, value });
+    this.#ops.push({ kind: PUT, key, value, key2: undefined, key3: undefined });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength + varintSize(value.byteLength) + value.byteLength;
   }
 
   del(key: Uint8Array): void {
-    this.#ops.push({ kind: DELETE, key, value: undefined });
+    this.#ops.push({ kind: DELETE, key, value: undefined, key2: undefined, key3: undefined });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
   }
 
   /** A put in the system keyspace (`key` is relative to the system prefix). */
   putSystem(key: Uint8Array, value: Uint8Array = EMPTY): void {
-    this.#ops.push({ kind: SYSTEM_PUT, key, value });
+    this.#ops.push({ kind: SYSTEM_PUT, key, value, key2: undefined, key3: undefined });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength + varintSize(value.byteLength) + value.byteLength;
   }
 
   /** A delete in the system keyspace. */
   delSystem(key: Uint8Array): void {
-    this.#ops.push({ kind: SYSTEM_DELETE, key, value: undefined });
+    this.#ops.push({ kind: SYSTEM_DELETE, key, value: undefined, key2: undefined, key3: undefined });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
+  }
+
+  /**
+   * A put (`del` false) or delete in the system keyspace of the key `a · b · c` with an empty
+   * value, without building the key: its parts are copied once, when the batch is packed.
+   */
+  systemParts(del: boolean, a: Uint8Array, b: Uint8Array, c: Uint8Array): void {
+    const n = a.byteLength + b.byteLength + c.byteLength;
+    if (del) {
+      this.#ops.push({ kind: SYSTEM_DELETE, key: a, value: undefined, key2: b, key3: c });
+      this.#size += 1 + varintSize(n) + n;
+    } else {
+      this.#ops.push({ kind: SYSTEM_PUT, key: a, value: EMPTY, key2: b, key3: c });
+      this.#size += 1 + varintSize(n) + n + 1;
+    }
   }
 
   /** The user operations collected so far, in order (system operations are left out). */
@@ -131,17 +147,34 @@ export class BatchPacker {
     let pos = 0;
     for (const op of this.#ops) {
       buf[pos++] = op.kind;
-      pos = writeVarint(buf, pos, op.key.byteLength);
-      buf.set(op.key, pos);
-      pos += op.key.byteLength;
+      if (op.key2 === undefined) {
+        pos = writeVarint(buf, pos, op.key.byteLength);
+        pos = copyInto(buf, pos, op.key);
+      } else {
+        const k3 = op.key3 as Uint8Array;
+        pos = writeVarint(buf, pos, op.key.byteLength + op.key2.byteLength + k3.byteLength);
+        pos = copyInto(buf, pos, op.key);
+        pos = copyInto(buf, pos, op.key2);
+        pos = copyInto(buf, pos, k3);
+      }
       if (op.value !== undefined) {
         pos = writeVarint(buf, pos, op.value.byteLength);
-        buf.set(op.value, pos);
-        pos += op.value.byteLength;
+        pos = copyInto(buf, pos, op.value);
       }
     }
     return buf;
   }
+}
+
+/** Copies `src` into `buf` at `pos`; returns the end. Short arrays byte by byte (cheaper than `set`). */
+function copyInto(buf: Buffer, pos: number, src: Uint8Array): number {
+  const n = src.byteLength;
+  if (n > 24) {
+    buf.set(src, pos);
+    return pos + n;
+  }
+  for (let i = 0; i < n; i++) buf[pos + i] = src[i] as number;
+  return pos + n;
 }
 
 /** The smallest key greater than every key starting with `prefix`, or `undefined` if none. */

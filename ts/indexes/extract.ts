@@ -43,9 +43,17 @@ export type CustomExtractor = (value: unknown, key: unknown) => unknown;
 /** Most terms (tuples) a compound index produces for one record. */
 export const MAX_COMPOUND_TERMS = 1000;
 
-/** Documents parsed from stored values, shared by the indexes that read the same Buffer. */
-const parsedJson = new WeakMap<Buffer, unknown>();
-const parsedBson = new WeakMap<Buffer, unknown>();
+/**
+ * The last document parsed from a stored value, per format, while `cacheParses(true)` is on:
+ * the index maintainer computes the indexes of a record one after another on the same Buffer
+ * in one synchronous loop, so each record is parsed once. Outside such a loop nothing is
+ * cached: a caller's Buffer may be changed between two writes, and must be parsed again.
+ */
+let caching = false;
+const lastParsed = {
+  json: { value: undefined as Buffer | undefined, doc: undefined as unknown },
+  bson: { value: undefined as Buffer | undefined, doc: undefined as unknown },
+};
 
 /** An index ready to turn records into terms. */
 export interface CompiledIndex {
@@ -66,6 +74,16 @@ export interface CompileContext {
   customs: Record<string, CustomExtractor>;
   decodeKey: (b: Buffer) => unknown;
   decodeValue: (b: Buffer) => unknown;
+}
+
+/**
+ * Turns the parse cache on (for one synchronous loop over records) or off; either way the
+ * cached documents are dropped.
+ */
+export function cacheParses(on: boolean): void {
+  caching = on;
+  lastParsed.json.value = lastParsed.bson.value = undefined;
+  lastParsed.json.doc = lastParsed.bson.doc = undefined;
 }
 
 // ---- paths -------------------------------------------------------------------------------
@@ -217,6 +235,24 @@ function customTerms(r: unknown, what: () => string): Term[] {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 
+/**
+ * Compares strings in code-point order, which is the order of their UTF-8 bytes: UTF-16 code
+ * units compare the same way except surrogates (code points above U+FFFF), which sort after
+ * U+E000–U+FFFF.
+ */
+export function codePointCompare(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
+    if (y >= 0xd800) y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 // ---- compiling ---------------------------------------------------------------------------
 
 /** Per-path terms of one record: `undefined` when the path is missing. */
@@ -291,11 +327,14 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     const paths = 'paths' in ex ? ex.paths.map((p) => compilePath(p)) : [compilePath(ex.path)];
     const bson = ex.kind === 'bson_path';
     const parse = (value: Buffer, where: () => string): unknown => {
-      // Every index of a write reads the same Buffer: parse it once (paths never mutate it).
-      const memo = bson ? parsedBson : parsedJson;
-      if (memo.has(value)) return memo.get(value);
+      // The indexes of a record read the same Buffer: parse it once (paths never mutate it).
+      if (!caching) return parseUncached(value, where);
+      const memo = bson ? lastParsed.bson : lastParsed.json;
+      if (memo.value === value) return memo.doc;
+      memo.value = undefined;
       const doc = parseUncached(value, where);
-      memo.set(value, doc);
+      memo.value = value;
+      memo.doc = doc;
       return doc;
     };
     const parseUncached = (value: Buffer, where: () => string): unknown => {
@@ -336,26 +375,46 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     }
   };
 
-  /** Encoded terms of one path list, deduplicated (unsorted). */
+  /** Encoded terms of one path list, deduplicated (unsorted; sorted for a text index). */
   const encodeList = (list: Term[], where: () => string): Buffer[] => {
+    if (text) return encodeTokens(list, where);
+    if (list.length === 1) return [encode(list[0] as Term, where)];
     const seen = new Set<string>();
     const out: Buffer[] = [];
-    const add = (t: Term): void => {
+    for (const t of list) {
       const b = encode(t, where);
       const id = b.toString('latin1');
       if (!seen.has(id)) {
         seen.add(id);
         out.push(b);
       }
-    };
-    for (const t of list) {
-      if (!text) add(t);
-      else if (typeof t === 'string') for (const w of tokenize(t)) add(w);
     }
     return out;
   };
 
+  /**
+   * The tokens of the strings of `list`, encoded, sorted and distinct. Distinct strings have
+   * distinct encodings, ordered as the strings in code-point order (UTF-8 byte order), so the
+   * tokens are deduplicated and sorted as strings; they are encoded in first-seen order, so a
+   * token that cannot be encoded fails as it always did.
+   */
+  const encodeTokens = (list: Term[], where: () => string): Buffer[] => {
+    let tokens: string[];
+    if (list.length === 1 && typeof list[0] === 'string') tokens = tokenize(list[0]);
+    else {
+      const seen = new Set<string>();
+      for (const t of list) if (typeof t === 'string') for (const w of tokenize(t)) seen.add(w);
+      tokens = [...seen];
+    }
+    const encoded = tokens.map((w) => encode(w, where));
+    if (tokens.length < 2) return encoded;
+    const order = tokens.map((_, i) => i);
+    order.sort((i, j) => codePointCompare(tokens[i] as string, tokens[j] as string));
+    return order.map((i) => encoded[i] as Buffer);
+  };
+
   const sortUnique = (bs: Buffer[]): Buffer[] => {
+    if (bs.length < 2) return bs;
     bs.sort(Buffer.compare);
     return bs.filter((b, i) => i === 0 || !b.equals(bs[i - 1] as Buffer));
   };
@@ -368,7 +427,7 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     if (lists.length === 1) {
       const only = lists[0];
       if (only === undefined) return sparse || text ? [] : [encode(null, where)];
-      return sortUnique(encodeList(only, where));
+      return text ? encodeList(only, where) : sortUnique(encodeList(only, where));
     }
     if (sparse && lists.every((l) => l === undefined)) return [];
     const encoded = lists.map((l) => (l === undefined ? [encode(null, where)] : encodeList(l, where)));

@@ -26,8 +26,9 @@ import { printableKey } from '../encodings';
 import { StrataError } from '../errors';
 import { readValues } from '../multiget';
 import type { BindingRange } from '../../binding';
+import { cacheParses } from './extract';
 import type { CompiledIndex } from './extract';
-import { postingKey, termPrefixRange, postingPk } from './layout';
+import { termPrefixRange, postingPk } from './layout';
 
 /** Eight 0xff bytes: user keys may not start with them (the engine's system keyspace). */
 const SYSTEM_PREFIX = Buffer.alloc(8, 0xff);
@@ -115,6 +116,11 @@ function termsOrNone(ix: LiveIndex, key: Buffer, value: Buffer | null): Buffer[]
  * every posting of `after` is put, not only the new ones.
  */
 function diff(p: BatchPacker, ix: LiveIndex, key: Buffer, before: Buffer[], after: Buffer[], full: boolean): void {
+  if (before.length === 0) {
+    // A new record (the common case of an ingest): every posting is put.
+    for (const b of after) p.systemParts(false, ix.prefix, b, key);
+    return;
+  }
   let i = 0;
   let j = 0;
   while (i < before.length || j < after.length) {
@@ -122,14 +128,14 @@ function diff(p: BatchPacker, ix: LiveIndex, key: Buffer, before: Buffer[], afte
     const b = after[j];
     const c = a === undefined ? 1 : b === undefined ? -1 : Buffer.compare(a, b);
     if (c === 0) {
-      if (full) p.putSystem(postingKey(ix.prefix, b as Buffer, key));
+      if (full) p.systemParts(false, ix.prefix, b as Buffer, key);
       i++;
       j++;
     } else if (c < 0) {
-      p.delSystem(postingKey(ix.prefix, a as Buffer, key));
+      p.systemParts(true, ix.prefix, a as Buffer, key);
       i++;
     } else {
-      p.putSystem(postingKey(ix.prefix, b as Buffer, key));
+      p.systemParts(false, ix.prefix, b as Buffer, key);
       j++;
     }
   }
@@ -222,7 +228,7 @@ export class IndexMaintainer {
     try {
       for (const op of ops) {
         const key = asBuffer(op.key);
-        if (key.length >= 8 && key.subarray(0, 8).equals(SYSTEM_PREFIX)) {
+        if (key.length >= 8 && key[0] === 0xff && key.subarray(0, 8).equals(SYSTEM_PREFIX)) {
           throw new StrataError('STRATA_INVALID_ARGUMENT', "keys starting with eight 0xff bytes are reserved for StrataDB's system keyspace");
         }
         const value = op.type === 'put' ? asBuffer(op.value as Uint8Array) : null;
@@ -234,6 +240,7 @@ export class IndexMaintainer {
         if (e !== undefined) e.final = value;
         else entries.set(k, { key, final: value, terms: [], dep: undefined });
       }
+      cacheParses(true);
       for (const e of entries.values()) {
         e.terms = indexes.map((ix) => {
           if (e.final === null || !ix.compiled.inScope(e.key)) return NO_TERMS;
@@ -251,6 +258,8 @@ export class IndexMaintainer {
       }
     } catch (e) {
       return Promise.reject(e);
+    } finally {
+      cacheParses(false);
     }
     if (entries.size === 0 && this.#idle()) return this.#db._submit(p, sync);
 
@@ -299,11 +308,19 @@ export class IndexMaintainer {
           await prev?.done;
           await this.#checkUnique(indexes, entries);
         }
-        indexes.forEach((ix, i) => {
+        // Record by record, so that the indexes of a record share its old value's parse.
+        cacheParses(true);
+        try {
           for (const e of entries.values()) {
-            diff(p, ix, e.key, termsOrNone(ix, e.key, e.old ?? null), e.terms[i] as Buffer[], full[i] as boolean);
+            const old = e.old ?? null;
+            for (let i = 0; i < indexes.length; i++) {
+              const ix = indexes[i] as LiveIndex;
+              diff(p, ix, e.key, termsOrNone(ix, e.key, old), e.terms[i] as Buffer[], full[i] as boolean);
+            }
           }
-        });
+        } finally {
+          cacheParses(false);
+        }
         return p;
       },
       sync,
@@ -360,7 +377,7 @@ export class IndexMaintainer {
           if (chunk.length === 0) break;
           for (const [key, value] of chunk) {
             p.del(key);
-            for (const ix of indexes) for (const t of termsOrNone(ix, key, value)) p.delSystem(postingKey(ix.prefix, t, key));
+            for (const ix of indexes) for (const t of termsOrNone(ix, key, value)) p.systemParts(true, ix.prefix, t, key);
           }
         }
         await it.close();
@@ -452,7 +469,7 @@ export class IndexMaintainer {
               }
             }
           }
-          for (const t of ts) p.putSystem(postingKey(ix.prefix, t, key));
+          for (const t of ts) p.systemParts(false, ix.prefix, t, key);
           built++;
         }
         return fill(p, built, skipped) ? p : null;

@@ -116,6 +116,26 @@ function encodeNumber(n: number): Buffer {
   return out;
 }
 
+/**
+ * `escaped(TermTag.string, utf8Of(s))` without the intermediate UTF-8 copy when `s` is ASCII
+ * without NUL (the bytes are the characters, nothing to escape or check); any other string
+ * takes the general path.
+ */
+function encodeString(s: string, what: string): Buffer {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return escaped(TermTag.string, utf8Of(s, what), what);
+  }
+  if (n + 3 > MAX_TERM_BYTES) tooLong(n + 3, what);
+  const out = Buffer.allocUnsafe(n + 3);
+  out[0] = TermTag.string;
+  out.write(s, 1, n, 'latin1');
+  out[n + 1] = 0;
+  out[n + 2] = TERMINATOR;
+  return out;
+}
+
 /** Encodes one term. Throws `STRATA_INVALID_ARGUMENT` for NaN, ±Infinity, other types, over-long terms. */
 export function encodeTerm(t: Term, what = 'term'): Buffer {
   if (t === null) return Buffer.from([TermTag.null]);
@@ -125,7 +145,7 @@ export function encodeTerm(t: Term, what = 'term'): Buffer {
     case 'number':
       return encodeNumber(checkNumber(t, what));
     case 'string':
-      return escaped(TermTag.string, utf8Of(t, what), what);
+      return encodeString(t, what);
     default:
       if (t instanceof Uint8Array) return escaped(TermTag.bytes, t, what);
       throw invalidArgument(

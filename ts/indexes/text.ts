@@ -94,13 +94,28 @@ export function segmenterWords(s: string): string[] {
   return out;
 }
 
+/**
+ * A run of Latin-1 letters (ASCII letters, U+00C0–U+00FF but × and ÷): all of them are
+ * ALetter in Unicode's word-break rules, so such a run is one word (checked against the
+ * segmenter, character by character and on random runs, in `__test__/index-extract.spec.ts`).
+ */
+const LATIN1_WORD = /^[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]+$/;
+
+/** The word-like segments of a piece of `words`: `asciiWords`, one Latin-1 word, or the segmenter. */
+function pieceWords(piece: string): string[] {
+  if (ASCII.test(piece)) return asciiWords(piece);
+  if (LATIN1_WORD.test(piece)) return [piece];
+  return segmenterWords(piece);
+}
+
 const SPACE_RUN = /[ \t\n\r]+(?=[\x00-\x7f]|$)/g;
 
 /**
  * The word-like segments of `s`, as `Intl.Segmenter` gives them: the text is cut at runs of
  * ASCII whitespace followed by an ASCII character (or the end) — Unicode's rules always break
  * on both sides of such a run, nothing attaches across it — and each piece goes to
- * `asciiWords` when it is pure ASCII, to the segmenter otherwise. Checked against the
+ * `asciiWords` when it is pure ASCII, is one word when it is a run of Latin-1 letters, and
+ * goes to the segmenter otherwise. Checked against the
  * segmenter on random mixed text in `__test__/index-extract.spec.ts`.
  */
 export function words(s: string): string[] {
@@ -108,7 +123,7 @@ export function words(s: string): string[] {
   const out: string[] = [];
   for (const piece of s.split(SPACE_RUN)) {
     if (piece.length === 0) continue;
-    for (const w of ASCII.test(piece) ? asciiWords(piece) : segmenterWords(piece)) out.push(w);
+    for (const w of pieceWords(piece)) out.push(w);
   }
   return out;
 }
@@ -116,11 +131,28 @@ export function words(s: string): string[] {
 function pipeline(s: string, what: string): string[] {
   if (typeof s !== 'string') throw invalidArgument(`${what} must be a string, got ${describe(s)}`);
   const seen = new Set<string>();
-  for (const w of words(s)) {
-    const t = ASCII.test(w) ? w.toLowerCase() : foldToken(w);
-    if (t.length === 0 || seen.has(t)) continue;
-    if (Buffer.byteLength(t, 'utf8') > MAX_TOKEN_BYTES) continue;
-    seen.add(t);
+  // Lower-casing ASCII keeps every character's word class, so the words of lower-cased ASCII
+  // text are the lower-cased words; an ASCII word's UTF-8 length is its length.
+  const addAscii = (text: string): void => {
+    for (const w of asciiWords(text.toLowerCase())) if (w.length <= MAX_TOKEN_BYTES) seen.add(w);
+  };
+  if (ASCII.test(s)) {
+    addAscii(s);
+    return [...seen];
+  }
+  // As `words(s)`, piece by piece.
+  for (const piece of s.split(SPACE_RUN)) {
+    if (piece.length === 0) continue;
+    if (ASCII.test(piece)) {
+      addAscii(piece);
+      continue;
+    }
+    for (const w of LATIN1_WORD.test(piece) ? [piece] : segmenterWords(piece)) {
+      const t = ASCII.test(w) ? w.toLowerCase() : foldToken(w);
+      if (t.length === 0 || seen.has(t)) continue;
+      if (Buffer.byteLength(t, 'utf8') > MAX_TOKEN_BYTES) continue;
+      seen.add(t);
+    }
   }
   return [...seen];
 }

@@ -260,3 +260,38 @@ fn steady_overwrites_keep_file_count_bounded() {
         assert_eq!(collect(&db, IterOptions::default()).len(), 2000);
     }
 }
+
+/// Large batches are inserted into the memtable in key order: the last operation on a key in
+/// a batch still wins, and reads see every key of the batch (before and after reopen).
+#[test]
+fn large_batch_with_repeated_keys_keeps_the_last_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let mut b = WriteBatch::new();
+    let mut model = BTreeMap::new();
+    // Keys in descending order, each written three times: put, delete, and a final put or delete.
+    for i in (0..500u32).rev() {
+        b.put(&key(i), b"first").unwrap();
+        b.delete(&key(i)).unwrap();
+        if i % 3 == 0 {
+            b.delete(&key(i)).unwrap();
+            model.remove(&key(i));
+        } else {
+            let v = format!("last{i}").into_bytes();
+            b.put(&key(i), &v).unwrap();
+            model.insert(key(i), v);
+        }
+    }
+    db.write(b, false).unwrap();
+    let check = |db: &Db| {
+        for i in 0..500u32 {
+            assert_eq!(db.get(&key(i), None).unwrap(), model.get(&key(i)).cloned(), "key {i}");
+        }
+        let all = collect(db, IterOptions::default());
+        assert_eq!(all, model.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>());
+    };
+    check(&db);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    check(&db);
+}
