@@ -8,13 +8,14 @@
  */
 import * as path from 'node:path';
 
-import type { BindingEvents, BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
+import type { BindingEvents, BindingRange, NativeDatabase, NativeIterator } from '../binding';
 import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, BatchSource, EntryIterator, HandleCursor, ItemIterator, IteratorHost, KeyCursor } from './iterator';
 import { NormalizedOptions, callOptions, checkKnownOptions, toBindingOptions } from './options';
+import { PointReads } from './point-reads';
 import { Snapshot } from './snapshot';
 import { fastAllowed } from './turns';
 
@@ -75,6 +76,7 @@ export class KvDb<K = string, V = string> {
   #io: Buffer = Buffer.allocUnsafeSlow(IO_BUFFER_SIZE);
   /** True once `#io` is registered with the native database (`setIo`, for `readHere`). */
   #ioRegistered = false;
+  #reads: PointReads | undefined;
   #status: DbStatus = 'opening';
   #opening: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -188,49 +190,9 @@ export class KvDb<K = string, V = string> {
     return this.#native as NativeDatabase;
   }
 
-  /**
-   * A read on the calling thread through the shared `#io` buffer: the value (a copy), `null`
-   * when missing, `undefined` with `cachedOnly` when the answer is not in memory. Keys and
-   * values that do not fit the buffer take the Buffer-returning calls.
-   */
-  #readHere(
-    native: NativeDatabase,
-    k: Uint8Array,
-    snapshot: NativeSnapshot | undefined,
-    cachedOnly: boolean,
-  ): Buffer | null | undefined {
-    const io = this.#io;
-    const n = this.#lookupHere(native, k, snapshot, cachedOnly, false);
-    if (n !== undefined) {
-      if (n === -1) return null;
-      if (n === -2) return undefined;
-      if (n <= io.length) {
-        const out = Buffer.allocUnsafe(n);
-        io.copy(out, 0, 0, n);
-        return out;
-      }
-    }
-    return cachedOnly ? native.getCached(k, snapshot) : native.getSync(k, snapshot);
-  }
-
-  /**
-   * `getInto` with the key placed in `#io`: the value's length, -1 when missing, -2 with
-   * `cachedOnly` when not in memory; `undefined` when the key does not fit the buffer. With
-   * `lengthOnly` nothing is copied back.
-   */
-  #lookupHere(
-    native: NativeDatabase,
-    k: Uint8Array,
-    snapshot: NativeSnapshot | undefined,
-    cachedOnly: boolean,
-    lengthOnly: boolean,
-  ): number | undefined {
-    const io = this.#io;
-    if (k.byteLength > io.length) return undefined;
-    this.#ioOf(native);
-    io.set(k, 0);
-    // Only numbers cross: the key is already in the registered buffer.
-    return native.readHere(k.byteLength, (cachedOnly ? 1 : 0) | (lengthOnly ? 2 : 0), snapshot);
+  /** The calling-thread point reads (`ts/point-reads.ts`), made on first use. */
+  #readsOf(native: NativeDatabase): PointReads {
+    return (this.#reads ??= new PointReads(native, this.#ioOf(native)));
   }
 
   /** `#io`, registered with the native database (`setIo`) on first use. */
@@ -269,7 +231,7 @@ export class KvDb<K = string, V = string> {
       const snapshot = this.#snapshotOf(opts);
       const dv = decoder<R>(this.#valueEncoding(opts));
       if (this.#status === 'open' && fastAllowed()) {
-        const v = this.#readHere(this.#native as NativeDatabase, k, snapshot, true);
+        const v = this.#readsOf(this.#native as NativeDatabase).read(k, snapshot, true);
         if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v, k));
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => (v === null ? undefined : dv(v, k)));
@@ -286,7 +248,7 @@ export class KvDb<K = string, V = string> {
     const dv = decoder<R>(this.#valueEncoding(opts));
     let v: Buffer | null;
     try {
-      v = this.#readHere(this.#nativeSync(), k, snapshot, false) as Buffer | null;
+      v = this.#readsOf(this.#nativeSync()).read(k, snapshot, false) as Buffer | null;
     } catch (e) {
       throw fromNative(e);
     }
@@ -313,7 +275,7 @@ export class KvDb<K = string, V = string> {
       const snapshot = this.#snapshotOf(opts);
       if (this.#status === 'open' && fastAllowed()) {
         // Only the answer crosses back: the value is not copied.
-        const n = this.#lookupHere(this.#native as NativeDatabase, k, snapshot, true, true);
+        const n = this.#readsOf(this.#native as NativeDatabase).lookup(k, snapshot, true, true);
         if (n !== undefined && n !== -2) return Promise.resolve(n >= 0);
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => v !== null);
@@ -811,6 +773,7 @@ export class KvDb<K = string, V = string> {
       this.#cursors.clear();
       for (const s of this.#snapshots) s._release();
       this.#snapshots.clear();
+      this.#reads?.close();
       try {
         await (this.#native as NativeDatabase).close();
       } catch (e) {
