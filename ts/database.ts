@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 
-import type { BindingEvents, BindingRange, NativeDatabase, NativeIterator } from '../binding';
+import type { BindingEvents, BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, encoding, describe, printableKey, quote } from './encodings';
@@ -17,7 +17,7 @@ import { BaseIterator, BatchSource, EntryIterator, HandleCursor, ItemIterator, I
 import { NormalizedOptions, callOptions, checkKnownOptions, toBindingOptions } from './options';
 import { PointReads } from './point-reads';
 import { Snapshot } from './snapshot';
-import { fastAllowed } from './turns';
+import { fastAllowed, nextTurn } from './turns';
 
 /** The one settled promise every write finished on the calling thread returns. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -86,6 +86,8 @@ export class KvDb<K = string, V = string> {
   readonly #snapshots = new Set<Snapshot>();
   readonly #keyEnc: Encoding<unknown>;
   readonly #valueEnc: Encoding<unknown>;
+  /** `decoder(#valueEnc)`, made once. */
+  readonly #dv: (b: Buffer, key?: Uint8Array) => unknown;
   readonly #host: IteratorHost;
   /** The host of the index layer's raw iterators: they may still read while closing. */
   readonly #internalHost: IteratorHost;
@@ -103,6 +105,7 @@ export class KvDb<K = string, V = string> {
     this.options = options;
     this.#keyEnc = encoding(options.keyEncoding, 'keyEncoding');
     this.#valueEnc = encoding(options.valueEncoding, 'valueEncoding');
+    this.#dv = decoder(this.#valueEnc);
     const forget = (it: BaseIterator<unknown>): void => {
       this.#iterators.delete(it);
     };
@@ -134,6 +137,12 @@ export class KvDb<K = string, V = string> {
 
   #keyEncoding(opts: EncodingOptions | undefined): Encoding<unknown> {
     return opts?.keyEncoding === undefined ? this.#keyEnc : encoding(opts.keyEncoding, 'keyEncoding');
+  }
+
+  /** The value decoder of a call: the database's own (made once) unless `opts` names another. */
+  #decoderOf<R>(opts: EncodingOptions | undefined): (b: Buffer, key?: Uint8Array) => R {
+    if (opts?.valueEncoding === undefined) return this.#dv as (b: Buffer, key?: Uint8Array) => R;
+    return decoder<R>(encoding(opts.valueEncoding, 'valueEncoding'));
   }
 
   #valueEncoding(opts: EncodingOptions | undefined): Encoding<unknown> {
@@ -228,9 +237,21 @@ export class KvDb<K = string, V = string> {
     try {
       checkObject(opts, 'options', callOptions.read, 'a read');
       const k = encodeKey(key, this.#keyEncoding(opts));
-      const snapshot = this.#snapshotOf(opts);
-      const dv = decoder<R>(this.#valueEncoding(opts));
-      if (this.#status === 'open' && fastAllowed()) {
+      return this.#getEncoded(k, this.#snapshotOf(opts), this.#decoderOf<R>(opts));
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /**
+   * `get` of an encoded key: on the calling thread when the answer is in memory; when this
+   * turn's budget is spent (`fastAllowed`), after the event loop turned (a `setImmediate`,
+   * not a pool job); otherwise on the thread pool.
+   */
+  #getEncoded<R>(k: Uint8Array, snapshot: NativeSnapshot | undefined, dv: (b: Buffer, key?: Uint8Array) => R): Promise<R | undefined> {
+    try {
+      if (this.#status === 'open') {
+        if (!fastAllowed()) return nextTurn().then(() => this.#getEncoded(k, snapshot, dv));
         const v = this.#readsOf(this.#native as NativeDatabase).read(k, snapshot, true);
         if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v, k));
       }
@@ -245,7 +266,7 @@ export class KvDb<K = string, V = string> {
     checkObject(opts, 'options', callOptions.read, 'a read');
     const k = encodeKey(key, this.#keyEncoding(opts));
     const snapshot = this.#snapshotOf(opts);
-    const dv = decoder<R>(this.#valueEncoding(opts));
+    const dv = this.#decoderOf<R>(opts);
     let v: Buffer | null;
     try {
       v = this.#readsOf(this.#nativeSync()).read(k, snapshot, false) as Buffer | null;
@@ -271,10 +292,17 @@ export class KvDb<K = string, V = string> {
   has(key: KeyInput<K>, opts?: ReadOptions): Promise<boolean> {
     try {
       checkObject(opts, 'options', callOptions.read, 'a read');
-      const k = encodeKey(key, this.#keyEncoding(opts));
-      const snapshot = this.#snapshotOf(opts);
-      if (this.#status === 'open' && fastAllowed()) {
-        // Only the answer crosses back: the value is not copied.
+      return this.#hasEncoded(encodeKey(key, this.#keyEncoding(opts)), this.#snapshotOf(opts));
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /** `has` of an encoded key, served like `#getEncoded`; only the answer crosses back. */
+  #hasEncoded(k: Uint8Array, snapshot: NativeSnapshot | undefined): Promise<boolean> {
+    try {
+      if (this.#status === 'open') {
+        if (!fastAllowed()) return nextTurn().then(() => this.#hasEncoded(k, snapshot));
         const n = this.#readsOf(this.#native as NativeDatabase).lookup(k, snapshot, true, true);
         if (n !== undefined && n !== -2) return Promise.resolve(n >= 0);
       }
