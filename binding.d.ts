@@ -54,6 +54,13 @@ export declare class NativeDatabase {
    */
   readHere(keyLen: number, flags: number, snapshot?: NativeSnapshot | undefined | null): number
   /**
+   * Registers `io` for `readAt` (`src/reader.rs`) and returns the handle. Released by
+   * `readerClose` or with this object.
+   */
+  readerOpen(io: Buffer): number
+  /** Releases a handle from `readerOpen`. Idempotent. */
+  readerClose(handle: number): void
+  /**
    * Reads one key on the calling thread if that needs no disk read: the value, `null`
    * when missing, or `undefined` when the answer is not in memory (then use `get`).
    */
@@ -390,3 +397,11 @@ export interface BindingStats {
  * platform package of another release is never used.
  */
 export declare function nativeVersion(): string
+
+/**
+ * `readHere` through a handle from `readerOpen`, without a snapshot: the value's length
+ * (written over the registered buffer from offset 0 when it fits), -1 when missing, -2 with
+ * flag 1 (cached only) when the answer is not in memory; flag 2 = length only. An unknown
+ * or released handle gives `STRATA_CLOSED`.
+ */
+export declare function readAt(handle: number, keyLen: number, flags: number): number

@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 
+import native = require('../ts/native');
 import { fresh } from './helpers';
 
 const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
@@ -133,6 +134,38 @@ test('long loops of fast operations still let the event loop turn', async (t) =>
   running = false;
   // At most FAST_STREAK (512) calling-thread operations per turn: 40 000 operations need 78.
   t.true(turns >= 40, `${turns} event-loop turns during ${pairs} put+get pairs`);
+  await db.close();
+});
+
+test('a long loop of awaited in-memory gets lets the event loop turn without thread-pool reads', async (t) => {
+  const db = await fresh();
+  for (let i = 0; i < 1000; i++) await db.put(key(i), value(i));
+  // Count the pool reads: the budget is renewed by a setImmediate, not by a pool job.
+  const proto = native.NativeDatabase.prototype;
+  const poolGet = proto.get;
+  let poolReads = 0;
+  proto.get = function (this: InstanceType<typeof native.NativeDatabase>, ...args: Parameters<typeof poolGet>) {
+    poolReads++;
+    return poolGet.apply(this, args);
+  };
+  let turns = 0;
+  let running = true;
+  const tick = (): void => {
+    turns++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    const reads = 20_000;
+    for (let i = 0; i < reads; i++) t.is(await db.get(key(i % 1000)), value(i % 1000));
+    running = false;
+    // At most FAST_STREAK (512) calling-thread reads per turn: 20 000 reads need 39 turns.
+    t.true(turns >= 30, `${turns} event-loop turns during ${reads} gets`);
+    t.is(poolReads, 0, 'no get went to the thread pool');
+  } finally {
+    proto.get = poolGet;
+    running = false;
+  }
   await db.close();
 });
 

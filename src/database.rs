@@ -25,66 +25,76 @@ pub struct NativeDatabase {
     pub(crate) io: Mutex<Option<Buffer>>,
     /// The iterators opened by `cursorOpen`, by handle (`src/cursor.rs`).
     pub(crate) cursors: Mutex<crate::cursor::Cursors>,
+    /// The handles from `readerOpen` (`src/reader.rs`), released with the database.
+    readers: Mutex<Vec<u32>>,
 }
 
 /// `readHere` flags.
-const READ_CACHED_ONLY: u32 = 1;
-const READ_LENGTH_ONLY: u32 = 2;
+pub(crate) const READ_CACHED_ONLY: u32 = 1;
+pub(crate) const READ_LENGTH_ONLY: u32 = 2;
+
+impl Drop for NativeDatabase {
+    fn drop(&mut self) {
+        for h in self.readers.get_mut().drain(..) {
+            crate::reader::close(h);
+        }
+    }
+}
+
+/// The body of `getInto`, `readHere` and `readAt`: `io[..key_len]` holds the key; the value
+/// is written over `io` from offset 0 (see `get_into`).
+pub(crate) fn read_into(
+    db: &Db,
+    io: &mut [u8],
+    key_len: u32,
+    cached_only: bool,
+    length_only: bool,
+    snapshot: Option<&NativeSnapshot>,
+) -> BindingResult<i64> {
+    let key_len = key_len as usize;
+    let Some(key) = io.get(..key_len) else {
+        return Err(invalid(format!("key length {key_len} exceeds the buffer of {} bytes", io.len())));
+    };
+    check_key(key)?;
+    // The value overwrites the key, so the lookup works on a copy of the key (on the
+    // stack for the usual short keys).
+    let mut stack = [0u8; 256];
+    let heap: Vec<u8>;
+    let key: &[u8] = match stack.get_mut(..key_len) {
+        Some(dst) => {
+            dst.copy_from_slice(key);
+            dst
+        }
+        None => {
+            heap = key.to_vec();
+            &heap
+        }
+    };
+    let snapshot = snapshot::resolve(snapshot)?;
+    let copy_out = |v: Option<&[u8]>| -> i64 {
+        match v {
+            None => -1,
+            Some(v) => {
+                if length_only {
+                    return v.len() as i64;
+                }
+                if let Some(dst) = io.get_mut(..v.len()) {
+                    dst.copy_from_slice(v);
+                }
+                v.len() as i64
+            }
+        }
+    };
+    if cached_only {
+        Ok(db.get_if_cached_with(key, snapshot.as_ref(), copy_out).js()?.unwrap_or(-2))
+    } else {
+        Ok(db.get_with(key, snapshot.as_ref(), copy_out).js()?)
+    }
+}
 
 impl NativeDatabase {
     pub(crate) fn new(db: Db, location: String) -> Self {
-        NativeDatabase { db, location, io: Mutex::new(None), cursors: Mutex::default() }
-    }
-
-    /// The body of `getInto` and `readHere`: `io[..key_len]` holds the key; the value is
-    /// written over `io` from offset 0 (see `get_into`).
-    fn read_into(
-        &self,
-        io: &mut [u8],
-        key_len: u32,
-        cached_only: bool,
-        length_only: bool,
-        snapshot: Option<&NativeSnapshot>,
-    ) -> BindingResult<i64> {
-        let key_len = key_len as usize;
-        let Some(key) = io.get(..key_len) else {
-            return Err(invalid(format!("key length {key_len} exceeds the buffer of {} bytes", io.len())));
-        };
-        check_key(key)?;
-        // The value overwrites the key, so the lookup works on a copy of the key (on the
-        // stack for the usual short keys).
-        let mut stack = [0u8; 256];
-        let heap: Vec<u8>;
-        let key: &[u8] = match stack.get_mut(..key_len) {
-            Some(dst) => {
-                dst.copy_from_slice(key);
-                dst
-            }
-            None => {
-                heap = key.to_vec();
-                &heap
-            }
-        };
-        let snapshot = snapshot::resolve(snapshot)?;
-        let copy_out = |v: Option<&[u8]>| -> i64 {
-            match v {
-                None => -1,
-                Some(v) => {
-                    if length_only {
-                        return v.len() as i64;
-                    }
-                    if let Some(dst) = io.get_mut(..v.len()) {
-                        dst.copy_from_slice(v);
-                    }
-                    v.len() as i64
-                }
-            }
-        };
-        if cached_only {
-            Ok(self.db.get_if_cached_with(key, snapshot.as_ref(), copy_out).js()?.unwrap_or(-2))
-        } else {
-            Ok(self.db.get_with(key, snapshot.as_ref(), copy_out).js()?)
-        }
+        NativeDatabase { db, location, io: Mutex::new(None), cursors: Mutex::default(), readers: Mutex::default() }
     }
 
     /// The engine handle (for the `#[napi] impl` blocks in other files, e.g. `multiget.rs`).
@@ -162,7 +172,7 @@ impl NativeDatabase {
         length_only: bool,
         snapshot: Option<&NativeSnapshot>,
     ) -> Result<i64, ErrorCode> {
-        guard(|| self.read_into(&mut io, key_len, cached_only, length_only, snapshot))
+        guard(|| read_into(&self.db, &mut io, key_len, cached_only, length_only, snapshot))
     }
 
     /// Registers `io` as the buffer of `readHere` (replacing any earlier one).
@@ -181,8 +191,26 @@ impl NativeDatabase {
             let Some(io) = slot.as_mut() else {
                 return Err(invalid("readHere: no buffer registered (setIo)".to_string()));
             };
-            self.read_into(io, key_len, flags & READ_CACHED_ONLY != 0, flags & READ_LENGTH_ONLY != 0, snapshot)
+            read_into(&self.db, io, key_len, flags & READ_CACHED_ONLY != 0, flags & READ_LENGTH_ONLY != 0, snapshot)
         })
+    }
+
+    /// Registers `io` for `readAt` (`src/reader.rs`) and returns the handle. Released by
+    /// `readerClose` or with this object.
+    #[napi(catch_unwind)]
+    pub fn reader_open(&self, io: Buffer) -> Result<u32, ErrorCode> {
+        guard(|| {
+            let h = crate::reader::open(self.db.clone(), io)?;
+            self.readers.lock().push(h);
+            Ok(h)
+        })
+    }
+
+    /// Releases a handle from `readerOpen`. Idempotent.
+    #[napi(catch_unwind)]
+    pub fn reader_close(&self, handle: u32) {
+        self.readers.lock().retain(|h| *h != handle);
+        crate::reader::close(handle);
     }
 
     /// Reads one key on the calling thread if that needs no disk read: the value, `null`

@@ -25,7 +25,9 @@
 //!   the in-memory index and filter blocks and the block cache, and returns `undefined` when
 //!   a data block would have to be read (then `get`, a `GetTask`). Cached-only mode is a
 //!   thread-local flag checked where a data block is loaded (`cache::cached_only`).
-//!   `getSync` always answers on the calling thread.
+//!   `getSync` always answers on the calling thread. The KV layer's point reads without a
+//!   snapshot cross as `readAt(handle, keyLength, flags)` (`src/reader.rs`): a plain
+//!   function of numbers, the key and value in a buffer registered once, no `this` to unwrap.
 //! - *Iterators*: `nextBatchSync` calls `DbIterator::next_batch_if_cached` (seek included),
 //!   which stops at the first block missing from the cache and remembers where it was, so
 //!   the pool form `nextBatch` continues exactly there. The KV layer's iterators are numeric
@@ -69,11 +71,13 @@ mod error;
 mod iterator;
 mod multiget;
 mod options;
+mod reader;
 mod snapshot;
 mod tasks;
 
 pub use database::NativeDatabase;
 pub use iterator::NativeIterator;
+pub use reader::read_at;
 pub use snapshot::NativeSnapshot;
 pub use tasks::panic::test_panic;
 

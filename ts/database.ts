@@ -15,8 +15,9 @@ import { Encoding, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
 import { BaseIterator, BatchSource, EntryIterator, HandleCursor, ItemIterator, IteratorHost, KeyCursor } from './iterator';
 import { NormalizedOptions, callOptions, checkKnownOptions, toBindingOptions } from './options';
+import { PointReads } from './point-reads';
 import { Snapshot } from './snapshot';
-import { fastAllowed } from './turns';
+import { fastAllowed, nextTurn } from './turns';
 
 /** The one settled promise every write finished on the calling thread returns. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -75,6 +76,7 @@ export class KvDb<K = string, V = string> {
   #io: Buffer = Buffer.allocUnsafeSlow(IO_BUFFER_SIZE);
   /** True once `#io` is registered with the native database (`setIo`, for `readHere`). */
   #ioRegistered = false;
+  #reads: PointReads | undefined;
   #status: DbStatus = 'opening';
   #opening: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -84,6 +86,8 @@ export class KvDb<K = string, V = string> {
   readonly #snapshots = new Set<Snapshot>();
   readonly #keyEnc: Encoding<unknown>;
   readonly #valueEnc: Encoding<unknown>;
+  /** `decoder(#valueEnc)`, made once. */
+  readonly #dv: (b: Buffer, key?: Uint8Array) => unknown;
   readonly #host: IteratorHost;
   /** The host of the index layer's raw iterators: they may still read while closing. */
   readonly #internalHost: IteratorHost;
@@ -101,6 +105,7 @@ export class KvDb<K = string, V = string> {
     this.options = options;
     this.#keyEnc = encoding(options.keyEncoding, 'keyEncoding');
     this.#valueEnc = encoding(options.valueEncoding, 'valueEncoding');
+    this.#dv = decoder(this.#valueEnc);
     const forget = (it: BaseIterator<unknown>): void => {
       this.#iterators.delete(it);
     };
@@ -132,6 +137,12 @@ export class KvDb<K = string, V = string> {
 
   #keyEncoding(opts: EncodingOptions | undefined): Encoding<unknown> {
     return opts?.keyEncoding === undefined ? this.#keyEnc : encoding(opts.keyEncoding, 'keyEncoding');
+  }
+
+  /** The value decoder of a call: the database's own (made once) unless `opts` names another. */
+  #decoderOf<R>(opts: EncodingOptions | undefined): (b: Buffer, key?: Uint8Array) => R {
+    if (opts?.valueEncoding === undefined) return this.#dv as (b: Buffer, key?: Uint8Array) => R;
+    return decoder<R>(encoding(opts.valueEncoding, 'valueEncoding'));
   }
 
   #valueEncoding(opts: EncodingOptions | undefined): Encoding<unknown> {
@@ -188,49 +199,9 @@ export class KvDb<K = string, V = string> {
     return this.#native as NativeDatabase;
   }
 
-  /**
-   * A read on the calling thread through the shared `#io` buffer: the value (a copy), `null`
-   * when missing, `undefined` with `cachedOnly` when the answer is not in memory. Keys and
-   * values that do not fit the buffer take the Buffer-returning calls.
-   */
-  #readHere(
-    native: NativeDatabase,
-    k: Uint8Array,
-    snapshot: NativeSnapshot | undefined,
-    cachedOnly: boolean,
-  ): Buffer | null | undefined {
-    const io = this.#io;
-    const n = this.#lookupHere(native, k, snapshot, cachedOnly, false);
-    if (n !== undefined) {
-      if (n === -1) return null;
-      if (n === -2) return undefined;
-      if (n <= io.length) {
-        const out = Buffer.allocUnsafe(n);
-        io.copy(out, 0, 0, n);
-        return out;
-      }
-    }
-    return cachedOnly ? native.getCached(k, snapshot) : native.getSync(k, snapshot);
-  }
-
-  /**
-   * `getInto` with the key placed in `#io`: the value's length, -1 when missing, -2 with
-   * `cachedOnly` when not in memory; `undefined` when the key does not fit the buffer. With
-   * `lengthOnly` nothing is copied back.
-   */
-  #lookupHere(
-    native: NativeDatabase,
-    k: Uint8Array,
-    snapshot: NativeSnapshot | undefined,
-    cachedOnly: boolean,
-    lengthOnly: boolean,
-  ): number | undefined {
-    const io = this.#io;
-    if (k.byteLength > io.length) return undefined;
-    this.#ioOf(native);
-    io.set(k, 0);
-    // Only numbers cross: the key is already in the registered buffer.
-    return native.readHere(k.byteLength, (cachedOnly ? 1 : 0) | (lengthOnly ? 2 : 0), snapshot);
+  /** The calling-thread point reads (`ts/point-reads.ts`), made on first use. */
+  #readsOf(native: NativeDatabase): PointReads {
+    return (this.#reads ??= new PointReads(native, this.#ioOf(native)));
   }
 
   /** `#io`, registered with the native database (`setIo`) on first use. */
@@ -266,10 +237,22 @@ export class KvDb<K = string, V = string> {
     try {
       checkObject(opts, 'options', callOptions.read, 'a read');
       const k = encodeKey(key, this.#keyEncoding(opts));
-      const snapshot = this.#snapshotOf(opts);
-      const dv = decoder<R>(this.#valueEncoding(opts));
-      if (this.#status === 'open' && fastAllowed()) {
-        const v = this.#readHere(this.#native as NativeDatabase, k, snapshot, true);
+      return this.#getEncoded(k, this.#snapshotOf(opts), this.#decoderOf<R>(opts));
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /**
+   * `get` of an encoded key: on the calling thread when the answer is in memory; when this
+   * turn's budget is spent (`fastAllowed`), after the event loop turned (a `setImmediate`,
+   * not a pool job); otherwise on the thread pool.
+   */
+  #getEncoded<R>(k: Uint8Array, snapshot: NativeSnapshot | undefined, dv: (b: Buffer, key?: Uint8Array) => R): Promise<R | undefined> {
+    try {
+      if (this.#status === 'open') {
+        if (!fastAllowed()) return nextTurn().then(() => this.#getEncoded(k, snapshot, dv));
+        const v = this.#readsOf(this.#native as NativeDatabase).read(k, snapshot, true);
         if (v !== undefined) return Promise.resolve(v === null ? undefined : dv(v, k));
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => (v === null ? undefined : dv(v, k)));
@@ -283,10 +266,10 @@ export class KvDb<K = string, V = string> {
     checkObject(opts, 'options', callOptions.read, 'a read');
     const k = encodeKey(key, this.#keyEncoding(opts));
     const snapshot = this.#snapshotOf(opts);
-    const dv = decoder<R>(this.#valueEncoding(opts));
+    const dv = this.#decoderOf<R>(opts);
     let v: Buffer | null;
     try {
-      v = this.#readHere(this.#nativeSync(), k, snapshot, false) as Buffer | null;
+      v = this.#readsOf(this.#nativeSync()).read(k, snapshot, false) as Buffer | null;
     } catch (e) {
       throw fromNative(e);
     }
@@ -309,11 +292,18 @@ export class KvDb<K = string, V = string> {
   has(key: KeyInput<K>, opts?: ReadOptions): Promise<boolean> {
     try {
       checkObject(opts, 'options', callOptions.read, 'a read');
-      const k = encodeKey(key, this.#keyEncoding(opts));
-      const snapshot = this.#snapshotOf(opts);
-      if (this.#status === 'open' && fastAllowed()) {
-        // Only the answer crosses back: the value is not copied.
-        const n = this.#lookupHere(this.#native as NativeDatabase, k, snapshot, true, true);
+      return this.#hasEncoded(encodeKey(key, this.#keyEncoding(opts)), this.#snapshotOf(opts));
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+  }
+
+  /** `has` of an encoded key, served like `#getEncoded`; only the answer crosses back. */
+  #hasEncoded(k: Uint8Array, snapshot: NativeSnapshot | undefined): Promise<boolean> {
+    try {
+      if (this.#status === 'open') {
+        if (!fastAllowed()) return nextTurn().then(() => this.#hasEncoded(k, snapshot));
+        const n = this.#readsOf(this.#native as NativeDatabase).lookup(k, snapshot, true, true);
         if (n !== undefined && n !== -2) return Promise.resolve(n >= 0);
       }
       return this.#run(() => this.#db().get(k, snapshot)).then((v) => v !== null);
@@ -811,6 +801,7 @@ export class KvDb<K = string, V = string> {
       this.#cursors.clear();
       for (const s of this.#snapshots) s._release();
       this.#snapshots.clear();
+      this.#reads?.close();
       try {
         await (this.#native as NativeDatabase).close();
       } catch (e) {
