@@ -133,7 +133,7 @@ test('queries agree with a scan when reads switch between the calling thread and
       pages++;
       for (const it of r.items) {
         got.push(it.key);
-        if (it.value !== undefined && !match(it.value)) t.fail(`seed ${seed}: ${it.key} does not match ${JSON.stringify(q)}`);
+        if (it.value !== undefined && !match(it.value as Doc)) t.fail(`seed ${seed}: ${it.key} does not match ${JSON.stringify(q)}`);
       }
       cursor = r.cursor;
     } while (cursor !== null);
