@@ -10,7 +10,7 @@
  */
 import type { BindingRange, NativeDatabase, NativeIterator, NativeSnapshot } from '../binding';
 import { StrataError, fromNative } from './errors';
-import { fastAllowed, nextTurn } from './turns';
+import { charge, fastAllowed, nextTurn } from './turns';
 
 /** First fetch size, later fetch size and byte budget per fetch. */
 export const FIRST_BATCH = 1;
@@ -482,26 +482,51 @@ export class KeyCursor {
    * `read` continues from there. `[]` at the end.
    */
   readSync(max: number, seek?: Uint8Array, strip = 0): Buffer[] | null {
-    // Keys only, usually short: a batch counts as one point read per 100 keys.
-    if (!fastAllowed(Math.max(1, Math.ceil(max / 100)))) {
+    // Keys only, usually short: a batch counts as one point read per 100 keys read (one is
+    // claimed before, the rest charged once the batch's size is known).
+    if (!fastAllowed(1)) {
       if (seek !== undefined) this.#pendingSeek = seek;
+      this.#refused = true;
       return null;
     }
+    return this.#here(max, seek, strip);
+  }
+
+  #here(max: number, seek: Uint8Array | undefined, strip: number): Buffer[] | null {
     let batch: Buffer | null;
     try {
       batch = this.#open().nextBatchSync(max, BATCH_BYTES, seek);
     } catch (e) {
       throw fromNative(e);
     }
-    return batch === null ? null : KeyCursor.#keys(batch, strip);
+    if (batch === null) return null;
+    const keys = KeyCursor.#keys(batch, strip);
+    charge(Math.ceil(keys.length / 100) - 1);
+    return keys;
   }
 
   #pendingSeek: Uint8Array | undefined;
+  /** The last `readSync` was refused by the turn's budget (not by a block missing from memory). */
+  #refused = false;
 
-  /** Up to `max` keys, read on the thread pool. `[]` at the end. */
+  /**
+   * Up to `max` keys, read on the thread pool; after a `readSync` refused by the turn's
+   * budget, on the calling thread on the next turn (the pool only if a block is not in
+   * memory). `[]` at the end.
+   */
   async read(max: number, seek?: Uint8Array, strip = 0): Promise<Buffer[]> {
-    const s = seek ?? this.#pendingSeek;
+    let s = seek ?? this.#pendingSeek;
     this.#pendingSeek = undefined;
+    if (this.#refused) {
+      this.#refused = false;
+      await nextTurn();
+      if (fastAllowed(1)) {
+        const here = this.#here(max, s, strip);
+        if (here !== null) return here;
+        // Not in memory: the native cursor took the seek into account.
+        s = undefined;
+      }
+    }
     const native = this.#open();
     try {
       return KeyCursor.#keys(await this.#run(() => native.nextBatch(max, BATCH_BYTES, s)), strip);

@@ -8,6 +8,7 @@
  */
 import type { KvDb } from './database';
 import type { Snapshot } from './snapshot';
+import { nextTurn } from './turns';
 
 /** `readMany` flags (1 = cached only is set by the KV layer). */
 const LENGTH_ONLY = 2;
@@ -74,20 +75,36 @@ export function systemKeysExist(
   const out = new Uint8Array(n);
   const flags = SYSTEM | LENGTH_ONLY;
   // Keys are short: one budget unit per 100 lookups, like a batch of postings.
-  const here = db._readManyHere(packed, flags, Math.max(1, Math.ceil(n / 100)), snapshot);
-  const missing: number[] = [];
-  if (here === undefined) for (let i = 0; i < n; i++) missing.push(i);
-  else {
-    for (let i = 0; i < n; i++) {
-      const s = here.readInt32LE(4 * i);
-      if (s === NOT_CACHED) missing.push(i);
-      else out[i] = s >= 0 ? 1 : 0;
-    }
+  const cost = Math.max(1, Math.ceil(n / 100));
+  const here = db._readManyHere(packed, flags, cost, snapshot);
+  if (here === undefined) {
+    // This turn's budget is spent: the next turn, on the calling thread all the same.
+    return nextTurn().then(() => {
+      const again = db._readManyHere(packed, flags, cost, snapshot);
+      return again === undefined ? pooled(db, packed, flags, snapshot, out, null) : existsFrom(db, packed, flags, snapshot, out, again);
+    });
   }
-  if (missing.length === 0) return out;
-  const rest = missing.length === n ? packed : repack(packed, missing);
+  return existsFrom(db, packed, flags, snapshot, out, here);
+}
+
+/** Fills `out` from a cached-only answer; the keys it could not answer are read on the pool. */
+function existsFrom(db: KvDb<unknown, unknown>, packed: Buffer, flags: number, snapshot: Snapshot | undefined, out: Uint8Array, here: Buffer): Uint8Array | Promise<Uint8Array> {
+  const n = out.length;
+  let missing: number[] | null = null;
+  for (let i = 0; i < n; i++) {
+    const s = here.readInt32LE(4 * i);
+    if (s === NOT_CACHED) (missing ??= []).push(i);
+    else out[i] = s >= 0 ? 1 : 0;
+  }
+  return missing === null ? out : pooled(db, packed, flags, snapshot, out, missing);
+}
+
+/** Reads the existence of the keys `missing` (all when `null`) of `packed` on the pool into `out`. */
+function pooled(db: KvDb<unknown, unknown>, packed: Buffer, flags: number, snapshot: Snapshot | undefined, out: Uint8Array, missing: number[] | null): Promise<Uint8Array> {
+  const rest = missing === null ? packed : repack(packed, missing);
   return db._readManyPool(rest, flags, snapshot).then((a) => {
-    missing.forEach((i, j) => (out[i] = a.readInt32LE(4 * j) >= 0 ? 1 : 0));
+    const m = missing ?? Array.from({ length: out.length }, (_, i) => i);
+    m.forEach((i, j) => (out[i] = a.readInt32LE(4 * j) >= 0 ? 1 : 0));
     return out;
   });
 }
@@ -116,6 +133,19 @@ export function readValues(db: KvDb<unknown, unknown>, keys: readonly Uint8Array
   if (n === 0) return out;
   const packed = packKeys(keys);
   const here = db._readManyHere(packed, 0, n, snapshot);
+  if (here === undefined) {
+    // This turn's budget is spent: the next turn, on the calling thread all the same.
+    return nextTurn().then(() => {
+      const again = db._readManyHere(packed, 0, n, snapshot);
+      return valuesFrom(db, packed, snapshot, out, again);
+    });
+  }
+  return valuesFrom(db, packed, snapshot, out, here);
+}
+
+/** Fills `out` from a cached-only answer (`undefined`: none); the rest is read on the pool. */
+function valuesFrom(db: KvDb<unknown, unknown>, packed: Buffer, snapshot: Snapshot | undefined, out: (Buffer | null)[], here: Buffer | undefined): (Buffer | null)[] | Promise<(Buffer | null)[]> {
+  const n = out.length;
   const missing: number[] = [];
   if (here === undefined) for (let i = 0; i < n; i++) missing.push(i);
   else fill(here, n, out, missing, null);

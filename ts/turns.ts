@@ -35,6 +35,11 @@ export function fastAllowed(cost = 1): boolean {
   return true;
 }
 
+/** Adds `cost` point operations to this turn's spending (work whose size is known only once done). */
+export function charge(cost: number): void {
+  if (cost > 0) streak += cost;
+}
+
 /**
  * Resolves on the next event-loop turn (after timers and I/O had their turn), when the
  * budget of `fastAllowed` has been renewed.

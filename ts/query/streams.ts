@@ -108,6 +108,8 @@ export class TermStream implements PkStream {
   #seek: Buffer | undefined;
   #want = 32;
   #lb: Buffer;
+  /** The pool read in flight, if any. */
+  #pending: Promise<void> | undefined;
   scanned = 0;
 
   constructor(src: Source, range: BindingRange, prefix: Buffer, start: Buffer = EMPTY) {
@@ -133,8 +135,14 @@ export class TermStream implements PkStream {
     else this.#lb = max(this.#lb, keys[0] as Buffer);
   }
 
-  /** Reads the next batch: on the calling thread when it can (then `true`), else a promise. */
+  /**
+   * Reads the next batch: on the calling thread when it can (then `true`), else a promise.
+   * One read at a time: while a pool read is in flight, callers get the same promise (a
+   * second read would take the batch after it, and whichever landed last would replace the
+   * other: keys lost).
+   */
   #fill(): true | Promise<void> {
+    if (this.#pending !== undefined) return this.#pending;
     this.#src.budget.check();
     this.#cursor ??= this.#src.db._keyCursor(this.#range, this.#src.snapshot);
     const seek = this.#seek;
@@ -148,7 +156,20 @@ export class TermStream implements PkStream {
       this.#take(here);
       return true;
     }
-    return this.#cursor.read(want, undefined, n).then((keys) => this.#take(keys));
+    const p = this.#cursor.read(want, undefined, n).then(
+      (keys) => {
+        this.#pending = undefined;
+        this.#take(keys);
+        // Seeks made while the read was in flight were only recorded in the bound.
+        if (this.#pos < this.#buf.length && Buffer.compare(this.#buf[this.#pos] as Buffer, this.#lb) < 0) this.#moveTo(this.#lb);
+      },
+      (e: unknown) => {
+        this.#pending = undefined;
+        throw e;
+      },
+    );
+    this.#pending = p;
+    return p;
   }
 
   head(): Head {
@@ -156,12 +177,19 @@ export class TermStream implements PkStream {
     if (this.#ended) return undefined;
     const f = this.#fill();
     if (f === true) return this.#buf[this.#pos];
-    return f.then(() => this.#buf[this.#pos]);
+    // After the read the batch may still be behind a seek made meanwhile: ask again.
+    return f.then(() => this.head());
   }
 
   seekTo(target: Buffer): void {
     if (Buffer.compare(target, this.#lb) <= 0) return;
     this.#lb = target;
+    // A read in flight: the bound is applied to its batch when it lands.
+    if (this.#pending === undefined) this.#moveTo(target);
+  }
+
+  /** Moves to the first key `>= target` in the batch, or arranges a seek with the next read. */
+  #moveTo(target: Buffer): void {
     const buf = this.#buf;
     const n = buf.length;
     if (this.#pos >= n) {
@@ -233,7 +261,7 @@ export class TermStream implements PkStream {
         if (this.#ended) return;
         const f = this.#fill();
         if (f !== true) await f;
-        if (this.#pos >= this.#buf.length) return;
+        continue;
       }
       for (let i = this.#pos; i < this.#buf.length; i++) fn(this.#buf[i] as Buffer);
       this.#lb = max(this.#lb, after(this.#buf[this.#buf.length - 1] as Buffer));
@@ -251,6 +279,28 @@ export class TermStream implements PkStream {
   async close(): Promise<void> {
     this.#cursor?.close();
   }
+}
+
+/**
+ * A stream's answer to `head()` when it may need a read: a synchronous answer as it is; a
+ * promise is remembered through `remember` until it settles (so that asking again while it
+ * is in flight returns it instead of starting a second read) and then resolves to `again()`,
+ * the head asked afresh (a seek may have passed the answer meanwhile).
+ */
+function settleOnce(h: Head, remember: (p: Promise<Buffer | undefined> | undefined) => void, again: () => Head): Head {
+  if (!(h instanceof Promise)) return h;
+  const p = h.then(
+    () => {
+      remember(undefined);
+      return again();
+    },
+    (e: unknown) => {
+      remember(undefined);
+      throw e;
+    },
+  );
+  remember(p);
+  return p;
 }
 
 /** A sorted array of keys (the read-and-sort form of a wide range). */
@@ -331,6 +381,8 @@ export class UnionStream implements PkStream {
 export class AndStream implements PkStream {
   #current: Buffer | undefined;
   #done = false;
+  /** The search in flight, if any. */
+  #pending: Promise<Buffer | undefined> | undefined;
 
   constructor(
     readonly children: PkStream[],
@@ -343,7 +395,9 @@ export class AndStream implements PkStream {
 
   head(): Head {
     if (this.#current !== undefined || this.#done) return this.#current;
-    return this.#search();
+    // One search at a time (a reader may drop a promise and ask again).
+    if (this.#pending !== undefined) return this.#pending;
+    return settleOnce(this.#search(), (p) => (this.#pending = p), () => this.head());
   }
 
   /** The leapfrog loop: synchronous while every stream answers from memory. */
@@ -520,6 +574,8 @@ export class ProbeStream implements PkStream {
   /** Candidates probed and passed so far (the pass rate sizes the next batch). */
   #tried = 0;
   #passed = 0;
+  /** The refill in flight, if any. */
+  #pending: Promise<Buffer | undefined> | undefined;
 
   constructor(src: Source, inner: PkStream, must: Buffer[][], mustNot: Buffer[][], closeAlso: PkStream[]) {
     this.#src = src;
@@ -537,7 +593,9 @@ export class ProbeStream implements PkStream {
   head(): Head {
     if (this.#qpos < this.#queue.length) return this.#queue[this.#qpos];
     if (this.#done) return undefined;
-    return this.#refill();
+    // One refill at a time (a reader may drop a promise and ask again).
+    if (this.#pending !== undefined) return this.#pending;
+    return settleOnce(this.#refill(), (p) => (this.#pending = p), () => this.head());
   }
 
   #refill(): Head {
