@@ -461,38 +461,29 @@ impl MemTable {
 
     /// The first node at or after (`strict`: after) `(key, trailer)`; 0 if none.
     fn seek_node(&self, key: &[u8], trailer: u64, strict: bool) -> u64 {
-        let mut x = HEAD;
-        let mut level = self.height.load(AtomicOrdering::Relaxed).max(1) - 1;
-        loop {
-            let next = self.node(x).next(level);
-            let right = next != 0 && {
-                let c = self.node(next).cmp(key, trailer);
-                c == Ordering::Less || (strict && c == Ordering::Equal)
-            };
-            if right {
-                x = next;
-            } else if level == 0 {
-                return next;
-            } else {
-                level -= 1;
-            }
-        }
+        self.straddle(key, trailer, strict).1
     }
 
     /// The last node before (`inclusive`: at or before) `(key, trailer)`; 0 if none.
     fn last_before(&self, key: &[u8], trailer: u64, inclusive: bool) -> u64 {
+        self.straddle(key, trailer, inclusive).0
+    }
+
+    /// The two level-0 neighbours around `(key, trailer)`: the last node before it (`or_equal`:
+    /// at or before it; HEAD, 0, if none) and the node after that one (0 if none).
+    fn straddle(&self, key: &[u8], trailer: u64, or_equal: bool) -> (u64, u64) {
         let mut x = HEAD;
         let mut level = self.height.load(AtomicOrdering::Relaxed).max(1) - 1;
         loop {
             let next = self.node(x).next(level);
             let right = next != 0 && {
                 let c = self.node(next).cmp(key, trailer);
-                c == Ordering::Less || (inclusive && c == Ordering::Equal)
+                c == Ordering::Less || (or_equal && c == Ordering::Equal)
             };
             if right {
                 x = next;
             } else if level == 0 {
-                return x;
+                return (x, next);
             } else {
                 level -= 1;
             }
