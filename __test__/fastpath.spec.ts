@@ -117,23 +117,36 @@ for (const useMmap of [false, true]) test(`iteration is exact across calling-thr
   await db.close();
 });
 
-test('long loops of fast operations still let the event loop turn', async (t) => {
-  const db = await fresh();
-  let turns = 0;
+/** Counts event-loop turns (a self-renewing `setImmediate`) until `stop()`. */
+function countTurns(): { readonly count: number; stop(): void } {
+  let count = 0;
   let running = true;
   const tick = (): void => {
-    turns++;
+    count++;
     if (running) setImmediate(tick);
   };
   setImmediate(tick);
+  return {
+    get count() {
+      return count;
+    },
+    stop() {
+      running = false;
+    },
+  };
+}
+
+test('long loops of fast operations still let the event loop turn', async (t) => {
+  const db = await fresh();
+  const turns = countTurns();
   const pairs = 20_000;
   for (let i = 0; i < pairs; i++) {
     await db.put(key(i % 1000), 'v');
     await db.get(key(i % 1000));
   }
-  running = false;
+  turns.stop();
   // At most FAST_STREAK (512) calling-thread operations per turn: 40 000 operations need 78.
-  t.true(turns >= 40, `${turns} event-loop turns during ${pairs} put+get pairs`);
+  t.true(turns.count >= 40, `${turns.count} event-loop turns during ${pairs} put+get pairs`);
   await db.close();
 });
 
@@ -148,23 +161,17 @@ test('a long loop of awaited in-memory gets lets the event loop turn without thr
     poolReads++;
     return poolGet.apply(this, args);
   };
-  let turns = 0;
-  let running = true;
-  const tick = (): void => {
-    turns++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const turns = countTurns();
   try {
     const reads = 20_000;
     for (let i = 0; i < reads; i++) t.is(await db.get(key(i % 1000)), value(i % 1000));
-    running = false;
+    turns.stop();
     // At most FAST_STREAK (512) calling-thread reads per turn: 20 000 reads need 39 turns.
-    t.true(turns >= 30, `${turns} event-loop turns during ${reads} gets`);
+    t.true(turns.count >= 30, `${turns.count} event-loop turns during ${reads} gets`);
     t.is(poolReads, 0, 'no get went to the thread pool');
   } finally {
     proto.get = poolGet;
-    running = false;
+    turns.stop();
   }
   await db.close();
 });
@@ -172,13 +179,7 @@ test('a long loop of awaited in-memory gets lets the event loop turn without thr
 test('loops of range reads on new iterators and of seeks let the event loop turn, and stay correct', async (t) => {
   const db = await fresh();
   await db.batch(Array.from({ length: 1000 }, (_, i) => ({ type: 'put' as const, key: key(i), value: `v${i}` })));
-  let turns = 0;
-  let running = true;
-  const tick = (): void => {
-    turns++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const turns = countTurns();
   const reads = 10_000;
   for (let i = 0; i < reads; i++) {
     const it = db.iterator({ gte: key(i % 1000), limit: 10 });
@@ -194,8 +195,8 @@ test('loops of range reads on new iterators and of seeks let the event loop turn
     if (got[0]?.[1] !== `v${i % 1000}`) t.fail(`seek ${i} found ${String(got[0]?.[1])}`);
   }
   await it.close();
-  running = false;
+  turns.stop();
   // A 10-entry batch counts one point read: 20 000 batches need at least 39 turns.
-  t.true(turns >= 30, `${turns} event-loop turns during ${reads} range reads and ${reads} seeks`);
+  t.true(turns.count >= 30, `${turns.count} event-loop turns during ${reads} range reads and ${reads} seeks`);
   await db.close();
 });

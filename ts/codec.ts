@@ -73,7 +73,7 @@ export interface RawOp {
  * one native call.
  */
 export class BatchPacker {
-  /** `key2`/`key3`: further parts of the key (`putSystemParts`), written after `key`. */
+  /** `key2`/`key3`: further parts of the key (`systemParts`), written after `key`. */
   #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined; key2: Uint8Array | undefined; key3: Uint8Array | undefined }[] = [];
   #size = 0;
 
