@@ -278,6 +278,10 @@ export interface BindingOpenOptions {
   bloomBitsPerKey?: number
   /** LZ4 block compression (default true). */
   compression?: boolean
+  /** Tables compressed with zstd instead of LZ4: `"off"` (default), `"bottommost"` or `"all"`. */
+  zstd?: string
+  /** zstd level, 1–19 (default 3). */
+  zstdLevel?: number
   /** Sync every write unless it says otherwise (default false). */
   sync?: boolean
   /** Block cache capacity in bytes (default 32 MiB). */

@@ -23,6 +23,8 @@ test('defaults', (t) => {
   t.is(c.blockSize, 4096);
   t.is(c.bloomBitsPerKey, 10);
   t.is(c.compression, true);
+  t.is(c.zstd, 'off');
+  t.is(c.zstdLevel, 3);
   t.is(c.sync, false);
   t.is(c.blockCacheSize, 32 * MiB);
   t.is(c.useMmap, true);
@@ -158,6 +160,40 @@ test('open applies options and rejects bad ones', async (t) => {
   await db.close();
   await expectCode(() => fresh({ memtableSize: 'nope' }), 'STRATA_INVALID_ARGUMENT');
   await expectCode(() => fresh({ env: { STRATA_SYNC: 'perhaps' } }), 'STRATA_INVALID_ARGUMENT');
+});
+
+/** The footer's format version of every table in `dir`. */
+function tableVersions(dir: string): number[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.sst'))
+    .map((f) => {
+      const b = fs.readFileSync(path.join(dir, f));
+      return b.readUInt32LE(b.length - 16);
+    });
+}
+
+test('zstd: tables written with it are format version 2, read back under any setting; bad settings are refused', async (t) => {
+  const dir = tmpPath();
+  const value = (i: number): string => `v${i}-` + 'abcdefghijklmnopqrstuvwxyz'.repeat(3).slice(i % 26, (i % 26) + 40);
+  const db = await open(dir, { env: {}, envFile: false, zstd: 'all', zstdLevel: 5, memtableSize: '64KiB' });
+  t.is(db.options.zstd, 'all');
+  const ops = Array.from({ length: 3000 }, (_, i) => ({ type: 'put' as const, key: `k${String(i).padStart(5, '0')}`, value: value(i) }));
+  await db.batch(ops);
+  await db.close();
+  const versions = tableVersions(dir);
+  t.true(versions.length > 0);
+  t.deepEqual([...new Set(versions)], [2]);
+  for (const zstd of ['off', 'bottommost'] as const) {
+    const again = await open(dir, { env: {}, envFile: false, zstd });
+    for (const i of [0, 1234, 2999]) t.is(await again.get(`k${String(i).padStart(5, '0')}`), value(i));
+    await again.close();
+  }
+  t.is(loadConfig({ env: { STRATA_ZSTD: 'bottommost', STRATA_ZSTD_LEVEL: '9' }, envFile: false }).zstd, 'bottommost');
+  await expectCode(() => fresh({ zstd: 'max' as never }), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => fresh({ zstd: 'all', zstdLevel: 0 }), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => fresh({ zstd: 'all', zstdLevel: 20 }), 'STRATA_INVALID_ARGUMENT');
+  await expectCode(() => fresh({ zstd: 'bottommost', compression: false }), 'STRATA_INVALID_ARGUMENT');
 });
 
 test('the .env file of the working directory is read by default', (t) => {

@@ -7,6 +7,7 @@ use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use strata_engine::{
     ApproximateCount, CompactionStyle, DbStats, Event, EventKind, Keyspace, Options, RangeOptions, RecoveryMode,
+    ZstdUse,
 };
 
 use crate::error::{invalid, BindingResult};
@@ -29,6 +30,10 @@ pub struct BindingOpenOptions {
     pub bloom_bits_per_key: Option<f64>,
     /// LZ4 block compression (default true).
     pub compression: Option<bool>,
+    /// Tables compressed with zstd instead of LZ4: `"off"` (default), `"bottommost"` or `"all"`.
+    pub zstd: Option<String>,
+    /// zstd level, 1–19 (default 3).
+    pub zstd_level: Option<f64>,
     /// Sync every write unless it says otherwise (default false).
     pub sync: Option<bool>,
     /// Block cache capacity in bytes (default 32 MiB).
@@ -90,6 +95,18 @@ impl BindingOpenOptions {
         }
         if let Some(v) = self.compression {
             o.compression = v;
+        }
+        if let Some(s) = &self.zstd {
+            o.zstd = match s.as_str() {
+                "off" => ZstdUse::Off,
+                "bottommost" => ZstdUse::Bottommost,
+                "all" => ZstdUse::All,
+                other => return Err(invalid(format!("option zstd: unknown setting {other:?}"))),
+            };
+        }
+        if let Some(v) = self.zstd_level {
+            o.zstd_level =
+                i32::try_from(uint("zstdLevel", v)?).map_err(|_| invalid("option zstdLevel is too large"))?;
         }
         if let Some(v) = self.sync {
             o.sync = v;

@@ -75,6 +75,7 @@ export type {
   NormalizedOptions,
   ProfileName,
   CompactionStyle,
+  ZstdUse,
   WalRecovery,
   Size,
 } from './options';

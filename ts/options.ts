@@ -16,6 +16,8 @@ import { invalidArgument } from './errors';
 
 /** Compaction styles. */
 export type CompactionStyle = 'leveled' | 'size-tiered';
+/** Which SSTables are compressed with zstd (see `StrataSettings.zstd`). */
+export type ZstdUse = 'off' | 'bottommost' | 'all';
 /** WAL recovery modes. */
 export type WalRecovery = 'tolerate-corrupted-tail' | 'point-in-time' | 'salvage';
 /** Named option presets. */
@@ -44,6 +46,15 @@ export interface StrataSettings {
   bloomBitsPerKey?: number;
   /** LZ4 block compression. Default `true`. */
   compression?: boolean;
+  /**
+   * Which SSTables compress their blocks with zstd instead of LZ4: `'off'` (default),
+   * `'bottommost'` (tables a compaction writes at the bottom of the tree, where most data
+   * ends up) or `'all'` (flushes too). Smaller on disk; a block-cache miss decodes slower.
+   * Needs `compression`. Tables it writes are format version 2, which builds before it cannot open.
+   */
+  zstd?: ZstdUse;
+  /** zstd level, 1–19. Default 3. */
+  zstdLevel?: number;
   /** Default durability of writes (fsync before acknowledging). Default `false`. */
   sync?: boolean;
   /** Block cache capacity. Default 32 MiB. */
@@ -92,6 +103,8 @@ export interface NormalizedOptions {
   blockSize: number;
   bloomBitsPerKey: number;
   compression: boolean;
+  zstd: ZstdUse;
+  zstdLevel: number;
   sync: boolean;
   blockCacheSize: number;
   useMmap: boolean;
@@ -143,6 +156,8 @@ export const schema: Readonly<Record<keyof StrataSettings, Field>> = Object.from
   field('blockSize', SIZE, 4096),
   field('bloomBitsPerKey', INT, 10),
   field('compression', BOOL, true),
+  field('zstd', { type: 'enum', values: ['off', 'bottommost', 'all'] }, 'off'),
+  field('zstdLevel', INT, 3),
   field('sync', BOOL, false),
   field('blockCacheSize', SIZE, 32 * MiB),
   field('useMmap', BOOL, true),
@@ -370,6 +385,8 @@ export function toBindingOptions(o: NormalizedOptions): BindingOpenOptions {
     blockSize: o.blockSize,
     bloomBitsPerKey: o.bloomBitsPerKey,
     compression: o.compression,
+    zstd: o.zstd,
+    zstdLevel: o.zstdLevel,
     sync: o.sync,
     blockCacheSize: o.blockCacheSize,
     useMmap: o.useMmap,

@@ -30,8 +30,11 @@ const ALL_PHASES = [
 ];
 
 const ALL_STORES = ['stratadb', 'classic-level', 'rocksdb', 'lmdb', 'lmdb-nosync', 'sqlite'];
-/** Stores that run only when named: a reference StrataDB build (`STRATA_BENCH_REF_ROOT`). */
-const EXTRA_STORES = ['stratadb-ref'];
+/**
+ * Stores that run only when named: a reference StrataDB build (`STRATA_BENCH_REF_ROOT`), and
+ * StrataDB with `zstd: 'all'`.
+ */
+const EXTRA_STORES = ['stratadb-ref', 'stratadb-zstd'];
 
 /** `STRATA_BENCH_<NAME>` wins over the plain `<NAME>`. */
 function env(name, fallback) {

@@ -12,13 +12,16 @@ try {
   throw new Error(`stratadb: cannot load ${path.join(root, 'dist')} (run \`npm ci\` or \`npm run build\` at the repository root first): ${e.message}`);
 }
 
+// STRATA_BENCH_STRATADB_OPTIONS: extra open options as JSON (`stratadb-zstd` sets it).
+const extra = JSON.parse(process.env.STRATA_BENCH_STRATADB_OPTIONS || '{}');
+
 module.exports = {
   name: 'stratadb',
   label: 'StrataDB',
   version: () => require(path.join(root, 'package.json')).version,
   notes: 'default options (balanced profile, sync: false), buffer encodings; async get/put/del/batch; getSync for the sync read phase; no sync put API',
   async open(dir) {
-    const db = await strata.open(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', envFile: false });
+    const db = await strata.open(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', envFile: false, ...extra });
     return {
       put: (k, v) => db.put(k, v),
       get: (k) => db.get(k),

@@ -51,4 +51,4 @@ pub use db::{
 pub use error::{Error, Result};
 pub use events::{Event, EventKind};
 pub use keyspace::{Keyspace, MAX_SYSTEM_KEY_SIZE, SYSTEM_PREFIX};
-pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions};
+pub use options::{CompactionOptions, CompactionStyle, Options, RecoveryMode, TableOptions, ZstdUse};

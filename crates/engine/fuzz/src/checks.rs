@@ -558,6 +558,8 @@ pub fn sst_roundtrip(data: &[u8]) {
         block_restart_interval: 1 + usize::from(data[1] % 32),
         bloom_bits_per_key: u32::from(data[2] % 16),
         compression: data[2] & 0x80 != 0,
+        // zstd (table format version 2) for about one input in four.
+        zstd_level: (data[1] & 0xc0 == 0xc0).then_some(1 + i32::from(data[0] % 5)),
         verify_checksums: true,
     };
     let mmap = data[2] & 0x40 != 0;

@@ -275,6 +275,7 @@ impl DbInner {
         let mut outputs: Vec<Arc<TableHandle>> = Vec::new();
         let mut builder: Option<(u64, TableBuilder)> = None;
         let mut last_user_key: Vec<u8> = Vec::new();
+        let output_opts = self.opts.compaction_table_options(pick.bottommost);
         let result = (|| -> Result<()> {
             while merged.valid() {
                 let k = merged.key();
@@ -295,7 +296,7 @@ impl DbInner {
                     let n = self.next_file_number.fetch_add(1, Ordering::AcqRel);
                     let p = table_file_name(&self.path, n);
                     let f = self.opts.fs.create(&p).map_err(|e| Error::io(&p, e))?;
-                    builder = Some((n, TableBuilder::with_file(f, p, self.table_opts.clone())));
+                    builder = Some((n, TableBuilder::with_file(f, p, output_opts.clone())));
                 }
                 if let Some((_, b)) = builder.as_mut() {
                     b.add(k, merged.value())?;

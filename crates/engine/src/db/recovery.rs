@@ -37,6 +37,12 @@ fn validate(opts: &Options) -> Result<()> {
     if opts.bloom_bits_per_key > 64 {
         return bad("bloom_bits_per_key must be at most 64");
     }
+    if !(1..=19).contains(&opts.zstd_level) {
+        return bad("zstd_level must be between 1 and 19");
+    }
+    if opts.zstd != crate::options::ZstdUse::Off && !opts.compression {
+        return bad("zstd needs compression on");
+    }
     let c = &opts.compaction;
     if c.num_levels < 2 || c.num_levels > 16 {
         return bad("num_levels must be between 2 and 16");

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use super::block::BlockBuilder;
 use super::filter::{build_filter, hash64};
-use super::format::{encode_block, BlockHandle, Footer, BLOCK_TRAILER_LEN};
+use super::format::{
+    encode_block, BlockCodec, BlockHandle, Footer, BLOCK_TRAILER_LEN, COMPRESSION_ZSTD, FORMAT_VERSION,
+    FORMAT_VERSION_ZSTD,
+};
 use super::properties::TableProperties;
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
@@ -30,6 +33,8 @@ pub struct TableBuilder {
     props: TableProperties,
     /// Set after a write error: the builder refuses further work.
     failed: bool,
+    /// A block was stored with zstd: the footer says format version 2.
+    wrote_zstd: bool,
 }
 
 impl TableBuilder {
@@ -53,6 +58,7 @@ impl TableBuilder {
             hashes: Vec::new(),
             props: TableProperties { min_seq: u64::MAX, ..TableProperties::default() },
             failed: false,
+            wrote_zstd: false,
         }
     }
 
@@ -109,7 +115,13 @@ impl TableBuilder {
     }
 
     fn write_block(&mut self, contents: &[u8], compress: bool) -> Result<BlockHandle> {
-        let encoded = encode_block(contents, compress && self.opts.compression)?;
+        let codec = match (compress && self.opts.compression, self.opts.zstd_level) {
+            (false, _) => BlockCodec::None,
+            (true, None) => BlockCodec::Lz4,
+            (true, Some(level)) => BlockCodec::Zstd(level),
+        };
+        let (encoded, tag) = encode_block(contents, codec)?;
+        self.wrote_zstd |= tag == COMPRESSION_ZSTD;
         let handle = BlockHandle { offset: self.offset, size: (encoded.len() - BLOCK_TRAILER_LEN) as u64 };
         self.write_raw(&encoded)?;
         Ok(handle)
@@ -156,7 +168,8 @@ impl TableBuilder {
         let props_handle = self.write_block(&self.props.encode(), true)?;
         let index = self.index.finish();
         let index_handle = self.write_block(&index, true)?;
-        let footer = Footer { filter: filter_handle, properties: props_handle, index: index_handle }.encode();
+        let version = if self.wrote_zstd { FORMAT_VERSION_ZSTD } else { FORMAT_VERSION };
+        let footer = Footer { filter: filter_handle, properties: props_handle, index: index_handle, version }.encode();
         self.write_raw(&footer)?;
         let file = self.writer.into_inner().map_err(|e| Error::io(&self.path, e.into_error()))?;
         crash_point("sst.written.before_sync");

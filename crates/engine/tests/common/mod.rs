@@ -66,6 +66,13 @@ pub fn tiny_options(rng: &mut Rng, fs: &FaultFs) -> Options {
         max_immutable_memtables: 2,
         ..Options::default()
     };
+    // zstd tables (format version 2) in about a third of the compressed runs, picked from the
+    // values already drawn so that the random sequence of every other setting stays as it was.
+    o.zstd = match (o.compression, o.block_restart_interval, o.block_size) {
+        (true, 4, _) => strata_engine::ZstdUse::All,
+        (true, 16, 512) => strata_engine::ZstdUse::Bottommost,
+        _ => strata_engine::ZstdUse::Off,
+    };
     let trigger = rng.range(2, 4) as usize;
     o.compaction = CompactionOptions {
         l0_compaction_trigger: trigger,

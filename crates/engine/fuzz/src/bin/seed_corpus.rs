@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use strata_engine::key::{internal_key, ValueKind};
-use strata_engine::table::{encode_block, BlockBuilder, TableBuilder};
+use strata_engine::table::{encode_block, BlockBuilder, BlockCodec, TableBuilder};
 use strata_engine::wal::LogWriter;
 use strata_engine::{Db, Options, TableOptions, WriteBatch};
 
@@ -107,7 +107,8 @@ fn main() {
         if mode == 2 {
             seed.extend_from_slice(&contents);
         } else {
-            seed.extend_from_slice(&encode_block(&contents, i % 2 == 0).expect("encode"));
+            let codec = [BlockCodec::None, BlockCodec::Lz4, BlockCodec::Zstd(3)][(i / 3 % 3) as usize];
+            seed.extend_from_slice(&encode_block(&contents, codec).expect("encode").0);
         }
         save(&out, "block_decode", &format!("seed-{i}"), &seed);
     }
@@ -120,6 +121,8 @@ fn main() {
             block_restart_interval: 1 + (i % 16) as usize,
             bloom_bits_per_key: (i % 3 * 5) as u32,
             compression: i % 2 == 0,
+            // Every fourth compressed table is zstd (format version 2).
+            zstd_level: (i % 8 == 4).then_some(3),
             verify_checksums: true,
         };
         let f = std::fs::File::create(&p).expect("create sst");
