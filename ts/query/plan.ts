@@ -18,9 +18,13 @@ import type { IndexType } from '../indexes/definition';
 import type { Leaf, Node, TermValue } from './ast';
 import { AndStream, PkStream, ProbeStream, Source, TermStream, UnionStream, WindowSide, WindowStream, openRange, termsOf } from './streams';
 
-/** Relative cost of reading one posting in sequence and of probing one posting key. */
+/**
+ * Relative cost of reading one posting in sequence and of probing one posting key (CPU per
+ * posting of the two paths, measured on the query benchmark's intersections: about 0.45 µs
+ * and 0.65 µs).
+ */
 const READ_COST = 1;
-const PROBE_COST = 2;
+const PROBE_COST = 1.5;
 
 /** One node of a plan, as `explain` shows it. */
 export interface PlanNode {
@@ -157,8 +161,13 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     const side = (b: Built): WindowSide => ({ terms: termsOf(b.stream) as TermStream[], estimate: b.plan.estimate });
     const readMust = must.filter((x) => x.way === 'read');
     const readNot = not.filter((x) => x.way === 'read');
+    const leap = must.filter((x) => x.way === 'leap').map((x) => x.b.stream);
+    const leapNot = not.filter((x) => x.way === 'leap').map((x) => x.b.stream);
     let inner: PkStream = driver.stream;
-    if (driverTerms !== undefined && (readMust.length > 0 || readNot.length > 0 || driverTerms.length > 1)) {
+    // A driver of several terms alone is merged window by window too (cheaper than a merge
+    // step per key), unless seeks from leapfrogged sides would cut its windows short.
+    const alone = driverTerms !== undefined && driverTerms.length > 1 && leap.length === 0 && leapNot.length === 0;
+    if (driverTerms !== undefined && (readMust.length > 0 || readNot.length > 0 || alone)) {
       inner = new WindowStream(
         src,
         { terms: driverTerms, estimate: driver.plan.estimate },
@@ -167,8 +176,6 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
         start,
       );
     }
-    const leap = must.filter((x) => x.way === 'leap').map((x) => x.b.stream);
-    const leapNot = not.filter((x) => x.way === 'leap').map((x) => x.b.stream);
     if (leap.length > 0 || leapNot.length > 0) inner = new AndStream([inner, ...leap], leapNot);
     const probeMust = must.filter((x) => x.way === 'probe');
     const probeNot = not.filter((x) => x.way === 'probe');

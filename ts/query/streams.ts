@@ -646,6 +646,9 @@ export class WindowStream implements PkStream {
 
   constructor(src: Source, driver: WindowSide, must: WindowSide[], mustNot: WindowSide[], start: Buffer) {
     this.#src = src;
+    // A page of `want` keys takes at least that many driver keys: start there (four times it,
+    // as an intersection passes some of them), not with a window that is certain to be short.
+    this.#chunk = Math.max(128, Math.min(2048, 4 * (src.want ?? 0)));
     this.#driver = driver.terms;
     this.#driverEstimate = Math.max(1, driver.estimate);
     this.#sides = [...must.map((s) => ({ ...s, negated: false })), ...mustNot.map((s) => ({ ...s, negated: true }))];
@@ -730,7 +733,11 @@ export class WindowStream implements PkStream {
   async #window(): Promise<void> {
     // The driver's terms each read their share of the chunk; the window ends at the
     // smallest last key among the terms that have more (all of them ended: no end).
-    const share = this.#chunk / this.#driver.length;
+    // Within a posting budget, a window takes no more driver keys than the budget has left
+    // (a stop can only come between windows' reads once the first window is done).
+    const b = this.#src.budget;
+    const chunk = b.maxPostings === undefined ? this.#chunk : Math.max(16, Math.min(this.#chunk, b.maxPostings - b.postingsScanned));
+    const share = chunk / this.#driver.length;
     let hi: Buffer | undefined;
     for (const t of this.#driver) {
       const carry = this.#carry.get(t) as Buffer[];
