@@ -25,13 +25,13 @@ const INDEXES: IndexDefinition[] = [
 
 const key = (i: number): string => `u:${String(i).padStart(5, '0')}`;
 
-/** 4000 documents: city A on a third, ages 20–59 uniform, tags x/y, active on 9 in 10. */
+/** 4000 documents: city A on a tenth, ages 20–59 uniform, tags x/y, active on 9 in 10. */
 function makeDocs(seed: number): Map<string, Doc> {
   const rnd = mulberry32(seed);
   const docs = new Map<string, Doc>();
   for (let i = 0; i < 4000; i++) {
     docs.set(key(i), {
-      city: rnd() < 0.33 ? 'A' : rnd() < 0.5 ? 'B' : 'C',
+      city: rnd() < 0.1 ? 'A' : rnd() < 0.5 ? 'B' : 'C',
       age: 20 + Math.floor(rnd() * 40),
       // Both tags on some documents: a union of the two terms must not repeat them.
       tags: [...(rnd() < 0.3 ? ['x'] : []), ...(rnd() < 0.3 ? ['y'] : []), ...(i % 50 === 0 ? ['rare'] : [])],
@@ -78,14 +78,14 @@ test('the planner reads a range side of many terms in windows beside a term, and
   t.is(ex.plan.strategy, 'window', JSON.stringify(ex.plan));
   t.regex(ex.plan.detail ?? '', /read in windows/);
   const expected = want(docs, cityAndAge);
-  t.true(expected.length > 200, `${expected.length} matches`);
+  t.true(expected.length > 60, `${expected.length} matches`);
   t.is(ex.actual?.count, expected.length);
   t.is(await db.count(CITY_AND_AGE), expected.length);
   for (const limit of [1, 7, 100, 10_000]) t.deepEqual(await all(db, CITY_AND_AGE, limit), expected, `limit ${limit}`);
   // The first page reads about the postings of the window it needs, not the whole lists.
   const page = await db.query(CITY_AND_AGE, { limit: 10, values: false });
   const postings = (await db.count({ index: 'city', eq: 'A' })) + (await db.count({ index: 'age', gte: 30, lte: 39 }));
-  t.true(page.stats.postingsScanned < postings / 4, `a page of 10 scanned ${page.stats.postingsScanned} of ${postings} postings`);
+  t.true(page.stats.postingsScanned < postings / 2, `a page of 10 scanned ${page.stats.postingsScanned} of ${postings} postings`);
   await db.close();
 });
 
@@ -178,7 +178,7 @@ test('a window intersection stops at maxPostingsScanned with partial, and its cu
   let partials = 0;
   let pages = 0;
   do {
-    const r: Awaited<ReturnType<typeof db.query>> = await db.query(CITY_AND_AGE, { limit: 1000, cursor, maxPostingsScanned: 300, values: false });
+    const r: Awaited<ReturnType<typeof db.query>> = await db.query(CITY_AND_AGE, { limit: 1000, cursor, maxPostingsScanned: 150, values: false });
     if (r.partial !== false) {
       t.is(r.partial, 'maxPostingsScanned');
       partials++;
