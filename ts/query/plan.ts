@@ -2,7 +2,9 @@
  * The planner: turns a normalised query into streams over posting lists, with each
  * predicate's cardinality estimated from the engine (`approximateCount` of its posting
  * range: index blocks and memtables, no data read). Intersections are driven by their most
- * selective side; unions merge; `explain` shows the chosen plan with estimated and actual
+ * selective side, each other side read in windows beside it or probed per candidate
+ * (whichever touches fewer postings) or, when it is not made of exact terms, leapfrogged;
+ * unions merge; `explain` shows the chosen plan with estimated and actual
  * counts. A predicate that no index can answer is `STRATA_NO_INDEX`: nothing here reads
  * records to filter them.
  */

@@ -8,6 +8,9 @@
  *   terms by skipping from one to the next (one seek each) and merges their `TermStream`s;
  *   past `MAX_MERGED_TERMS` terms it reads the range once and sorts the keys instead.
  * - `UnionStream`: a merge of its children (deduplicated).
+ * - `WindowStream`: an intersection of sides made of exact terms, read window by window
+ *   beside the driver (sequential postings, compared in memory).
+ * - `ProbeStream`: an intersection that looks up `term · candidate` for a batch of candidates.
  * - `AndStream`: leapfrog intersection, driven by the most selective child: every other
  *   child seeks to the candidate, and a larger answer becomes the next candidate. Negated
  *   children are probed with a seek per candidate.
