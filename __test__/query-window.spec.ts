@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 
-import { Db, IndexDefinition, Query } from '../ts/index';
+import { Db, IndexDefinition, Query, open } from '../ts/index';
 import { fresh, mulberry32 } from './helpers';
 
 interface Doc {
@@ -214,5 +214,29 @@ test('pages of a window intersection read at a snapshot ignore later writes', as
   } finally {
     await snapshot.close();
   }
+  await db.close();
+});
+
+test('a window intersection beside a leapfrogged side (a nested or), read from disk, agrees with a scan', async (t) => {
+  const docs = makeDocs(7);
+  const first = await load(docs);
+  const dir = first.location;
+  await first.close();
+  // Reopened with a small cache and no mmap: windows wait for reads on the thread pool.
+  const db = await open<string, Doc>(dir, { env: {}, envFile: false, valueEncoding: 'json', indexes: INDEXES, blockCacheSize: 64 * 1024, useMmap: false });
+  const q: Query = {
+    and: [
+      { index: 'city', eq: 'A' },
+      { index: 'age', gte: 24, lte: 51 },
+      { or: [{ and: [{ index: 'tags', eq: 'x' }, { index: 'age', lt: 40 }] }, { index: 'tags', eq: 'rare' }] },
+    ],
+  };
+  const ex = await db.explain(q);
+  t.regex(ex.plan.detail ?? '', /age read in windows/);
+  t.regex(ex.plan.detail ?? '', /or leapfrogged/);
+  const expected = want(docs, (d) => d.city === 'A' && d.age >= 24 && d.age <= 51 && ((d.tags.includes('x') && d.age < 40) || d.tags.includes('rare')));
+  t.true(expected.length > 10, `${expected.length} matches`);
+  t.is(ex.actual?.count, expected.length);
+  for (const limit of [3, 50]) t.deepEqual(await all(db, q, limit), expected, `limit ${limit}`);
   await db.close();
 });
