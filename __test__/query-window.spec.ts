@@ -240,3 +240,17 @@ test('a window intersection beside a leapfrogged side (a nested or), read from d
   for (const limit of [3, 50]) t.deepEqual(await all(db, q, limit), expected, `limit ${limit}`);
   await db.close();
 });
+
+test('beside a driver not made of exact terms (a nested or), a term side is probed, not read', async (t) => {
+  const docs = makeDocs(8);
+  const db = await load(docs);
+  // The or (tags rare, ~80 postings, and a small and) drives; city B has far more postings.
+  const q: Query = { and: [{ or: [{ index: 'tags', eq: 'rare' }, { and: [{ index: 'tags', eq: 'x' }, { index: 'age', gte: 58 }] }] }, { index: 'city', eq: 'B' }] };
+  const ex = await db.explain(q);
+  t.is(ex.plan.strategy, 'probe');
+  t.is(ex.plan.detail, 'driver or; city probed');
+  const expected = want(docs, (d) => d.city === 'B' && (d.tags.includes('rare') || (d.tags.includes('x') && d.age >= 58)));
+  t.true(expected.length > 10, `${expected.length} matches`);
+  t.deepEqual(await all(db, q, 9), expected);
+  await db.close();
+});

@@ -149,15 +149,17 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     // postings per driver key, sequentially) or probed (one lookup per term and candidate),
     // whichever touches less; other sides (wide ranges read and sorted, nested or/and) are
     // leapfrogged with seeks.
+    const driverTerms = termsOf(driver.stream);
     const choose = (b: Built): 'read' | 'probe' | 'leap' => {
       const terms = termsOf(b.stream);
       if (terms === undefined) return 'leap';
       const read = (Math.max(0, b.plan.estimate) / d) * READ_COST;
       const probe = terms.length * PROBE_COST;
+      // Windows need a driver of exact terms; beside any other driver, probe or leapfrog.
+      if (driverTerms === undefined) return probe <= read ? 'probe' : 'leap';
       return probe < read ? 'probe' : 'read';
     };
-    const driverTerms = termsOf(driver.stream);
-    const ways = driverTerms === undefined ? [...others, ...neg].map(() => 'leap' as const) : [...others, ...neg].map(choose);
+    const ways = [...others, ...neg].map(choose);
     const must = others.map((b, i) => ({ b, way: ways[i] as string }));
     const not = neg.map((b, i) => ({ b, way: ways[others.length + i] as string }));
     const side = (b: Built): WindowSide => ({ terms: termsOf(b.stream) as TermStream[], estimate: b.plan.estimate });
