@@ -92,7 +92,8 @@ test('count, count estimate and explain', async (t) => {
   t.true(est.low <= est.estimate && est.estimate <= est.high);
   const ex = await db.explain(q);
   t.is(ex.plan.op, 'and');
-  t.is(ex.plan.strategy, 'leapfrog', 'the age range has two terms and as few postings as the city: leapfrog');
+  t.is(ex.plan.strategy, 'window', 'the age range has two terms and as few postings as the city: read in windows beside it');
+  t.is(ex.plan.detail, 'driver city; age read in windows');
   t.is(ex.actual?.count, 2);
   t.is(ex.plan.children?.length, 2);
   t.true((ex.plan.children ?? []).every((c) => typeof c.estimate === 'number' && typeof c.postingsScanned === 'number'));
@@ -549,6 +550,8 @@ test('probed intersections read from disk (cold cache) agree with a scan, page b
     [{ and: [{ index: 'tags', eq: 'head' }, { index: 'tags', eq: 'wide' }] }, (u) => !!u.tags?.includes('head') && u.tags.includes('wide')],
     [{ index: 'bio', match: 'coffee jazz' }, (u) => !!u.bio?.includes('coffee') && !!u.bio.includes('jazz')],
     [{ and: [{ index: 'city', eq: 'Natal' }, { index: 'age', gte: 30, lte: 31 }, { not: { index: 'tags', eq: 'ops' } }] }, (u) => u.city === 'Natal' && u.age >= 30 && u.age <= 31 && !u.tags?.includes('ops')],
+    // 400 'head' postings beside a range of 40 terms (4000 postings): the range is read in windows.
+    [{ and: [{ index: 'tags', eq: 'head' }, { index: 'age', gte: 20, lte: 59 }] }, (u) => !!u.tags?.includes('head') && u.age >= 20 && u.age <= 59],
   ];
   for (const [q, match] of cases) {
     const want = docs.filter(([, u]) => match(u)).map(([k]) => k);
@@ -565,6 +568,7 @@ test('probed intersections read from disk (cold cache) agree with a scan, page b
     t.is(await db.count(q), want.length);
   }
   t.is((await db.explain(cases[1]?.[0] as Query)).plan.strategy, 'probe');
+  t.is((await db.explain(cases[7]?.[0] as Query)).plan.strategy, 'window', 'the range beside head is read in windows from disk');
   t.is((await db.explain(cases[4]?.[0] as Query)).plan.strategy, 'probe', 'the head AND wide case probes');
   await db.close();
 });

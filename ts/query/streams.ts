@@ -8,6 +8,9 @@
  *   terms by skipping from one to the next (one seek each) and merges their `TermStream`s;
  *   past `MAX_MERGED_TERMS` terms it reads the range once and sorts the keys instead.
  * - `UnionStream`: a merge of its children (deduplicated).
+ * - `WindowStream`: an intersection of sides made of exact terms, read window by window
+ *   beside the driver (sequential postings, compared in memory).
+ * - `ProbeStream`: an intersection that looks up `term · candidate` for a batch of candidates.
  * - `AndStream`: leapfrog intersection, driven by the most selective child: every other
  *   child seeks to the candidate, and a larger answer becomes the next candidate. Negated
  *   children are probed with a seek per candidate.
@@ -538,16 +541,283 @@ export function readFirst(s: PkStream, n: number): void {
   }
 }
 
-/** Largest number of terms of a side that an intersection probes instead of leapfrogging. */
-export const MAX_PROBED_TERMS = 4;
-
-/** The posting prefixes of a stream made of exact terms (one, or a merge of a few), else `undefined`. */
-export function probePrefixes(s: PkStream): Buffer[] | undefined {
-  if (s instanceof TermStream) return [s.prefix];
-  if (s instanceof UnionStream && s.children.length <= MAX_PROBED_TERMS && s.children.every((c) => c instanceof TermStream)) {
-    return (s.children as TermStream[]).map((c) => c.prefix);
-  }
+/** The exact terms a stream is made of (one, or a merge of terms), else `undefined`. */
+export function termsOf(s: PkStream): TermStream[] | undefined {
+  if (s instanceof TermStream) return [s];
+  if (s instanceof UnionStream && s.children.length > 0 && s.children.every((c) => c instanceof TermStream)) return s.children as TermStream[];
   return undefined;
+}
+
+/**
+ * Byte order of two keys, in JavaScript: for the short keys of postings a loop over the
+ * bytes costs less than a native `Buffer.compare` call.
+ */
+export function compareKeys(a: Buffer, b: Buffer): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** The sorted, distinct union of sorted lists (merged pairwise). */
+export function mergeSorted(lists: Buffer[][]): Buffer[] {
+  let ls = lists.filter((l) => l.length > 0);
+  if (ls.length === 0) return [];
+  while (ls.length > 1) {
+    const next: Buffer[][] = [];
+    for (let i = 0; i + 1 < ls.length; i += 2) next.push(merge2(ls[i] as Buffer[], ls[i + 1] as Buffer[]));
+    if (ls.length % 2 === 1) next.push(ls[ls.length - 1] as Buffer[]);
+    ls = next;
+  }
+  return ls[0] as Buffer[];
+}
+
+function merge2(a: Buffer[], b: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as Buffer;
+    const y = b[j] as Buffer;
+    const c = compareKeys(x, y);
+    if (c <= 0) {
+      out.push(x);
+      i++;
+      if (c === 0) j++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++] as Buffer);
+  while (j < b.length) out.push(b[j++] as Buffer);
+  return out;
+}
+
+/** The keys of sorted `a` that are (`keep`) or are not (`!keep`) in sorted `b`. */
+function filterSorted(a: Buffer[], b: Buffer[], keep: boolean): Buffer[] {
+  const out: Buffer[] = [];
+  let j = 0;
+  for (const x of a) {
+    let c = 1;
+    while (j < b.length && (c = compareKeys(b[j] as Buffer, x)) < 0) j++;
+    if (j >= b.length) c = 1;
+    if ((c === 0) === keep) out.push(x);
+  }
+  return out;
+}
+
+/** One side of a `WindowStream`: the terms it is the union of, and its estimated postings. */
+export interface WindowSide {
+  terms: TermStream[];
+  estimate: number;
+}
+
+/**
+ * An intersection read window by window in primary-key order: the driver (the most
+ * selective side) gives about `chunk` keys, which fix the window's upper end; every other
+ * side reads its postings up to that end (sequential reads, no seek per candidate), and the
+ * window's matches are the driver's keys found in every `must` side and in no `mustNot`
+ * side, merged and compared in memory. A side of many terms (a range) costs one pass over
+ * its postings in the window, not a merge step per candidate and term.
+ *
+ * Keys read past a window's end are kept for the next window (`#carry`). The bound (`lb`)
+ * moves only when a window is complete: a stop (timeout, budget) inside a window resumes at
+ * its start.
+ */
+export class WindowStream implements PkStream {
+  readonly #src: Source;
+  readonly #driver: TermStream[];
+  readonly #driverEstimate: number;
+  readonly #sides: { terms: TermStream[]; estimate: number; negated: boolean }[];
+  /** Per term (driver terms first, then every side's): keys read and not yet windowed. */
+  readonly #carry = new Map<TermStream, Buffer[]>();
+  readonly #ended = new Set<TermStream>();
+  #queue: Buffer[] = [];
+  #qpos = 0;
+  /** Every match below this has been queued. */
+  #lo: Buffer;
+  #done = false;
+  #chunk = 128;
+  #tried = 0;
+  #passed = 0;
+  #pending: Promise<Buffer | undefined> | undefined;
+  /** A seek asked while a window was being read: applied once it is done. */
+  #seekAfter: Buffer | undefined;
+
+  constructor(src: Source, driver: WindowSide, must: WindowSide[], mustNot: WindowSide[], start: Buffer) {
+    this.#src = src;
+    // A page of `want` keys takes at least that many driver keys: start there (four times it,
+    // as an intersection passes some of them), not with a window that is certain to be short.
+    this.#chunk = Math.max(128, Math.min(2048, 4 * (src.want ?? 0)));
+    this.#driver = driver.terms;
+    this.#driverEstimate = Math.max(1, driver.estimate);
+    this.#sides = [...must.map((s) => ({ ...s, negated: false })), ...mustNot.map((s) => ({ ...s, negated: true }))];
+    this.#lo = start;
+    for (const t of this.#all()) this.#carry.set(t, []);
+  }
+
+  #all(): TermStream[] {
+    return [...this.#driver, ...this.#sides.flatMap((s) => s.terms)];
+  }
+
+  get scanned(): number {
+    let n = 0;
+    for (const t of this.#all()) n += t.scanned;
+    return n;
+  }
+
+  head(): Head {
+    if (this.#pending !== undefined) return this.#pending;
+    if (this.#seekAfter !== undefined) {
+      const target = this.#seekAfter;
+      this.#seekAfter = undefined;
+      this.seekTo(target);
+    }
+    if (this.#qpos < this.#queue.length) return this.#queue[this.#qpos];
+    if (this.#done) return undefined;
+    return settleOnce(this.#refill(), (p) => (this.#pending = p), () => this.head());
+  }
+
+  /** Passes and returns up to `n` keys (`[]` at the end). */
+  take(n: number): Buffer[] | Promise<Buffer[]> {
+    if (this.#qpos >= this.#queue.length) {
+      const h = this.head();
+      if (h instanceof Promise) return h.then(() => this.take(n));
+      if (h === undefined) return [];
+    }
+    const end = Math.min(this.#queue.length, this.#qpos + n);
+    const out = this.#queue.slice(this.#qpos, end);
+    this.#qpos = end;
+    return out;
+  }
+
+  /** Windows until one has a match (or the driver ends). */
+  async #refill(): Promise<undefined> {
+    while (!this.#done && this.#qpos >= this.#queue.length) await this.#window();
+    return undefined;
+  }
+
+  /**
+   * Reads from `t` into its carry until a key `> hi` is there, or (`hi` undefined) to its
+   * end, or (`count`) until it holds `want` keys; `want` sizes a read.
+   */
+  async #readTo(t: TermStream, hi: Buffer | undefined, want: number, count = false): Promise<void> {
+    const carry = this.#carry.get(t) as Buffer[];
+    while (!this.#ended.has(t)) {
+      if (count ? carry.length >= want : hi !== undefined && carry.length > 0 && compareKeys(carry[carry.length - 1] as Buffer, hi) > 0) return;
+      let got = t.take(Math.max(16, Math.ceil(want)));
+      if (got instanceof Promise) got = await got;
+      if (got.length === 0) this.#ended.add(t);
+      for (const k of got) carry.push(k);
+    }
+  }
+
+  /** Removes and returns the keys `<= hi` of `t`'s carry (all with `hi` undefined). */
+  #cut(t: TermStream, hi: Buffer | undefined): Buffer[] {
+    const carry = this.#carry.get(t) as Buffer[];
+    if (hi === undefined) {
+      this.#carry.set(t, []);
+      return carry;
+    }
+    let lo = 0;
+    let up = carry.length;
+    while (lo < up) {
+      const mid = (lo + up) >>> 1;
+      if (compareKeys(carry[mid] as Buffer, hi) <= 0) lo = mid + 1;
+      else up = mid;
+    }
+    this.#carry.set(t, carry.slice(lo));
+    return lo === carry.length ? carry : carry.slice(0, lo);
+  }
+
+  async #window(): Promise<void> {
+    // The driver's terms each read their share of the chunk; the window ends at the
+    // smallest last key among the terms that have more (all of them ended: no end).
+    // Within a posting budget, a window takes no more driver keys than the budget has left
+    // (a stop can only come between windows' reads once the first window is done).
+    const b = this.#src.budget;
+    const chunk = b.maxPostings === undefined ? this.#chunk : Math.max(16, Math.min(this.#chunk, b.maxPostings - b.postingsScanned));
+    const share = chunk / this.#driver.length;
+    let hi: Buffer | undefined;
+    for (const t of this.#driver) {
+      const carry = this.#carry.get(t) as Buffer[];
+      if (carry.length < share) await this.#readTo(t, undefined, share, true);
+      if (this.#ended.has(t) && carry.length <= share) continue;
+      const k = carry[Math.min(carry.length, Math.ceil(share)) - 1] as Buffer;
+      if (hi === undefined || compareKeys(k, hi) < 0) hi = k;
+    }
+    if (hi === undefined) {
+      // Every term of the driver ended: this is the last window, up to its largest key.
+      this.#done = true;
+      for (const t of this.#driver) {
+        const carry = this.#carry.get(t) as Buffer[];
+        const k = carry[carry.length - 1];
+        if (k !== undefined && (hi === undefined || compareKeys(k, hi) > 0)) hi = k;
+      }
+      if (hi === undefined) return;
+    }
+    const driverKeys = this.#driver.map((t) => this.#cut(t, hi));
+    let cands = driverKeys.length === 1 ? (driverKeys[0] as Buffer[]) : mergeSorted(driverKeys);
+    // Every other side: its postings up to the window's end, read in batches sized from
+    // the side's share of the postings per driver key.
+    const perDriverKey = cands.length / this.#driverEstimate;
+    for (const side of this.#sides) {
+      if (cands.length === 0) break;
+      const each = (side.estimate / side.terms.length) * perDriverKey * 1.25 + 8;
+      const lists: Buffer[][] = [];
+      for (const t of side.terms) {
+        await this.#readTo(t, hi, each);
+        lists.push(this.#cut(t, hi));
+      }
+      const keys = lists.length === 1 ? (lists[0] as Buffer[]) : mergeSorted(lists);
+      cands = filterSorted(cands, keys, !side.negated);
+    }
+    this.#tried += driverKeys.reduce((n, l) => n + l.length, 0);
+    this.#passed += cands.length;
+    this.#chunk = this.#nextChunk();
+    this.#queue = cands;
+    this.#qpos = 0;
+    this.#lo = max(this.#lo, after(hi));
+  }
+
+  /** As `ProbeStream`: enough driver keys for the matches still wanted at the rate seen so far. */
+  #nextChunk(): number {
+    const need = (this.#src.want ?? 0) - this.#passed;
+    if (need <= 0 || this.#tried === 0) return Math.min(this.#chunk * 2, 2048);
+    const rate = Math.max(this.#passed, 1) / this.#tried;
+    return Math.max(32, Math.min(2048, Math.ceil((need / rate) * 1.2)));
+  }
+
+  seekTo(target: Buffer): void {
+    if (this.#pending !== undefined) {
+      if (this.#seekAfter === undefined || compareKeys(target, this.#seekAfter) > 0) this.#seekAfter = target;
+      return;
+    }
+    if (compareKeys(target, this.lb()) <= 0) return;
+    const q = this.#queue;
+    while (this.#qpos < q.length && compareKeys(q[this.#qpos] as Buffer, target) < 0) this.#qpos++;
+    if (this.#qpos < q.length) return;
+    if (compareKeys(target, this.#lo) <= 0) return;
+    this.#lo = target;
+    for (const [t, carry] of this.#carry) {
+      let i = 0;
+      while (i < carry.length && compareKeys(carry[i] as Buffer, target) < 0) i++;
+      if (i > 0) this.#carry.set(t, carry.slice(i));
+      t.seekTo(target);
+    }
+  }
+
+  lb(): Buffer {
+    if (this.#qpos < this.#queue.length) return this.#queue[this.#qpos] as Buffer;
+    return this.#lo;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#all()) await t.close();
+  }
 }
 
 /**
@@ -669,7 +939,7 @@ export class ProbeStream implements PkStream {
   /** Up to `n` candidates from `inner` (fewer when the next needs a read). */
   #candidates(n: number): Buffer[] | Promise<Buffer[]> {
     const inner = this.#inner;
-    if (inner instanceof TermStream) return inner.take(n);
+    if (inner instanceof TermStream || inner instanceof WindowStream) return inner.take(n);
     const out: Buffer[] = [];
     const loop = (): Buffer[] | Promise<Buffer[]> => {
       while (out.length < n) {
