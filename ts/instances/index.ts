@@ -18,7 +18,7 @@ import { Codec, InstanceConfig, LsmConfig, readLsmConfig } from './config';
 
 export { readLsmConfig, parseLsmConfig, INSTANCE_NAME, CODECS } from './config';
 export type { Codec, InstanceConfig, LsmConfig } from './config';
-export { fromJson, toJson } from './codec';
+export { bsonFromJson, fromJson, storedFromJson, toJson } from './codec';
 
 /** The latest progress of an index build started through an instance. */
 export interface BuildStatus extends IndexProgress {

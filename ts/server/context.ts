@@ -4,11 +4,10 @@
  * cursors).
  */
 import type { FastifyRequest } from 'fastify';
-import { BSON } from 'bson';
 
 import { StrataError } from '../errors';
 import type { FeatureStore } from '../features';
-import { fromJson, Instance, Instances } from '../instances';
+import { Instance, Instances, storedFromJson } from '../instances';
 import { badRequest, notFound, tooLarge } from './errors';
 import type { ServerSettings } from './settings';
 
@@ -46,21 +45,24 @@ export function checkKey(ctx: AppContext, key: unknown, what = 'key'): string {
   return key;
 }
 
-/** Converts a value from its JSON form by the instance's codec and checks its size. */
-export function checkValue(ctx: AppContext, inst: Instance, value: unknown, what = 'value'): unknown {
-  let v: unknown;
-  let size: number;
+/** Write options of a value from `checkValue`: it is already in the instance's stored form. */
+export const STORED = { valueEncoding: 'buffer' } as const;
+
+/**
+ * Converts a value from its JSON form by the instance's codec into the bytes the instance
+ * stores (write them with `STORED`) and checks their size.
+ */
+export function checkValue(ctx: AppContext, inst: Instance, value: unknown, what = 'value'): Buffer {
+  let bytes: Buffer;
   try {
-    v = fromJson(inst.codec, value, what);
-    if (inst.codec === 'raw') size = (v as Buffer).byteLength;
-    else if (inst.codec === 'json') size = Buffer.byteLength(JSON.stringify(v), 'utf8');
-    else size = BSON.calculateObjectSize(v as Record<string, unknown>);
+    bytes = storedFromJson(inst.codec, value, what);
   } catch (e) {
     // A StrataError names the problem; anything else (a value nested too deep to walk) is bad input too.
     throw badRequest(e instanceof StrataError ? e.message : `${what} cannot be stored: ${(e as Error).message}`);
   }
+  const size = bytes.byteLength;
   if (size > ctx.settings.maxValueSize) throw tooLarge(`${what} of ${size} bytes exceeds max_value_size (${ctx.settings.maxValueSize} bytes)`);
-  return v;
+  return bytes;
 }
 
 /** A key cursor: the raw bytes of the last key of a page, base64url, with a tag. */

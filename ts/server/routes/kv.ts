@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import { successor } from '../../codec';
 import { Instance, toJson } from '../../instances';
-import { AppContext, checkKey, checkValue, fromKeyCursor, instanceOf, keyCursor, ScopedOptions } from '../context';
+import { AppContext, checkKey, checkValue, fromKeyCursor, instanceOf, keyCursor, ScopedOptions, STORED } from '../context';
 import { notFound, tooLarge } from '../errors';
 import { cursorSchema, errors, keySchema, pageQuery, params, Schema, valueOut, valueSchemaOf } from '../schemas';
 
@@ -46,12 +46,20 @@ function bounds(ctx: AppContext, q: { prefix?: string; start?: string; end?: str
   return r;
 }
 
-/** A write waiting in a group: its key and value, and how to answer its request. */
-interface Pending {
+/** A write of a group, as `db.batch` takes it (the value already in the stored form). */
+interface PutOp {
+  type: 'put';
   key: string;
-  value: unknown;
-  resolve: () => void;
-  reject: (e: unknown) => void;
+  value: Buffer;
+  valueEncoding: 'buffer';
+}
+
+/** The writes of one group; `failed[i]` holds the error of write `i` once the group settled. */
+interface Group {
+  ops: PutOp[];
+  /** Resolves (never rejects) once every write of the group is applied or failed. */
+  settled: Promise<void>;
+  failed: ({ error: unknown } | undefined)[] | undefined;
 }
 
 /**
@@ -59,46 +67,53 @@ interface Pending {
  * go to the database as one `db.batch` (one index-maintenance pass, one engine write) instead
  * of one `db.put` each. Each request is answered once its own write is applied, as with
  * `db.put`. A batch is all or nothing, so when a group fails (a unique index, a closed
- * database) every write of it is retried alone and each request gets its own answer.
+ * database) every write of it is retried alone, in arrival order, and each request gets its
+ * own answer. Per request this costs one operation object and one `await` of the group's
+ * promise.
  */
-const groups = new WeakMap<object, { pending: Pending[]; max: number }>();
+const groups = new WeakMap<object, Group>();
+const RESOLVED = Promise.resolve();
 
-function groupedPut(db: Instance['db'], key: string, value: unknown, max: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let g = groups.get(db);
-    if (g === undefined) {
-      const group = { pending: [] as Pending[], max };
-      groups.set(db, (g = group));
+async function groupedPut(db: Instance['db'], key: string, value: Buffer, max: number): Promise<void> {
+  let g = groups.get(db);
+  if (g === undefined) {
+    const group: Group = { ops: [], settled: RESOLVED, failed: undefined };
+    group.settled = new Promise<void>((resolve) => {
       setImmediate(() => {
-        groups.delete(db);
-        void commit(db, group.pending);
+        if (groups.get(db) === group) groups.delete(db);
+        void commit(db, group).then(resolve);
       });
+    });
+    groups.set(db, (g = group));
+  }
+  const i = g.ops.push({ type: 'put', key, value, valueEncoding: 'buffer' }) - 1;
+  if (g.ops.length >= max) groups.delete(db);
+  await g.settled;
+  const f = g.failed?.[i];
+  if (f !== undefined) throw f.error;
+}
+
+/** Writes a group; never rejects (the errors go to `g.failed`). */
+async function commit(db: Instance['db'], g: Group): Promise<void> {
+  const ops = g.ops;
+  if (ops.length > 1) {
+    try {
+      await db.batch(ops);
+      return;
+    } catch {
+      // Nothing of the batch was written: each write alone, below.
     }
-    g.pending.push({ key, value, resolve, reject });
-    if (g.pending.length >= g.max) groups.delete(db);
-  });
-}
-
-/** One write alone; its request gets the answer. */
-async function putOne(db: Instance['db'], p: Pending): Promise<void> {
-  try {
-    await db.put(p.key, p.value);
-    p.resolve();
-  } catch (e) {
-    p.reject(e);
   }
-}
-
-async function commit(db: Instance['db'], pending: Pending[]): Promise<void> {
-  if (pending.length === 1) return putOne(db, pending[0] as Pending);
-  try {
-    await db.batch(pending.map((p) => ({ type: 'put' as const, key: p.key, value: p.value })));
-  } catch {
-    // Nothing of the batch was written: each write alone, in arrival order.
-    for (const p of pending) await putOne(db, p);
-    return;
+  const failed: ({ error: unknown } | undefined)[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as PutOp;
+    try {
+      await db.put(op.key, op.value, STORED);
+    } catch (error) {
+      failed[i] = { error };
+      g.failed = failed;
+    }
   }
-  for (const p of pending) p.resolve();
 }
 
 const pageResponse = (item: Schema): Schema => ({
@@ -335,6 +350,7 @@ export async function kvRoutes(app: FastifyInstance, opts: ScopedOptions): Promi
         type: 'put' as const,
         key: checkKey(ctx, it.key, `items[${i}].key`),
         value: checkValue(ctx, inst, it.value, `items[${i}].value`),
+        ...STORED,
       }));
       await inst.db.batch(ops);
       return { ok: true, count: ops.length };
