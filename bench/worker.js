@@ -26,6 +26,29 @@ const result = {
   stats: {},
 };
 
+// STRATA_BENCH_SMAPS=1: sample /proc/self/smaps_rollup every 100 ms (Linux) and report the
+// sample with the largest RSS, split into anonymous and file-backed pages, and the phase it
+// came in (`after <phase>`: the untimed work that follows it, such as a close or a reopen).
+let currentPhase = 'start';
+const smapsPeak = { rssBytes: 0, anonBytes: 0, fileBytes: 0, phase: '' };
+function sampleSmaps() {
+  let text;
+  try {
+    text = fs.readFileSync('/proc/self/smaps_rollup', 'utf8');
+  } catch {
+    return;
+  }
+  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  const rss = kib('Rss');
+  if (rss <= smapsPeak.rssBytes) return;
+  const anon = kib('Anonymous');
+  Object.assign(smapsPeak, { rssBytes: rss, anonBytes: anon, fileBytes: rss - anon, phase: currentPhase });
+}
+if (process.env.STRATA_BENCH_SMAPS === '1') {
+  setInterval(sampleSmaps, 100).unref();
+  result.smapsPeak = smapsPeak;
+}
+
 function freshDir(name) {
   const d = path.join(cfg.dir, store.name, name);
   fs.rmSync(d, { recursive: true, force: true });
@@ -39,6 +62,7 @@ function freshDir(name) {
  */
 async function timed(phase, total, step, { sync = false, per = 1, ops = total * per } = {}) {
   send({ type: 'start', phase, total: ops });
+  currentPhase = phase;
   const cap = cfg.maxPhaseSeconds > 0 ? cfg.maxPhaseSeconds * 1000 : Infinity;
   const t0 = performance.now();
   let last = t0;
@@ -62,6 +86,7 @@ async function timed(phase, total, step, { sync = false, per = 1, ops = total * 
   const r = { ops: i * per, seconds, opsPerSec: (i * per) / seconds };
   if (i < total) r.capped = { planned: ops, maxPhaseSeconds: cfg.maxPhaseSeconds };
   result.phases[phase] = r;
+  currentPhase = `after ${phase}`;
   send({ type: 'phase', phase, result: r });
   return i;
 }
@@ -69,11 +94,13 @@ async function timed(phase, total, step, { sync = false, per = 1, ops = total * 
 /** Times one call that does a whole phase itself (readseq), reporting `count()` operations. */
 async function timedWhole(phase, total, fn) {
   send({ type: 'start', phase, total });
+  currentPhase = phase;
   const t0 = performance.now();
   const ops = await fn();
   const seconds = (performance.now() - t0) / 1000;
   const r = { ops, seconds, opsPerSec: ops / seconds };
   result.phases[phase] = r;
+  currentPhase = `after ${phase}`;
   send({ type: 'phase', phase, result: r });
 }
 
@@ -328,6 +355,7 @@ async function ycsbPhases() {
   await ycsbPhases();
   fs.rmSync(path.join(cfg.dir, store.name), { recursive: true, force: true });
   result.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  if (result.smapsPeak) sampleSmaps();
   send({ type: 'done', result });
   process.disconnect?.();
 })().catch((e) => {

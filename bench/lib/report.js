@@ -125,6 +125,19 @@ function renderMarkdown(report) {
   out.push(`Raw data written by fillrandom: ${mib(c.n * (c.keySize + c.valueSize))} MiB of keys and values. Peak RSS is the child process's \`maxRSS\` over all its phases.`);
   out.push('');
 
+  const sampled = names.filter((n) => stores[n]?.smapsPeak?.rssBytes);
+  if (sampled.length) {
+    out.push('### Largest RSS sample (`STRATA_BENCH_SMAPS=1`: `/proc/self/smaps_rollup` every 100 ms)');
+    out.push('');
+    out.push('| store | RSS (MiB) | anonymous (MiB) | file-backed (MiB) | during |');
+    out.push('| --- | ---: | ---: | ---: | --- |');
+    for (const n of sampled) {
+      const p = stores[n].smapsPeak;
+      out.push(`| ${label(n)} | ${mib(p.rssBytes)} | ${mib(p.anonBytes)} | ${mib(p.fileBytes)} | ${p.phase} |`);
+    }
+    out.push('');
+  }
+
   const st = own?.stats;
   if (st && Object.keys(st).length) {
     out.push('## StrataDB write amplification');

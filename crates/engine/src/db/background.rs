@@ -13,6 +13,7 @@ use crate::compaction::{pick_compaction, pick_manual, CompactionPick};
 use crate::crash::crash_point;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
+use crate::file::{ReadAhead, READ_AHEAD_CHUNK};
 use crate::iter::compaction_filter::CompactionFilter;
 use crate::iter::merge::MergingIterator;
 use crate::iter::{BoxedIter, InternalIterator};
@@ -257,8 +258,13 @@ impl DbInner {
                         format!("compaction input {} is not in the current version", m.number),
                     )
                 })?;
-                // Compaction verifies every input block even when reads skip checksums.
-                children.push(Box::new(h.table.compaction_iter()));
+                // Compaction verifies every input block even when reads skip checksums, and
+                // reads each input front to back in chunks with positioned reads: through the
+                // table's map it would fault the whole file into RSS (see `file::ReadAhead`).
+                let path = h.table.path();
+                let file = self.opts.fs.open_random_access(path, false).map_err(|e| e.with_file(path))?;
+                let file = Arc::new(ReadAhead::new(file, READ_AHEAD_CHUNK));
+                children.push(Box::new(h.table.compaction_iter_from(file)?));
                 deleted.push((level, m.number));
                 bytes_read += m.size;
             }

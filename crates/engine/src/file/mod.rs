@@ -12,10 +12,12 @@ pub mod fault;
 mod fs;
 mod mmap;
 mod pread;
+mod readahead;
 
 pub use fs::{real_fs, FileLock, Fs, OsFile, RealFs, WritableFile};
 pub use mmap::MmapFile;
 pub use pread::PreadFile;
+pub use readahead::{ReadAhead, READ_AHEAD_CHUNK};
 
 /// Random read access to an immutable file.
 pub trait RandomAccess: Send + Sync + std::fmt::Debug {

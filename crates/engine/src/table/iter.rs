@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::block::BlockIter;
 use super::reader::Table;
 use crate::error::Result;
+use crate::file::RandomAccess;
 use crate::iter::InternalIterator;
 
 /// Iterates over every entry of a [`Table`] in internal-key order. Owns the table.
@@ -16,17 +17,25 @@ pub struct TableIterator {
     block: Option<BlockIter>,
     /// Check every block's CRC even when the table's reads skip it (compaction input).
     always_verify: bool,
+    /// Read data blocks through this handle (verified, bypassing the cache) instead of the
+    /// table's own reader: compaction input ([`Table::compaction_iter_from`]).
+    source: Option<Arc<dyn RandomAccess>>,
 }
 
 impl TableIterator {
     pub(crate) fn new(table: Arc<Table>) -> Self {
-        TableIterator { table, block_idx: 0, block: None, always_verify: false }
+        TableIterator { table, block_idx: 0, block: None, always_verify: false, source: None }
     }
 
     /// An iterator that verifies every data block's checksum whatever
     /// `verify_checksums` says: compaction must never rewrite bytes it has not verified.
     pub(crate) fn new_verified(table: Arc<Table>) -> Self {
-        TableIterator { table, block_idx: 0, block: None, always_verify: true }
+        TableIterator { table, block_idx: 0, block: None, always_verify: true, source: None }
+    }
+
+    /// A verifying iterator that reads every data block through `source`.
+    pub(crate) fn new_streaming(table: Arc<Table>, source: Arc<dyn RandomAccess>) -> Self {
+        TableIterator { table, block_idx: 0, block: None, always_verify: true, source: Some(source) }
     }
 
     /// Loads data block `i` (invalidating the iterator on error).
@@ -35,7 +44,13 @@ impl TableIterator {
         if i >= self.table.index.len() {
             return Ok(None);
         }
-        let block = if self.always_verify { self.table.verified_data_block(i)? } else { self.table.data_block(i)? };
+        let block = if let Some(file) = &self.source {
+            self.table.read_data_block_from(file.as_ref(), i, true, false)?
+        } else if self.always_verify {
+            self.table.verified_data_block(i)?
+        } else {
+            self.table.data_block(i)?
+        };
         self.block_idx = i;
         Ok(Some(self.block.insert(block.iter())))
     }

@@ -174,11 +174,23 @@ impl Table {
     /// its entries are checked as reads reach them) unless `walk` asks for the validating
     /// walk ([`Block::new`]), which a block read without its CRC always gets.
     fn read_data_block(&self, i: usize, verify: bool, walk: bool) -> Result<Arc<Block>> {
+        self.read_data_block_from(self.file.as_ref(), i, verify, walk)
+    }
+
+    /// [`Table::read_data_block`] from another handle on the same file (compaction's
+    /// [`ReadAhead`](crate::file::ReadAhead)); the cache is not involved.
+    pub(crate) fn read_data_block_from(
+        &self,
+        file: &dyn RandomAccess,
+        i: usize,
+        verify: bool,
+        walk: bool,
+    ) -> Result<Arc<Block>> {
         let entry = self.index.get(i).ok_or_else(|| {
             Error::corruption(Some(self.path().to_path_buf()), None, format!("data block {i} out of range"))
         })?;
         let h = entry.handle;
-        let contents = read_block(self.file.as_ref(), h, verify)?;
+        let contents = read_block(file, h, verify)?;
         let in_this = |e: Error| in_block(e.with_file(self.path()), h);
         let (block, last_key) = if verify && !walk {
             let block = Block::lazy(contents).map_err(in_this)?;
@@ -368,6 +380,22 @@ impl Table {
     /// rewrites damaged bytes under a fresh checksum.
     pub fn compaction_iter(self: &Arc<Self>) -> TableIterator {
         TableIterator::new_verified(Arc::clone(self))
+    }
+
+    /// A compaction input iterator that reads the data blocks through `file`, another handle
+    /// on this table's file (a [`ReadAhead`](crate::file::ReadAhead) over positioned reads),
+    /// instead of the table's own reader and the block cache: every block's CRC is checked,
+    /// and neither the page-cache pages of the file (through a memory map) nor the cache
+    /// keep what compaction read. `Corruption` if `file` is not this table's size.
+    pub fn compaction_iter_from(self: &Arc<Self>, file: Arc<dyn RandomAccess>) -> Result<TableIterator> {
+        if file.size() != self.file_size {
+            return Err(Error::corruption(
+                Some(self.path().to_path_buf()),
+                None,
+                format!("size mismatch: file is {} bytes, the open table {}", file.size(), self.file_size),
+            ));
+        }
+        Ok(TableIterator::new_streaming(Arc::clone(self), file))
     }
 
     /// The table's properties.
