@@ -180,9 +180,7 @@ pub fn read_block(file: &dyn RandomAccess, handle: BlockHandle, verify: bool) ->
             let written = lz4_flex::block::decompress_into(stored, &mut out)
                 .map_err(|e| corrupt(format!("LZ4 decompression failed: {e}")))?;
             if written != uncompressed_len {
-                return Err(corrupt(format!(
-                    "LZ4 block decompressed to {written} bytes, expected {uncompressed_len}"
-                )));
+                return Err(corrupt(format!("LZ4 block decompressed to {written} bytes, expected {uncompressed_len}")));
             }
             Ok(super::recycle::share(out))
         }

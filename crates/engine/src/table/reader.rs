@@ -551,9 +551,8 @@ mod tests {
             b.finish().expect("finish");
             let t = Table::open(&path, 1, None, &opts, true, None, Arc::new(Counters::default())).expect("open");
             assert!(t.index.len() > 50, "{}", t.index.len());
-            let plain = |target: &[u8]| {
-                t.index.partition_point(|e| compare_internal(&e.last_key, target) == Ordering::Less)
-            };
+            let plain =
+                |target: &[u8]| t.index.partition_point(|e| compare_internal(&e.last_key, target) == Ordering::Less);
             let mut targets: Vec<Vec<u8>> = Vec::new();
             for k in keys.iter().step_by(3) {
                 for seq in [0, 99, 100, 101, u64::MAX >> 8] {

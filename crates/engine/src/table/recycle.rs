@@ -18,13 +18,16 @@ thread_local! {
 }
 
 /// A buffer of exactly `len` initialised bytes: a given-back one when this thread has one
-/// (only the part beyond its old length is zero-filled), else a new zero-filled one.
+/// (only the part beyond its old length is zero-filled), else a new zero-filled one. A
+/// given-back buffer more than an eighth larger than `len` is freed instead: the block cache
+/// weighs a block by its length, so a much larger buffer would hold memory it does not count.
 pub(crate) fn take(len: usize) -> Vec<u8> {
     let reused = if len <= MAX_POOLED_CAPACITY {
         POOL.try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop())).ok().flatten()
     } else {
         None
     };
+    let reused = reused.filter(|b| b.capacity().saturating_sub(len) <= len / 8);
     let mut buf = reused.unwrap_or_default();
     buf.resize(len, 0);
     buf
@@ -84,13 +87,18 @@ mod tests {
         drop(slice);
         assert_eq!(pooled(), 1);
         // Shorter: the old bytes are kept (the decoder overwrites them); longer: zero-filled tail.
-        let b = take(50);
-        assert_eq!((b.len(), pooled()), (50, 0));
-        assert_eq!(b, vec![9u8; 50]);
+        let b = take(95);
+        assert_eq!((b.len(), pooled()), (95, 0));
+        assert_eq!(b, vec![9u8; 95]);
         drop(share(b));
-        let c = take(120);
-        assert_eq!(&c[..50], &[9u8; 50][..]);
-        assert!(c[50..].iter().all(|x| *x == 0));
+        let c = take(105);
+        assert_eq!(&c[..95], &[9u8; 95][..]);
+        assert!(c[95..].iter().all(|x| *x == 0));
+        // Much larger than asked for: freed, a fresh zero-filled buffer instead.
+        drop(share(vec![5u8; 1000]));
+        assert_eq!(pooled(), 1);
+        let d = take(100);
+        assert_eq!((d, pooled()), (vec![0u8; 100], 0));
         // Large buffers are not kept, nor more than MAX_POOLED of them.
         drop(share(vec![0u8; MAX_POOLED_CAPACITY + 1]));
         assert_eq!(pooled(), 0);
