@@ -245,15 +245,15 @@ pub fn read_block(file: &dyn RandomAccess, handle: BlockHandle, verify: bool) ->
             if uncompressed_len as u64 > 255 * n as u64 + 16 {
                 return Err(corrupt(format!("LZ4 block of {n} bytes claims {uncompressed_len} bytes")));
             }
-            let out = lz4_flex::block::decompress(stored, uncompressed_len)
+            // Into a buffer a dropped block gave back (no zero-filled allocation per miss);
+            // the length check below means every byte of it was written by the decoder.
+            let mut out = super::recycle::take(uncompressed_len);
+            let written = lz4_flex::block::decompress_into(stored, &mut out)
                 .map_err(|e| corrupt(format!("LZ4 decompression failed: {e}")))?;
-            if out.len() != uncompressed_len {
-                return Err(corrupt(format!(
-                    "LZ4 block decompressed to {} bytes, expected {uncompressed_len}",
-                    out.len()
-                )));
+            if written != uncompressed_len {
+                return Err(corrupt(format!("LZ4 block decompressed to {written} bytes, expected {uncompressed_len}")));
             }
-            Ok(Bytes::from(out))
+            Ok(super::recycle::share(out))
         }
         COMPRESSION_ZSTD => {
             if uncompressed_len as u64 > zstd_max_uncompressed(n) {

@@ -9,6 +9,7 @@ mod format;
 mod iter;
 mod properties;
 mod reader;
+mod recycle;
 
 pub use block::{Block, BlockBuilder, BlockIter};
 pub use builder::TableBuilder;
