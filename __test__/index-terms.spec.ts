@@ -12,6 +12,7 @@ import {
   compareTerms,
   decodeTerm,
   encodeTerm,
+  encodeTermShared,
   encodeTerms,
   stringPrefixRange,
   termEnd,
@@ -206,6 +207,30 @@ test('rejects values that are not terms', (t) => {
   t.regex(t.throws(() => encodeTerms([1, {} as Term]))?.message ?? '', /terms\[1\]/);
   // A well-formed surrogate pair is fine.
   t.is(decodeTerm(encodeTerm('😀'), 0).term, '😀');
+});
+
+test('encodeTermShared gives the bytes of encodeTerm and fails as it does (cached, also past the cache size)', (t) => {
+  const g = rng(17);
+  const seen: Term[] = [];
+  // More distinct numbers and strings than the caches hold, so that they are emptied and refilled.
+  for (let i = 0; i < 30000; i++) {
+    const x = i % 3 === 0 && seen.length > 0 ? g.pick(seen) : i % 5 === 0 ? `w${i}` : i % 7 === 0 ? i : randomTerm(g);
+    seen.push(x);
+    const want = encodeTerm(x);
+    const got = encodeTermShared(x);
+    if (!got.equals(want)) t.fail(`${show(x)}: ${hex(got)} instead of ${hex(want)}`);
+  }
+  t.is(encodeTermShared('city'), encodeTermShared('city'), 'a short string is encoded once');
+  t.is(encodeTermShared(42), encodeTermShared(42));
+  t.is(hex(encodeTermShared(-0)), hex(encodeTerm(0)));
+  const long = 'x'.repeat(300);
+  t.true(encodeTermShared(long).equals(encodeTerm(long)));
+  for (const v of [NaN, Infinity, -Infinity, undefined, {}, [], 1n, '\ud800', 'a\udc00b', 'é'.repeat(600)]) {
+    const want = t.throws(() => encodeTerm(v as Term), { instanceOf: StrataError });
+    const got = t.throws(() => encodeTermShared(v as Term), { instanceOf: StrataError });
+    t.is(got?.code, 'STRATA_INVALID_ARGUMENT');
+    t.is(got?.message, want?.message);
+  }
 });
 
 test('MAX_TERM_BYTES is 1024 and counts the encoded bytes', (t) => {

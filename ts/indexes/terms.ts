@@ -136,6 +136,67 @@ function encodeString(s: string, what: string): Buffer {
   return out;
 }
 
+const NULL_TERM = Buffer.from([TermTag.null]);
+const FALSE_TERM = Buffer.from([TermTag.false]);
+const TRUE_TERM = Buffer.from([TermTag.true]);
+
+/** Most entries of each shared-encoding cache; a full cache is emptied. */
+const SHARED_MAX = 8192;
+/** Longest string whose encoding is shared (longer ones are encoded afresh). */
+const SHARED_STRING_CHARS = 64;
+const SLAB_BYTES = 64 * 1024;
+const sharedStrings = new Map<string, Buffer>();
+const sharedNumbers = new Map<number, Buffer>();
+/**
+ * The cached encodings live in slabs of their own: a cached slice of Node's shared buffer
+ * pool would keep that pool's 8 KiB (and whatever else lives in it) alive.
+ */
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+function keep(b: Buffer): Buffer {
+  if (slabUsed + b.length > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + b.length);
+  b.copy(out);
+  slabUsed += b.length;
+  return out;
+}
+
+function cached<K>(cache: Map<K, Buffer>, k: K, b: Buffer): Buffer {
+  if (cache.size >= SHARED_MAX) cache.clear();
+  const out = keep(b);
+  cache.set(k, out);
+  return out;
+}
+
+/**
+ * `encodeTerm(t)`, possibly as a Buffer shared with other calls: null, booleans, numbers and
+ * strings of up to 64 characters come from bounded caches (index values repeat: cities,
+ * ages, tags, words), so that indexing a record allocates nothing for its frequent terms.
+ * The caller must not modify the Buffer. Throws as `encodeTerm` does.
+ */
+export function encodeTermShared(t: Term, what = 'term'): Buffer {
+  switch (typeof t) {
+    case 'string': {
+      if (t.length > SHARED_STRING_CHARS) return encodeString(t, what);
+      const b = sharedStrings.get(t);
+      return b !== undefined ? b : cached(sharedStrings, t, encodeString(t, what));
+    }
+    case 'number': {
+      const n = checkNumber(t, what);
+      const b = sharedNumbers.get(n);
+      return b !== undefined ? b : cached(sharedNumbers, n, encodeNumber(n));
+    }
+    case 'boolean':
+      return t ? TRUE_TERM : FALSE_TERM;
+    default:
+      return t === null ? NULL_TERM : encodeTerm(t, what);
+  }
+}
+
 /** Encodes one term. Throws `STRATA_INVALID_ARGUMENT` for NaN, ±Infinity, other types, over-long terms. */
 export function encodeTerm(t: Term, what = 'term'): Buffer {
   if (t === null) return Buffer.from([TermTag.null]);
