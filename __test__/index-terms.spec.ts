@@ -14,6 +14,9 @@ import {
   encodeTerm,
   encodeTermShared,
   encodeTerms,
+  endDistinct,
+  pushDistinct,
+  startDistinct,
   stringPrefixRange,
   termEnd,
 } from '../ts/indexes/terms';
@@ -231,6 +234,39 @@ test('encodeTermShared gives the bytes of encodeTerm and fails as it does (cache
     t.is(got?.code, 'STRATA_INVALID_ARGUMENT');
     t.is(got?.message, want?.message);
   }
+});
+
+test('pushDistinct encodes each distinct string of a run once (long strings and a full cache too)', (t) => {
+  const g = rng(23);
+  const run = (strings: string[]): Buffer[] => {
+    const out: Buffer[] = [];
+    startDistinct(out);
+    try {
+      for (const x of strings) pushDistinct(x);
+    } finally {
+      endDistinct();
+    }
+    return out;
+  };
+  const want = (strings: string[]) => [...new Set(strings)].map((x) => hex(encodeTerm(x)));
+  for (let k = 0; k < 300; k++) {
+    const strings = Array.from({ length: g.int(40) }, () => (g.int(10) === 0 ? 'L'.repeat(60 + g.int(10)) : randomString(g, 3).replace(/[\ud800-\udfff]/g, '')));
+    t.deepEqual(run(strings).map(hex), want(strings));
+  }
+  // One run with more distinct strings than the cache holds, then runs that refill it.
+  const many = Array.from({ length: 20000 }, (_, i) => `s${i % 12000}`);
+  t.deepEqual(run(many).map(hex), want(many));
+  t.deepEqual(run(many.slice(5000)).map(hex), want(many.slice(5000)));
+  // A string that cannot be encoded throws; the run still ends, and the next one works.
+  const out: Buffer[] = [];
+  startDistinct(out);
+  t.throws(() => startDistinct([]), { message: /already open/ });
+  pushDistinct('a');
+  t.throws(() => pushDistinct('x\ud800'), { instanceOf: StrataError });
+  endDistinct();
+  t.deepEqual(out.map(hex), want(['a']));
+  t.throws(() => pushDistinct('a'), { message: /no distinct run/ });
+  t.deepEqual(run(['a', 'b', 'a']).map(hex), want(['a', 'b']));
 });
 
 test('MAX_TERM_BYTES is 1024 and counts the encoded bytes', (t) => {

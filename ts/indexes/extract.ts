@@ -30,8 +30,8 @@ import { BSON } from 'bson';
 import { describe, printableKey, quote } from '../encodings';
 import { StrataError, invalidArgument } from '../errors';
 import { CompiledPath, IndexDefinition, PathSegment, compilePath, normalizeIndexDefinition } from './definition';
-import { MAX_TERM_BYTES, Term, encodeTermShared } from './terms';
-import { codePointCompare, sortedTokens, tokenize } from './text';
+import { MAX_TERM_BYTES, Term, encodeTermShared, endDistinct, pushDistinct, startDistinct } from './terms';
+import { codePointCompare, tokenize, tokensInto } from './text';
 
 export { codePointCompare } from './text';
 
@@ -67,6 +67,11 @@ export interface CompiledIndex {
    * index and the key.
    */
   terms(key: Buffer, value: Buffer): Buffer[];
+  /**
+   * The terms of `terms`, in no particular order (cheaper: what a new record's postings need;
+   * sort them with `compareBytes` to compare two records' terms).
+   */
+  termSet(key: Buffer, value: Buffer): Buffer[];
   /** True when `key` is in the index's scope (always, without a scope). */
   inScope(key: Buffer): boolean;
 }
@@ -256,7 +261,7 @@ function termOf(v: unknown, p: CompiledPath, where: () => string): Term | typeof
 }
 
 /** `Buffer.compare` in JavaScript (short terms compare faster without the native call). */
-function compareBytes(a: Buffer, b: Buffer): number {
+export function compareBytes(a: Buffer, b: Buffer): number {
   if (a === b) return 0;
   const n = Math.min(a.length, b.length);
   if (n > 32) return Buffer.compare(a, b);
@@ -442,22 +447,27 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
   };
 
   /**
-   * `encodeTokens([s])` for one string: the tokens come sorted and distinct from the
-   * tokenizer and are encoded in that order; should one fail to encode (a lone surrogate),
-   * `encodeTokens` reports the first in text order, as it always did.
+   * `encodeTokens([s])` for one string, distinct but in no particular order: the tokens are
+   * encoded in text order, each distinct one once; should one fail to encode (a lone
+   * surrogate), `encodeTokens` reports it, as it always did.
    */
   const textTerms = (s: string, key: Buffer): Buffer[] => {
-    const tokens = sortedTokens(s);
-    const out = new Array<Buffer>(tokens.length);
+    const tokens: string[] = [];
+    tokensInto(s, tokens);
+    const out: Buffer[] = [];
+    let failed = false;
+    startDistinct(out);
     try {
-      for (let i = 0; i < tokens.length; i++) out[i] = encodeTermShared(tokens[i] as string);
+      for (const w of tokens) pushDistinct(w);
     } catch {
-      return encodeTokens([s], context(key));
+      failed = true;
+    } finally {
+      endDistinct();
     }
-    return out;
+    return failed ? encodeTokens([s], context(key)) : out;
   };
 
-  /** The terms of a single path `p` (JSON or BSON) of a parsed record, as `terms` gives them. */
+  /** The terms of a single path `p` (JSON or BSON) of a record, as `termSet` gives them. */
   function singlePath(p: CompiledPath, parse: (value: Buffer, key: Buffer) => unknown): (key: Buffer, value: Buffer) => Buffer[] {
     // Member steps, then at most one `[*]` at the end: walked without `evalPath`'s arrays.
     const segs = p.segments;
@@ -478,7 +488,7 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
       if (text) return encodeTokens(list, where);
       const out = new Array<Buffer>(list.length);
       for (let i = 0; i < list.length; i++) out[i] = encodeFor(list[i] as Term, key);
-      return sortUnique(out);
+      return distinct(out);
     };
 
     return (key, value) => {
@@ -507,6 +517,20 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     };
   }
 
+  /** `bs` without repeats, in no particular order (a few terms: compared pairwise, no sort). */
+  const distinct = (bs: Buffer[]): Buffer[] => {
+    if (bs.length > 16) return sortUnique(bs);
+    let k = 0;
+    for (let i = 0; i < bs.length; i++) {
+      const b = bs[i] as Buffer;
+      let j = 0;
+      while (j < k && compareBytes(bs[j] as Buffer, b) !== 0) j++;
+      if (j === k) bs[k++] = b;
+    }
+    bs.length = k;
+    return bs;
+  };
+
   const sortUnique = (bs: Buffer[]): Buffer[] => {
     if (bs.length < 2) return bs;
     bs.sort(compareBytes);
@@ -516,9 +540,21 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     return bs;
   };
 
-  const terms = (key: Buffer, value: Buffer): Buffer[] => {
+  const termSet = (key: Buffer, value: Buffer): Buffer[] => {
     if (!inScope(key)) return [];
     if (single !== undefined) return single(key, value);
+    return sorted(key, value);
+  };
+
+  const terms = (key: Buffer, value: Buffer): Buffer[] => {
+    if (!inScope(key)) return [];
+    if (single === undefined) return sorted(key, value);
+    const ts = single(key, value);
+    return ts.length < 2 ? ts : ts.sort(compareBytes);
+  };
+
+  /** `terms` through `extract`'s lists (every kind of index; sorted as it goes). */
+  const sorted = (key: Buffer, value: Buffer): Buffer[] => {
     const where = context(key);
     const lists = extract(key, value, where);
     if (lists === undefined) return [];
@@ -555,5 +591,5 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     );
   };
 
-  return { def: d, terms, inScope };
+  return { def: d, terms, termSet, inScope };
 }

@@ -119,12 +119,14 @@ function pieceWords(piece: string): string[] {
   return segmenterWords(piece);
 }
 
-const SPACE_RUN = /[ \t\n\r]+(?=[\x00-\x7f]|$)/g;
+const SPACE_RUN = /[ \t\n\r]+(?=[\x00-\x7f\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]|$)/g;
 
 /**
  * The word-like segments of `s`, as `Intl.Segmenter` gives them: the text is cut at runs of
- * ASCII whitespace followed by an ASCII character (or the end) — Unicode's rules always break
- * on both sides of such a run, nothing attaches across it — and each piece goes to
+ * ASCII whitespace followed by an ASCII character, a Latin-1 letter (or the end) — Unicode's
+ * rules always break on both sides of such a run, nothing attaches across it (only a
+ * combining mark, a format character or a ZWJ attaches to the whitespace before it, and
+ * other whitespace, none of which is ASCII or a letter) — and each piece goes to
  * `asciiWords` when it is pure ASCII, is one word when it is a run of Latin-1 letters, and
  * goes to the segmenter otherwise. Checked against the
  * segmenter on random mixed text in `__test__/index-extract.spec.ts`.
@@ -175,28 +177,19 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
-function hasSurrogate(t: string): boolean {
-  for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdfff) return true;
-  }
-  return false;
-}
-
 /**
- * Appends the tokens of `s` to `out`, with repeats, in text order; returns true when a token
- * may hold a surrogate (then strings and code points order differently). One pass over the
+ * Appends the tokens of `s` to `out`, with repeats, in text order. One pass over the
  * text cuts it as `s.split(SPACE_RUN)` does (a run of ASCII whitespace followed by an ASCII
- * character or the end; before another character the run's last whitespace stays with it)
+ * character, a Latin-1 letter or the end; before another character the run's last
+ * whitespace stays with it)
  * and hands each piece to `asciiWords`, the Latin-1 fold, or the segmenter, as `words()`.
  */
-function scanTokens(s: string, out: string[]): boolean {
+function scanTokens(s: string, out: string[]): void {
   const n = s.length;
   if (ASCII.test(s)) {
     asciiWordsOf(s, 0, n, out, true);
-    return false;
+    return;
   }
-  let surrogates = false;
   const piece = (from: number, to: number, ascii: boolean, latin1: boolean): void => {
     if (from >= to) return;
     if (ascii) return asciiWordsOf(s, from, to, out, true);
@@ -208,7 +201,6 @@ function scanTokens(s: string, out: string[]): boolean {
     for (const w of segmenterWords(s.slice(from, to))) {
       const t = ASCII.test(w) ? w.toLowerCase() : foldToken(w);
       if (t.length === 0 || Buffer.byteLength(t, 'utf8') > MAX_TOKEN_BYTES) continue;
-      if (!surrogates && hasSurrogate(t)) surrogates = true;
       out.push(t);
     }
   };
@@ -226,7 +218,8 @@ function scanTokens(s: string, out: string[]): boolean {
     }
     let j = i + 1;
     while (j < n && isSpace(s.charCodeAt(j))) j++;
-    if (j === n || s.charCodeAt(j) < 0x80) {
+    const d = j < n ? s.charCodeAt(j) : 0;
+    if (d < 0x80 || isLatin1Letter(d)) {
       piece(start, i, ascii, latin1);
       start = j;
       ascii = latin1 = true;
@@ -242,7 +235,6 @@ function scanTokens(s: string, out: string[]): boolean {
     i = j;
   }
   piece(start, n, ascii, latin1);
-  return surrogates;
 }
 
 function checkText(s: unknown, what: string): asserts s is string {
@@ -257,21 +249,12 @@ function pipeline(s: string, what: string): string[] {
 }
 
 /**
- * The tokens of `s` as `tokenize` gives them, but sorted in code-point order (the order of
- * their UTF-8 bytes, and so of their encodings as terms) instead of first-seen order.
+ * The tokens of `s` with repeats, in text order, appended to `out`: `tokenize` without its
+ * deduplication (for callers that deduplicate on their own).
  */
-export function sortedTokens(s: string): string[] {
+export function tokensInto(s: string, out: string[]): void {
   checkText(s, 'text');
-  const out: string[] = [];
-  const surrogates = scanTokens(s, out);
-  if (out.length < 2) return out;
-  // Without surrogates, UTF-16 order (the default sort's) is code-point order.
-  if (surrogates) out.sort(codePointCompare);
-  else out.sort();
-  let k = 1;
-  for (let i = 1; i < out.length; i++) if (out[i] !== out[k - 1]) out[k++] = out[i] as string;
-  out.length = k;
-  return out;
+  scanTokens(s, out);
 }
 
 /**
