@@ -7,9 +7,9 @@ import { Binary, BSON, BSONRegExp, Code, Decimal128, Double, Int32, Long, MaxKey
 
 import { StrataError } from '../ts/errors';
 import { IndexDefinition, normalizeIndexDefinition, sameDefinition } from '../ts/indexes/definition';
-import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, codePointCompare, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
+import { CompileContext, CustomExtractor, MAX_COMPOUND_TERMS, codePointCompare, compareBytes, compileIndex, compilePath, evalPath } from '../ts/indexes/extract';
 import { MAX_TERM_BYTES, Term, encodeTerm, encodeTerms } from '../ts/indexes/terms';
-import { MAX_TOKEN_BYTES, asciiWords, foldToken, queryTokens, segmenterWords, tokenize, words } from '../ts/indexes/text';
+import { MAX_TOKEN_BYTES, asciiWords, foldToken, queryTokens, segmenterWords, tokenize, tokensInto, words } from '../ts/indexes/text';
 import { mulberry32 } from './helpers';
 
 function invalid(t: ExecutionContext, fn: () => unknown, message: RegExp): StrataError {
@@ -599,6 +599,7 @@ function referenceTokens(s: string): string[] {
 }
 
 test('tokenize() gives exactly the tokens of the segmenter pipeline on random ASCII and Unicode text', (t) => {
+  const textIx = idx({ type: 'text', extractor: { kind: 'json_path', path: '$.t' } });
   const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
   const rnd = mulberry32(seed);
   const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('') + "aZe09_.,;:' ".repeat(6);
@@ -610,9 +611,89 @@ test('tokenize() gives exactly the tokens of the segmenter pipeline on random AS
     const alphabet = k % 2 === 0 ? ascii.split('') : mixed;
     let s = '';
     for (let i = 0, n = 1 + Math.floor(rnd() * 40); i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
-    const want = JSON.stringify(referenceTokens(s));
+    const ref = referenceTokens(s);
+    const want = JSON.stringify(ref);
     const got = JSON.stringify(tokenize(s));
     if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: reference ${want}, tokenize ${got}`);
+    const all: string[] = [];
+    tokensInto(s, all);
+    const gotAll = JSON.stringify([...new Set(all)]);
+    if (want !== gotAll && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: reference ${want}, tokensInto ${JSON.stringify(all)}`);
+    const wantTerms = JSON.stringify(expected(ref));
+    const set = textIx.termSet(key('k'), json({ t: s }));
+    const gotTerms = JSON.stringify([...set].sort(Buffer.compare));
+    if ((wantTerms !== gotTerms || set.length !== ref.length) && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: text index terms ${gotTerms}, want ${wantTerms}`);
+    if (JSON.stringify(textIx.terms(key('k'), json({ t: s }))) !== wantTerms && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(s)}: sorted terms differ`);
+  }
+  t.is(mismatches, 0);
+});
+
+test('a run of Latin-1 letters folds letter by letter (the fast path of the tokenizer)', (t) => {
+  for (const c of LATIN1_LETTERS) t.deepEqual(tokenize(`${c}é`), [foldToken(`${c}é`)], `U+${c.charCodeAt(0).toString(16)}`);
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const rnd = mulberry32(seed);
+  let mismatches = 0;
+  for (let k = 0; k < 5000; k++) {
+    let w = '';
+    for (let i = 0, n = 1 + Math.floor(rnd() * 12); i < n; i++) w += LATIN1_LETTERS[Math.floor(rnd() * LATIN1_LETTERS.length)];
+    const want = JSON.stringify(referenceTokens(w));
+    const got = JSON.stringify(tokenize(`${w} ${w}`));
+    if (want !== got && mismatches++ < 5) t.log(`seed ${seed}: ${JSON.stringify(w)}: reference ${want}, tokenize ${got}`);
+  }
+  t.is(mismatches, 0);
+  // Long Latin-1 words: the UTF-8 length (two bytes per letter above U+007F) decides.
+  t.deepEqual(tokenize('Æ'.repeat(MAX_TOKEN_BYTES / 2)), ['æ'.repeat(MAX_TOKEN_BYTES / 2)]);
+  t.deepEqual(tokenize(`${'Æ'.repeat(MAX_TOKEN_BYTES / 2)}é`), []);
+  t.deepEqual(tokenize(`${'É'.repeat(MAX_TOKEN_BYTES)}`), ['e'.repeat(MAX_TOKEN_BYTES)], 'folded to one byte each');
+  t.deepEqual(tokenize(`ß${'a'.repeat(MAX_TOKEN_BYTES - 2)}`), [`ß${'a'.repeat(MAX_TOKEN_BYTES - 2)}`]);
+  t.deepEqual(tokenize(`ß${'a'.repeat(MAX_TOKEN_BYTES - 1)}`), []);
+});
+
+/** The terms of one JSON path the slow way: `evalPath`, then the value rules, then `encodeTerm`. */
+function referencePathTerms(doc: unknown, path: string, text: boolean, sparse: boolean): Buffer[] {
+  const found = evalPath(doc, compilePath(path));
+  if (found.length === 0) return sparse || text ? [] : expected([null]);
+  const values = found.filter((v): v is Term => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
+  if (!text) return expected(values);
+  return expected(values.filter((v): v is string => typeof v === 'string').flatMap((s) => tokenize(s)));
+}
+
+test('single json_path and bson_path indexes give exactly the terms of evalPath (random documents and paths)', (t) => {
+  const seed = process.env.STRATA_TEST_SEED ? Number(process.env.STRATA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const rnd = mulberry32(seed);
+  const int = (n: number) => Math.floor(rnd() * n);
+  const names = ['a', 'b', 'c'];
+  const scalars: unknown[] = [null, true, false, 0, 1, -2.5, 1e300, 'x', 'Y', 'São Paulo', 'a b a', '', 'é\u0000', 'x'.repeat(70)];
+  const value = (depth: number): unknown => {
+    const k = int(depth > 2 ? 1 : 4);
+    if (k === 0) return scalars[int(scalars.length)];
+    if (k === 1) return Array.from({ length: int(4) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (const n of names) if (rnd() < 0.6) o[n] = value(depth + 1);
+    return o;
+  };
+  const paths = ['$', '$.a', '$.a.b', '$.a[*]', '$.a.b[*]', '$.a[*].b', '$.a[1]', '$.a[*][*]', '$.c.c.c'];
+  let mismatches = 0;
+  for (let k = 0; k < 3000; k++) {
+    const doc: Record<string, unknown> = {};
+    for (const n of names) if (rnd() < 0.7) doc[n] = value(1);
+    const path = paths[int(paths.length)] as string;
+    const text = rnd() < 0.3;
+    const sparse = rnd() < 0.3;
+    const want = referencePathTerms(doc, path, text, sparse);
+    for (const kind of ['json_path', 'bson_path'] as const) {
+      const extractor = kind === 'json_path' ? { kind, path } : { kind, path };
+      const ix = idx({ type: text ? 'text' : 'equality', sparse, extractor });
+      const value = kind === 'json_path' ? json(doc) : bson(doc);
+      const got = ix.terms(key('k'), value);
+      const set = ix.termSet(key('k'), value);
+      if (JSON.stringify(got) !== JSON.stringify(want) && mismatches++ < 5) {
+        t.log(`seed ${seed}: ${kind} ${path} text=${text} sparse=${sparse} of ${JSON.stringify(doc)}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+      }
+      if (JSON.stringify([...set].sort(compareBytes)) !== JSON.stringify(want) && mismatches++ < 5) {
+        t.log(`seed ${seed}: ${kind} ${path} text=${text} sparse=${sparse} of ${JSON.stringify(doc)}: termSet ${JSON.stringify(set)}, want ${JSON.stringify(want)}`);
+      }
+    }
   }
   t.is(mismatches, 0);
 });

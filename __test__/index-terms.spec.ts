@@ -12,7 +12,11 @@ import {
   compareTerms,
   decodeTerm,
   encodeTerm,
+  encodeTermShared,
   encodeTerms,
+  endDistinct,
+  pushDistinct,
+  startDistinct,
   stringPrefixRange,
   termEnd,
 } from '../ts/indexes/terms';
@@ -206,6 +210,63 @@ test('rejects values that are not terms', (t) => {
   t.regex(t.throws(() => encodeTerms([1, {} as Term]))?.message ?? '', /terms\[1\]/);
   // A well-formed surrogate pair is fine.
   t.is(decodeTerm(encodeTerm('😀'), 0).term, '😀');
+});
+
+test('encodeTermShared gives the bytes of encodeTerm and fails as it does (cached, also past the cache size)', (t) => {
+  const g = rng(17);
+  const seen: Term[] = [];
+  // More distinct numbers and strings than the caches hold, so that they are emptied and refilled.
+  for (let i = 0; i < 30000; i++) {
+    const x = i % 3 === 0 && seen.length > 0 ? g.pick(seen) : i % 5 === 0 ? `w${i}` : i % 7 === 0 ? i : randomTerm(g);
+    seen.push(x);
+    const want = encodeTerm(x);
+    const got = encodeTermShared(x);
+    if (!got.equals(want)) t.fail(`${show(x)}: ${hex(got)} instead of ${hex(want)}`);
+  }
+  t.is(encodeTermShared('city'), encodeTermShared('city'), 'a short string is encoded once');
+  t.is(encodeTermShared(42), encodeTermShared(42));
+  t.is(hex(encodeTermShared(-0)), hex(encodeTerm(0)));
+  const long = 'x'.repeat(300);
+  t.true(encodeTermShared(long).equals(encodeTerm(long)));
+  for (const v of [NaN, Infinity, -Infinity, undefined, {}, [], 1n, '\ud800', 'a\udc00b', 'é'.repeat(600)]) {
+    const want = t.throws(() => encodeTerm(v as Term), { instanceOf: StrataError });
+    const got = t.throws(() => encodeTermShared(v as Term), { instanceOf: StrataError });
+    t.is(got?.code, 'STRATA_INVALID_ARGUMENT');
+    t.is(got?.message, want?.message);
+  }
+});
+
+test('pushDistinct encodes each distinct string of a run once (long strings and a full cache too)', (t) => {
+  const g = rng(23);
+  const run = (strings: string[]): Buffer[] => {
+    const out: Buffer[] = [];
+    startDistinct(out);
+    try {
+      for (const x of strings) pushDistinct(x);
+    } finally {
+      endDistinct();
+    }
+    return out;
+  };
+  const want = (strings: string[]) => [...new Set(strings)].map((x) => hex(encodeTerm(x)));
+  for (let k = 0; k < 300; k++) {
+    const strings = Array.from({ length: g.int(40) }, () => (g.int(10) === 0 ? 'L'.repeat(60 + g.int(10)) : randomString(g, 3).replace(/[\ud800-\udfff]/g, '')));
+    t.deepEqual(run(strings).map(hex), want(strings));
+  }
+  // One run with more distinct strings than the cache holds, then runs that refill it.
+  const many = Array.from({ length: 20000 }, (_, i) => `s${i % 12000}`);
+  t.deepEqual(run(many).map(hex), want(many));
+  t.deepEqual(run(many.slice(5000)).map(hex), want(many.slice(5000)));
+  // A string that cannot be encoded throws; the run still ends, and the next one works.
+  const out: Buffer[] = [];
+  startDistinct(out);
+  t.throws(() => startDistinct([]), { message: /already open/ });
+  pushDistinct('a');
+  t.throws(() => pushDistinct('x\ud800'), { instanceOf: StrataError });
+  endDistinct();
+  t.deepEqual(out.map(hex), want(['a']));
+  t.throws(() => pushDistinct('a'), { message: /no distinct run/ });
+  t.deepEqual(run(['a', 'b', 'a']).map(hex), want(['a', 'b']));
 });
 
 test('MAX_TERM_BYTES is 1024 and counts the encoded bytes', (t) => {

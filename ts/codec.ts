@@ -57,6 +57,7 @@ const PUT = 1;
 const SYSTEM_DELETE = 2;
 const SYSTEM_PUT = 3;
 const EMPTY = new Uint8Array(0);
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** One already-encoded user operation, as the index layer sees a write. */
 export interface RawOp {
@@ -70,52 +71,74 @@ export interface RawOp {
  * Collects already-encoded operations and packs them in the engine's op layout
  * (`crates/engine/src/batch.rs`): per op `kind u8 (0 delete, 1 put, 2 system delete, 3 system
  * put) · varint key_len · key · [varint value_len · value]`, no header. One buffer per batch,
- * one native call.
+ * one native call. The operations of `systemParts` (postings: many small keys) are packed
+ * as they are added and follow all other operations in the packed batch.
  */
 export class BatchPacker {
-  /** `key2`/`key3`: further parts of the key (`systemParts`), written after `key`. */
-  #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined; key2: Uint8Array | undefined; key3: Uint8Array | undefined }[] = [];
+  #ops: { kind: number; key: Uint8Array; value: Uint8Array | undefined }[] = [];
   #size = 0;
+  /** The packed `systemParts` operations: `#tailLen` bytes of `#tail`, `#tailOps` of them. */
+  #tail: Buffer = EMPTY_BUFFER;
+  #tailLen = 0;
+  #tailOps = 0;
 
   get length(): number {
-    return this.#ops.length;
+    return this.#ops.length + this.#tailOps;
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.#ops.push({ kind: PUT, key, value, key2: undefined, key3: undefined });
+    this.#ops.push({ kind: PUT, key, value });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength + varintSize(value.byteLength) + value.byteLength;
   }
 
   del(key: Uint8Array): void {
-    this.#ops.push({ kind: DELETE, key, value: undefined, key2: undefined, key3: undefined });
+    this.#ops.push({ kind: DELETE, key, value: undefined });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
   }
 
   /** A put in the system keyspace (`key` is relative to the system prefix). */
   putSystem(key: Uint8Array, value: Uint8Array = EMPTY): void {
-    this.#ops.push({ kind: SYSTEM_PUT, key, value, key2: undefined, key3: undefined });
+    this.#ops.push({ kind: SYSTEM_PUT, key, value });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength + varintSize(value.byteLength) + value.byteLength;
   }
 
   /** A delete in the system keyspace. */
   delSystem(key: Uint8Array): void {
-    this.#ops.push({ kind: SYSTEM_DELETE, key, value: undefined, key2: undefined, key3: undefined });
+    this.#ops.push({ kind: SYSTEM_DELETE, key, value: undefined });
     this.#size += 1 + varintSize(key.byteLength) + key.byteLength;
   }
 
   /**
    * A put (`del` false) or delete in the system keyspace of the key `a · b · c` with an empty
-   * value, without building the key: its parts are copied once, when the batch is packed.
+   * value, packed at once (the parts are copied now; nothing is allocated per operation).
+   * These operations come after all others in `pack()`, in the order they were added: the
+   * caller must not rely on their order relative to the other kinds (their keys never are
+   * the keys of other operations of the batch).
    */
   systemParts(del: boolean, a: Uint8Array, b: Uint8Array, c: Uint8Array): void {
     const n = a.byteLength + b.byteLength + c.byteLength;
-    if (del) {
-      this.#ops.push({ kind: SYSTEM_DELETE, key: a, value: undefined, key2: b, key3: c });
-      this.#size += 1 + varintSize(n) + n;
-    } else {
-      this.#ops.push({ kind: SYSTEM_PUT, key: a, value: EMPTY, key2: b, key3: c });
-      this.#size += 1 + varintSize(n) + n + 1;
-    }
+    const need = 2 + varintSize(n) + n;
+    let buf = this.#tail;
+    let pos = this.#tailLen;
+    if (pos + need > buf.length) buf = this.#grow(need);
+    buf[pos++] = del ? SYSTEM_DELETE : SYSTEM_PUT;
+    if (n < 0x80) buf[pos++] = n;
+    else pos = writeVarint(buf, pos, n);
+    pos = copyInto(buf, pos, a);
+    pos = copyInto(buf, pos, b);
+    pos = copyInto(buf, pos, c);
+    if (!del) buf[pos++] = 0; // the empty value
+    this.#tailLen = pos;
+    this.#tailOps++;
+  }
+
+  /** Makes room for `need` more bytes in the tail. */
+  #grow(need: number): Buffer {
+    const cap = Math.max(this.#tail.length * 2, this.#tailLen + need, 1024);
+    const next = Buffer.allocUnsafe(cap);
+    this.#tail.copy(next, 0, 0, this.#tailLen);
+    this.#tail = next;
+    return next;
   }
 
   /** The user operations collected so far, in order (system operations are left out). */
@@ -131,6 +154,9 @@ export class BatchPacker {
   clear(): void {
     this.#ops = [];
     this.#size = 0;
+    this.#tail = EMPTY_BUFFER;
+    this.#tailLen = 0;
+    this.#tailOps = 0;
   }
 
   /** Moves the collected operations into a new packer and empties this one. */
@@ -138,30 +164,26 @@ export class BatchPacker {
     const p = new BatchPacker();
     p.#ops = this.#ops;
     p.#size = this.#size;
+    p.#tail = this.#tail;
+    p.#tailLen = this.#tailLen;
+    p.#tailOps = this.#tailOps;
     this.clear();
     return p;
   }
 
   pack(): Buffer {
-    const buf = Buffer.allocUnsafe(this.#size);
+    const buf = Buffer.allocUnsafe(this.#size + this.#tailLen);
     let pos = 0;
     for (const op of this.#ops) {
       buf[pos++] = op.kind;
-      if (op.key2 === undefined) {
-        pos = writeVarint(buf, pos, op.key.byteLength);
-        pos = copyInto(buf, pos, op.key);
-      } else {
-        const k3 = op.key3 as Uint8Array;
-        pos = writeVarint(buf, pos, op.key.byteLength + op.key2.byteLength + k3.byteLength);
-        pos = copyInto(buf, pos, op.key);
-        pos = copyInto(buf, pos, op.key2);
-        pos = copyInto(buf, pos, k3);
-      }
+      pos = writeVarint(buf, pos, op.key.byteLength);
+      pos = copyInto(buf, pos, op.key);
       if (op.value !== undefined) {
         pos = writeVarint(buf, pos, op.value.byteLength);
         pos = copyInto(buf, pos, op.value);
       }
     }
+    if (this.#tailLen > 0) buf.set(this.#tail.subarray(0, this.#tailLen), pos);
     return buf;
   }
 }

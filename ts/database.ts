@@ -458,8 +458,20 @@ export class KvDb<K = string, V = string> {
 
   /** @internal Writes `p` (user and system operations) as one atomic batch, bypassing the hook. */
   _submit(p: BatchPacker, sync: boolean): Promise<void> {
-    if (p.length === 0) return RESOLVED;
-    return this.#writePacked(p.pack(), sync, true);
+    const r = this._submitNow(p, sync);
+    return r === true ? RESOLVED : r;
+  }
+
+  /** @internal `_submit`, telling whether the batch was applied on the calling thread (`true`). */
+  _submitNow(p: BatchPacker, sync: boolean): true | Promise<void> {
+    if (p.length === 0) return true;
+    const packed = p.pack();
+    try {
+      if (this.#canTryFast(sync) && (this.#native as NativeDatabase).tryWrite(packed)) return true;
+    } catch (e) {
+      return Promise.reject(fromNative(e));
+    }
+    return this.#writeAsync(packed, sync, true);
   }
 
   /** @internal Called by `close()` once new operations are refused, before pending ones are awaited. */

@@ -29,9 +29,11 @@ import { BSON } from 'bson';
 
 import { describe, printableKey, quote } from '../encodings';
 import { StrataError, invalidArgument } from '../errors';
-import { CompiledPath, IndexDefinition, compilePath, normalizeIndexDefinition } from './definition';
-import { MAX_TERM_BYTES, Term, encodeTerm } from './terms';
-import { tokenize } from './text';
+import { CompiledPath, IndexDefinition, PathSegment, compilePath, normalizeIndexDefinition } from './definition';
+import { MAX_TERM_BYTES, Term, encodeTermShared, endDistinct, pushDistinct, startDistinct } from './terms';
+import { codePointCompare, tokenize, tokensInto } from './text';
+
+export { codePointCompare } from './text';
 
 export { compilePath } from './definition';
 export { printableKey } from '../encodings';
@@ -65,6 +67,11 @@ export interface CompiledIndex {
    * index and the key.
    */
   terms(key: Buffer, value: Buffer): Buffer[];
+  /**
+   * The terms of `terms`, in no particular order (cheaper: what a new record's postings need;
+   * sort them with `compareBytes` to compare two records' terms).
+   */
+  termSet(key: Buffer, value: Buffer): Buffer[];
   /** True when `key` is in the index's scope (always, without a scope). */
   inScope(key: Buffer): boolean;
 }
@@ -235,22 +242,35 @@ function customTerms(r: unknown, what: () => string): Term[] {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 
-/**
- * Compares strings in code-point order, which is the order of their UTF-8 bytes: UTF-16 code
- * units compare the same way except surrogates (code points above U+FFFF), which sort after
- * U+E000–U+FFFF.
- */
-export function codePointCompare(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800) x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
-    if (y >= 0xd800) y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
-    return x - y;
+/** A value that is its own term: null, a boolean, a string or a finite number. */
+function isPlainTerm(v: unknown): v is null | boolean | string | number {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    default:
+      return v === null;
   }
-  return a.length - b.length;
+}
+
+/** `valueTerm(v)` of a value reached by path `p`; `where` (the record) is only called on an error. */
+function termOf(v: unknown, p: CompiledPath, where: () => string): Term | typeof SKIP {
+  return isPlainTerm(v) ? v : valueTerm(v, () => `${where()}, path ${p.canonical}`);
+}
+
+/** `Buffer.compare` in JavaScript (short terms compare faster without the native call). */
+export function compareBytes(a: Buffer, b: Buffer): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  if (n > 32) return Buffer.compare(a, b);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 // ---- compiling ---------------------------------------------------------------------------
@@ -282,6 +302,8 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
 
   /** Terms of the record before encoding: one list per path (compound), or one list. */
   let extract: (key: Buffer, value: Buffer, where: () => string) => PathTerms[] | undefined;
+  /** For a single JSON or BSON path: the terms of a record, without `extract`'s lists. */
+  let single: ((key: Buffer, value: Buffer) => Buffer[]) | undefined;
 
   if (ex.kind === 'raw') {
     extract = (_key, value, where) => {
@@ -326,49 +348,50 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
   } else {
     const paths = 'paths' in ex ? ex.paths.map((p) => compilePath(p)) : [compilePath(ex.path)];
     const bson = ex.kind === 'bson_path';
-    const parse = (value: Buffer, where: () => string): unknown => {
+    const parse = (value: Buffer, key: Buffer): unknown => {
       // The indexes of a record read the same Buffer: parse it once (paths never mutate it).
-      if (!caching) return parseUncached(value, where);
+      if (!caching) return parseUncached(value, key);
       const memo = bson ? lastParsed.bson : lastParsed.json;
       if (memo.value === value) return memo.doc;
       memo.value = undefined;
-      const doc = parseUncached(value, where);
+      const doc = parseUncached(value, key);
       memo.value = value;
       memo.doc = doc;
       return doc;
     };
-    const parseUncached = (value: Buffer, where: () => string): unknown => {
+    const parseUncached = (value: Buffer, key: Buffer): unknown => {
       if (bson) {
         try {
           return BSON.deserialize(value, { promoteLongs: false });
         } catch (e) {
-          return rethrow(e, where, 'value is not a BSON document');
+          return rethrow(e, context(key), 'value is not a BSON document');
         }
       }
       try {
         return JSON.parse(strictUtf8.decode(value)) as unknown;
       } catch (e) {
-        return rethrow(e, where, 'value is not JSON');
+        return rethrow(e, context(key), 'value is not JSON');
       }
     };
-    extract = (_key, value, where) => {
-      const doc = parse(value, where);
+    extract = (key, value, where) => {
+      const doc = parse(value, key);
       return paths.map((p): PathTerms => {
         const found = evalPath(doc, p);
         if (found.length === 0) return undefined;
         const out: Term[] = [];
         for (const v of found) {
-          const t = valueTerm(v, () => `${where()}, path ${p.canonical}`);
+          const t = termOf(v, p, where);
           if (t !== SKIP) out.push(t);
         }
         return out;
       });
     };
+    if (paths.length === 1) single = singlePath(paths[0] as CompiledPath, parse);
   }
 
   const encode = (t: Term, where: () => string): Buffer => {
     try {
-      return encodeTerm(t);
+      return encodeTermShared(t);
     } catch (e) {
       if (e instanceof StrataError && e.code === 'STRATA_INVALID_ARGUMENT') return rethrow(e, where);
       throw e;
@@ -392,6 +415,16 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     return out;
   };
 
+  /** `encode` for the record of `key` (its context is only built for an error). */
+  const encodeFor = (t: Term, key: Buffer): Buffer => {
+    try {
+      return encodeTermShared(t);
+    } catch (e) {
+      if (e instanceof StrataError && e.code === 'STRATA_INVALID_ARGUMENT') return rethrow(e, context(key));
+      throw e;
+    }
+  };
+
   /**
    * The tokens of the strings of `list`, encoded, sorted and distinct. Distinct strings have
    * distinct encodings, ordered as the strings in code-point order (UTF-8 byte order), so the
@@ -413,14 +446,115 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     return order.map((i) => encoded[i] as Buffer);
   };
 
+  /**
+   * `encodeTokens([s])` for one string, distinct but in no particular order: the tokens are
+   * encoded in text order, each distinct one once; should one fail to encode (a lone
+   * surrogate), `encodeTokens` reports it, as it always did.
+   */
+  const textTerms = (s: string, key: Buffer): Buffer[] => {
+    const tokens: string[] = [];
+    tokensInto(s, tokens);
+    const out: Buffer[] = [];
+    let failed = false;
+    startDistinct(out);
+    try {
+      for (const w of tokens) pushDistinct(w);
+    } catch {
+      failed = true;
+    } finally {
+      endDistinct();
+    }
+    return failed ? encodeTokens([s], context(key)) : out;
+  };
+
+  /** The terms of a single path `p` (JSON or BSON) of a record, as `termSet` gives them. */
+  function singlePath(p: CompiledPath, parse: (value: Buffer, key: Buffer) => unknown): (key: Buffer, value: Buffer) => Buffer[] {
+    // Member steps, then at most one `[*]` at the end: walked without `evalPath`'s arrays.
+    const segs = p.segments;
+    const wildcard = segs.length > 0 && (segs[segs.length - 1] as PathSegment).kind === 'wildcard';
+    const members: string[] = [];
+    for (const seg of wildcard ? segs.slice(0, -1) : segs) if (seg.kind === 'member') members.push(seg.name);
+    const simple = members.length === segs.length - (wildcard ? 1 : 0);
+    const missing = (key: Buffer): Buffer[] => (sparse || text ? [] : [encodeFor(null, key)]);
+
+    /** Terms of the values found, in order (all of them first, so extraction errors come first). */
+    const many = (key: Buffer, found: readonly unknown[]): Buffer[] => {
+      const where = context(key);
+      const list: Term[] = [];
+      for (const v of found) {
+        const t = termOf(v, p, where);
+        if (t !== SKIP) list.push(t);
+      }
+      if (text) return encodeTokens(list, where);
+      const out = new Array<Buffer>(list.length);
+      for (let i = 0; i < list.length; i++) out[i] = encodeFor(list[i] as Term, key);
+      return distinct(out);
+    };
+
+    return (key, value) => {
+      const doc = parse(value, key);
+      if (!simple) {
+        const found = evalPath(doc, p);
+        return found.length === 0 ? missing(key) : many(key, found);
+      }
+      let v: unknown = doc;
+      for (const name of members) {
+        if (!isDocument(v) || !hasOwn(v, name)) return missing(key);
+        v = v[name];
+        if (v === undefined) return missing(key);
+      }
+      if (wildcard) {
+        if (!Array.isArray(v)) return missing(key);
+        let n = 0;
+        for (const x of v) if (x !== undefined) n++;
+        if (n === 0) return missing(key);
+        return many(key, n === v.length ? v : v.filter((x) => x !== undefined));
+      }
+      const t = isPlainTerm(v) ? v : termOf(v, p, context(key));
+      if (t === SKIP) return [];
+      if (text) return typeof t === 'string' ? textTerms(t, key) : [];
+      return [encodeFor(t, key)];
+    };
+  }
+
+  /** `bs` without repeats, in no particular order (a few terms: compared pairwise, no sort). */
+  const distinct = (bs: Buffer[]): Buffer[] => {
+    if (bs.length > 16) return sortUnique(bs);
+    let k = 0;
+    for (let i = 0; i < bs.length; i++) {
+      const b = bs[i] as Buffer;
+      let j = 0;
+      while (j < k && compareBytes(bs[j] as Buffer, b) !== 0) j++;
+      if (j === k) bs[k++] = b;
+    }
+    bs.length = k;
+    return bs;
+  };
+
   const sortUnique = (bs: Buffer[]): Buffer[] => {
     if (bs.length < 2) return bs;
-    bs.sort(Buffer.compare);
-    return bs.filter((b, i) => i === 0 || !b.equals(bs[i - 1] as Buffer));
+    bs.sort(compareBytes);
+    let k = 1;
+    for (let i = 1; i < bs.length; i++) if (compareBytes(bs[i] as Buffer, bs[k - 1] as Buffer) !== 0) bs[k++] = bs[i] as Buffer;
+    bs.length = k;
+    return bs;
+  };
+
+  const termSet = (key: Buffer, value: Buffer): Buffer[] => {
+    if (!inScope(key)) return [];
+    if (single !== undefined) return single(key, value);
+    return sorted(key, value);
   };
 
   const terms = (key: Buffer, value: Buffer): Buffer[] => {
     if (!inScope(key)) return [];
+    if (single === undefined) return sorted(key, value);
+    const ts = single(key, value);
+    return ts.length < 2 ? ts : ts.sort(compareBytes);
+  };
+
+  /** `terms` through `extract`'s lists (every kind of index; sorted as it goes). */
+  const sorted = (key: Buffer, value: Buffer): Buffer[] => {
     const where = context(key);
     const lists = extract(key, value, where);
     if (lists === undefined) return [];
@@ -457,5 +591,5 @@ export function compileIndex(def: IndexDefinition, ctx: CompileContext): Compile
     );
   };
 
-  return { def: d, terms, inScope };
+  return { def: d, terms, termSet, inScope };
 }

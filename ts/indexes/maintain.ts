@@ -26,7 +26,7 @@ import { printableKey } from '../encodings';
 import { StrataError } from '../errors';
 import { readValues } from '../multiget';
 import type { BindingRange } from '../../binding';
-import { cacheParses } from './extract';
+import { cacheParses, compareBytes } from './extract';
 import type { CompiledIndex } from './extract';
 import { termPrefixRange, postingPk } from './layout';
 
@@ -49,6 +49,11 @@ export interface LiveIndex {
 
 type Key = string;
 
+/** What a task hands over: a batch, nothing, or the write of a batch it already handed over. */
+type Submission = BatchPacker | null | { applied: Promise<void> };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -58,12 +63,19 @@ function keyOf(b: Uint8Array): Key {
 }
 
 const NO_TERMS: Buffer[] = [];
+const NO_TERMS_PER_INDEX: Buffer[][] = [];
+
+/** True when `key` is in the scope of one of `indexes`. */
+function anyInScope(indexes: readonly LiveIndex[], key: Buffer): boolean {
+  for (const ix of indexes) if (ix.compiled.inScope(key)) return true;
+  return false;
+}
 
 interface Entry {
   key: Buffer;
   /** The value after this write (`null`: deleted). */
   final: Buffer | null;
-  /** New terms per index of the task (sorted, distinct). */
+  /** New terms per index of the task (distinct, unsorted until `diff` sorts them). */
   terms: Buffer[][];
   /** The earlier unapplied task that last wrote this key, whose value is the old value. */
   dep: Task | undefined;
@@ -99,11 +111,11 @@ class Task {
   }
 }
 
-/** Sorted distinct terms of `value` for `ix`; a value that yields none (or fails) gives `[]`. */
+/** Distinct terms of `value` for `ix` (unsorted); a value that yields none (or fails) gives `[]`. */
 function termsOrNone(ix: LiveIndex, key: Buffer, value: Buffer | null): Buffer[] {
   if (value === null || !ix.compiled.inScope(key)) return NO_TERMS;
   try {
-    return ix.compiled.terms(key, value);
+    return ix.compiled.termSet(key, value);
   } catch {
     // Such a value was never indexed: its write was rejected, or the build skipped it.
     return NO_TERMS;
@@ -111,9 +123,10 @@ function termsOrNone(ix: LiveIndex, key: Buffer, value: Buffer | null): Buffer[]
 }
 
 /**
- * Adds to `p` the posting changes from `before` to `after` (both sorted, distinct). With
- * `full` (an index still building, whose build may not have written `before`'s postings yet)
- * every posting of `after` is put, not only the new ones.
+ * Adds to `p` the posting changes from `before` to `after` (both distinct, in any order;
+ * sorted here, in place, when both are needed). With `full` (an index still building, whose
+ * build may not have written `before`'s postings yet) every posting of `after` is put, not
+ * only the new ones.
  */
 function diff(p: BatchPacker, ix: LiveIndex, key: Buffer, before: Buffer[], after: Buffer[], full: boolean): void {
   if (before.length === 0) {
@@ -121,12 +134,14 @@ function diff(p: BatchPacker, ix: LiveIndex, key: Buffer, before: Buffer[], afte
     for (const b of after) p.systemParts(false, ix.prefix, b, key);
     return;
   }
+  if (before.length > 1) before.sort(compareBytes);
+  if (after.length > 1) after.sort(compareBytes);
   let i = 0;
   let j = 0;
   while (i < before.length || j < after.length) {
     const a = before[i];
     const b = after[j];
-    const c = a === undefined ? 1 : b === undefined ? -1 : Buffer.compare(a, b);
+    const c = a === undefined ? 1 : b === undefined ? -1 : compareBytes(a, b);
     if (c === 0) {
       if (full) p.systemParts(false, ix.prefix, b as Buffer, key);
       i++;
@@ -180,15 +195,16 @@ export class IndexMaintainer {
 
   /**
    * Queues a task: `compute` runs after every earlier task was handed over, and returns the
-   * batch to write. Resolves once the batch is applied.
+   * batch to write (or the write of a batch already handed over). Resolves once the batch is
+   * applied.
    */
-  #enqueue(task: Task, compute: (prev: Task | undefined) => Promise<BatchPacker | null>, sync: boolean): Promise<void> {
+  #enqueue(task: Task, compute: (prev: Task | undefined) => Promise<Submission>, sync: boolean): Promise<void> {
     const prev = this.#tail;
     this.#tail = task;
     this.#syncHook();
     const run = (async () => {
       if (prev !== undefined) await prev.submitted;
-      let p: BatchPacker | null;
+      let p: Submission;
       try {
         p = await compute(prev);
       } catch (e) {
@@ -196,7 +212,7 @@ export class IndexMaintainer {
         task.markSubmitted();
         throw e;
       }
-      const applied = p === null ? Promise.resolve() : this.#db._submit(p, sync);
+      const applied = p === null ? Promise.resolve() : p instanceof BatchPacker ? this.#db._submit(p, sync) : p.applied;
       task.markSubmitted();
       try {
         await applied;
@@ -234,17 +250,22 @@ export class IndexMaintainer {
         const value = op.type === 'put' ? asBuffer(op.value as Uint8Array) : null;
         if (value === null) p.del(key);
         else p.put(key, value);
-        if (!indexes.some((ix) => ix.compiled.inScope(key))) continue;
+        if (!anyInScope(indexes, key)) continue;
         const k = keyOf(key);
         const e = entries.get(k);
         if (e !== undefined) e.final = value;
-        else entries.set(k, { key, final: value, terms: [], dep: undefined });
+        else entries.set(k, { key, final: value, terms: NO_TERMS_PER_INDEX, dep: undefined });
       }
       cacheParses(true);
       for (const e of entries.values()) {
-        e.terms = indexes.map((ix) => {
-          if (e.final === null || !ix.compiled.inScope(e.key)) return NO_TERMS;
-          const ts = ix.compiled.terms(e.key, e.final);
+        const terms = new Array<Buffer[]>(indexes.length);
+        for (let i = 0; i < indexes.length; i++) {
+          const ix = indexes[i] as LiveIndex;
+          if (e.final === null || !ix.compiled.inScope(e.key)) {
+            terms[i] = NO_TERMS;
+            continue;
+          }
+          const ts = ix.compiled.termSet(e.key, e.final);
           for (const t of ts) {
             if (t.length > MAX_POSTING_TERM_BYTES) {
               throw new StrataError(
@@ -253,8 +274,9 @@ export class IndexMaintainer {
               );
             }
           }
-          return ts;
-        });
+          terms[i] = ts;
+        }
+        e.terms = terms;
       }
     } catch (e) {
       return Promise.reject(e);
@@ -263,13 +285,15 @@ export class IndexMaintainer {
     }
     if (entries.size === 0 && this.#idle()) return this.#db._submit(p, sync);
 
-    const task = new Task(++this.#seq, entries);
     const barrier = this.#barrier;
     const toRead: Entry[] = [];
+    let deps = false;
     for (const [k, e] of entries) {
       const dep = this.#pending.get(k);
-      if (dep !== undefined && (barrier === undefined || dep.seq > barrier.seq)) e.dep = dep;
-      else toRead.push(e);
+      if (dep !== undefined && (barrier === undefined || dep.seq > barrier.seq)) {
+        e.dep = dep;
+        deps = true;
+      } else toRead.push(e);
     }
     const readKeys = toRead.map((e) => e.key);
     let reads: Promise<(Buffer | null)[]> | (Buffer | null)[] | undefined;
@@ -283,12 +307,24 @@ export class IndexMaintainer {
       } else reads = barrier.done.then(() => this.#db._getManyRaw(readKeys));
       if (!Array.isArray(reads)) reads.catch(() => undefined);
     }
-    for (const k of entries.keys()) {
-      this.#pending.set(k, task);
-      for (const t of this.#touched) t.add(k);
-    }
+    for (const t of this.#touched) for (const k of entries.keys()) t.add(k);
     const uniques = indexes.some((ix, i) => ix.unique && [...entries.values()].some((e) => (e.terms[i] as Buffer[]).length > 0));
 
+    if (Array.isArray(reads) && !deps && !uniques && this.#idle()) {
+      // Nothing is queued, so the old values just read are the latest: the batch is complete
+      // now, and handed over without a task unless it has to wait for the thread pool.
+      const values = reads;
+      toRead.forEach((e, i) => (e.old = values[i] ?? null));
+      this.#fill(p, indexes, full, entries);
+      const applied = this.#db._submitNow(p, sync);
+      if (applied === true) return RESOLVED;
+      const task = new Task(++this.#seq, entries);
+      for (const k of entries.keys()) this.#pending.set(k, task);
+      return this.#enqueue(task, () => Promise.resolve({ applied }), sync);
+    }
+
+    const task = new Task(++this.#seq, entries);
+    for (const k of entries.keys()) this.#pending.set(k, task);
     return this.#enqueue(
       task,
       async (prev) => {
@@ -308,23 +344,28 @@ export class IndexMaintainer {
           await prev?.done;
           await this.#checkUnique(indexes, entries);
         }
-        // Record by record, so that the indexes of a record share its old value's parse.
-        cacheParses(true);
-        try {
-          for (const e of entries.values()) {
-            const old = e.old ?? null;
-            for (let i = 0; i < indexes.length; i++) {
-              const ix = indexes[i] as LiveIndex;
-              diff(p, ix, e.key, termsOrNone(ix, e.key, old), e.terms[i] as Buffer[], full[i] as boolean);
-            }
-          }
-        } finally {
-          cacheParses(false);
-        }
+        this.#fill(p, indexes, full, entries);
         return p;
       },
       sync,
     );
+  }
+
+  /** Adds to `p` the posting changes of every entry (old values known). */
+  #fill(p: BatchPacker, indexes: LiveIndex[], full: boolean[], entries: Map<Key, Entry>): void {
+    // Record by record, so that the indexes of a record share its old value's parse.
+    cacheParses(true);
+    try {
+      for (const e of entries.values()) {
+        const old = e.old ?? null;
+        for (let i = 0; i < indexes.length; i++) {
+          const ix = indexes[i] as LiveIndex;
+          diff(p, ix, e.key, termsOrNone(ix, e.key, old), e.terms[i] as Buffer[], full[i] as boolean);
+        }
+      }
+    } finally {
+      cacheParses(false);
+    }
   }
 
   /** Rejects with `STRATA_CONSTRAINT` if the write would give a unique term to two keys. */
@@ -448,7 +489,7 @@ export class IndexMaintainer {
           }
           let ts: Buffer[];
           try {
-            ts = ix.compiled.terms(key, value);
+            ts = ix.compiled.termSet(key, value);
           } catch {
             skipped++;
             continue;

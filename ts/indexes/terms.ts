@@ -136,6 +136,121 @@ function encodeString(s: string, what: string): Buffer {
   return out;
 }
 
+const NULL_TERM = Buffer.from([TermTag.null]);
+const FALSE_TERM = Buffer.from([TermTag.false]);
+const TRUE_TERM = Buffer.from([TermTag.true]);
+
+/** Most entries of each shared-encoding cache; a full cache is emptied. */
+const SHARED_MAX = 8192;
+/** Longest string whose encoding is shared (longer ones are encoded afresh). */
+const SHARED_STRING_CHARS = 64;
+const SLAB_BYTES = 64 * 1024;
+
+/** A shared encoding, and the distinct run (`startDistinct`) that last handed it out. */
+interface Shared {
+  buf: Buffer;
+  run: number;
+}
+
+const sharedStrings = new Map<string, Shared>();
+const sharedNumbers = new Map<number, Shared>();
+/**
+ * The cached encodings live in slabs of their own: a cached slice of Node's shared buffer
+ * pool would keep that pool's 8 KiB (and whatever else lives in it) alive.
+ */
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+function keep(b: Buffer): Buffer {
+  if (slabUsed + b.length > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + b.length);
+  b.copy(out);
+  slabUsed += b.length;
+  return out;
+}
+
+function cached<K>(cache: Map<K, Shared>, k: K, b: Buffer): Shared {
+  // Never emptied during a distinct run: the run's marks live in the entries.
+  if (cache.size >= SHARED_MAX && run === 0) cache.clear();
+  const e = { buf: keep(b), run: 0 };
+  cache.set(k, e);
+  return e;
+}
+
+/**
+ * `encodeTerm(t)`, possibly as a Buffer shared with other calls: null, booleans, numbers and
+ * strings of up to 64 characters come from bounded caches (index values repeat: cities,
+ * ages, tags, words), so that indexing a record allocates nothing for its frequent terms.
+ * The caller must not modify the Buffer. Throws as `encodeTerm` does.
+ */
+export function encodeTermShared(t: Term, what = 'term'): Buffer {
+  switch (typeof t) {
+    case 'string': {
+      if (t.length > SHARED_STRING_CHARS) return encodeString(t, what);
+      const e = sharedStrings.get(t);
+      return (e !== undefined ? e : cached(sharedStrings, t, encodeString(t, what))).buf;
+    }
+    case 'number': {
+      const n = checkNumber(t, what);
+      const e = sharedNumbers.get(n);
+      return (e !== undefined ? e : cached(sharedNumbers, n, encodeNumber(n))).buf;
+    }
+    case 'boolean':
+      return t ? TRUE_TERM : FALSE_TERM;
+    default:
+      return t === null ? NULL_TERM : encodeTerm(t, what);
+  }
+}
+
+/** The current distinct run (0: none), its output, and its strings that have no cache entry. */
+let run = 0;
+let runCount = 0;
+let runOut: Buffer[] = [];
+let uncached: Set<string> | undefined;
+
+/**
+ * Starts a distinct run into `out`: until `endDistinct()`, `pushDistinct(s)` appends
+ * `encodeTermShared(s)` to `out` unless an equal string was pushed before in the run — the
+ * strings of one record deduplicated with one cache lookup each, without a set or a sort.
+ */
+export function startDistinct(out: Buffer[]): void {
+  if (run !== 0) throw new Error('startDistinct: a distinct run is already open');
+  if (sharedStrings.size >= SHARED_MAX) sharedStrings.clear();
+  run = ++runCount;
+  runOut = out;
+  uncached = undefined;
+}
+
+/** Ends the distinct run (also after an error). */
+export function endDistinct(): void {
+  run = 0;
+  runOut = [];
+  uncached = undefined;
+}
+
+/** See `startDistinct`. Throws as `encodeTermShared` does. */
+export function pushDistinct(s: string): void {
+  if (run === 0) throw new Error('pushDistinct: no distinct run is open');
+  let e = sharedStrings.get(s);
+  if (e === undefined) {
+    if (s.length > SHARED_STRING_CHARS || sharedStrings.size >= SHARED_MAX) {
+      uncached ??= new Set();
+      if (uncached.has(s)) return;
+      const b = encodeString(s, 'term');
+      uncached.add(s);
+      runOut.push(b);
+      return;
+    }
+    e = cached(sharedStrings, s, encodeString(s, 'term'));
+  }
+  if (e.run === run) return;
+  e.run = run;
+  runOut.push(e.buf);
+}
+
 /** Encodes one term. Throws `STRATA_INVALID_ARGUMENT` for NaN, ±Infinity, other types, over-long terms. */
 export function encodeTerm(t: Term, what = 'term'): Buffer {
   if (t === null) return Buffer.from([TermTag.null]);
