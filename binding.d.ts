@@ -14,7 +14,8 @@ export declare class NativeDatabase {
    * `NativeIterator.nextBatchSync` of a handle: the packed batch written over the `setIo`
    * buffer, returning its length; a Buffer when it does not fit there; `null` when nothing
    * could be read without a disk read (or another read of this iterator is running: use
-   * `cursorNext`). The seek target, if any, is `seek` or else `io[..seekLen]` (negative
+   * `cursorNext`; with a seek, that read is waited for instead, so the seek is never
+   * dropped). The seek target, if any, is `seek` or else `io[..seekLen]` (negative
    * `seekLen`: no seek).
    */
   cursorRead(handle: number, maxEntries: number, maxBytes: number, seekLen: number, seek?: Uint8Array | undefined | null): number | Buffer | null
@@ -151,7 +152,8 @@ export declare class NativeIterator {
    * `nextBatch` on the calling thread, served only from memory: the packed batch (possibly
    * shorter than asked for), or `null` when nothing could be read without a disk read or
    * another read of this iterator is running (then use `nextBatch`, which continues exactly
-   * where this stopped; a `seek` given here has been taken into account either way).
+   * where this stopped; a `seek` given here has been taken into account either way: with a
+   * seek, a running read is waited for rather than answered with `null`).
    */
   nextBatchSync(maxEntries: number, maxBytes: number, seek?: Uint8Array | undefined | null): Buffer | null
   /** Releases the iterator. Idempotent; a pending `nextBatch` finishes first. */

@@ -1,7 +1,8 @@
 import test from 'ava';
 
+import * as binding from '../binding';
 import { Db } from '../ts/index';
-import { expectCode, fresh } from './helpers';
+import { expectCode, fresh, tmpPath } from './helpers';
 
 const KEYS = ['a', 'b', 'ba', 'bb', 'c', 'd', 'e'];
 
@@ -194,4 +195,68 @@ test('entries stay intact after later reads reuse the io buffer', async (t) => {
   // A closed iterator's handle is gone: reads reject with STRATA_ITERATOR_NOT_OPEN.
   t.is((await expectCode(() => it.next(), 'STRATA_ITERATOR_NOT_OPEN')).code, 'STRATA_ITERATOR_NOT_OPEN');
   await db.close();
+});
+
+/** The keys of a packed batch (keys and values, then `u32` lengths per entry, then the count). */
+function batchKeys(b: Buffer): string[] {
+  const n = b.readUInt32LE(b.length - 4);
+  const keys: string[] = [];
+  let d = 0;
+  for (let i = 0, l = b.length - 4 - 8 * n; i < n; i++, l += 8) {
+    const kl = b.readUInt32LE(l);
+    keys.push(b.toString('latin1', d, d + kl));
+    d += kl + b.readUInt32LE(l + 4);
+  }
+  return keys;
+}
+
+test('a seek given to a synchronous read while a pool read of the same iterator runs is applied, not dropped', async (t) => {
+  // Regression: cursorRead / nextBatchSync answered `null` when another read held the
+  // iterator, and the caller's fallback read (which carries no seek) lost the seek.
+  const location = tmpPath();
+  const N = 60_000;
+  const key = (i: number) => `k${String(i).padStart(6, '0')}`;
+  const db = await fresh({}, location);
+  const value = 'v'.repeat(100);
+  for (let i = 0; i < N; i += 5000) {
+    await db.batch(Array.from({ length: 5000 }, (_, j) => ({ type: 'put' as const, key: key(i + j), value })));
+  }
+  await db.close();
+  const native = await binding.NativeDatabase.open(location, { blockCacheSize: 1 << 20 });
+  const io = Buffer.alloc(1 << 16);
+  native.setIo(io);
+  const target = key(30_000);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let contended = 0;
+  for (let round = 0; round < 6; round++) {
+    const viaHandle = round % 2 === 0;
+    const it = viaHandle ? undefined : native.iterator({});
+    const h = viaHandle ? native.cursorOpen(-1, -1, 0, -1) : 0;
+    const pool = viaHandle ? native.cursorNext(h, N, 1 << 30) : it!.nextBatch(N, 1 << 30);
+    // Give the pool read time to take the iterator before the synchronous read.
+    Atomics.wait(pause, 0, 0, 3);
+    let here: string[] | null;
+    if (viaHandle) {
+      io.write(target, 0, 'latin1');
+      const r = native.cursorRead(h, 10, 1 << 16, target.length);
+      here = r === null ? null : batchKeys(typeof r === 'number' ? io.subarray(0, r) : r);
+    } else {
+      const r = it!.nextBatchSync(10, 1 << 16, Buffer.from(target));
+      here = r === null ? null : batchKeys(r);
+    }
+    const pooled = batchKeys(await pool);
+    const after = batchKeys(viaHandle ? await native.cursorNext(h, 1, 1 << 16) : await it!.nextBatch(1, 1 << 16));
+    if (pooled[0] === key(0)) {
+      // The pool read ran first (so the synchronous read met it): the seek comes after it.
+      contended++;
+      t.is((here ?? after)[0], target, `round ${round}`);
+    } else {
+      // The synchronous read ran first: the seek was applied before the pool read.
+      t.is((here ?? pooled)[0], target, `round ${round}`);
+    }
+    if (viaHandle) native.cursorClose(h);
+    else it!.close();
+  }
+  t.log(`${contended} of 6 rounds met a running pool read`);
+  await native.close();
 });

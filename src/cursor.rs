@@ -22,7 +22,7 @@ use strata_engine::{IterOptions, Keyspace, RangeOptions};
 
 use crate::database::{copy_buffer, NativeDatabase};
 use crate::error::{err, guard, invalid, BindingResult, EngineResultExt, ErrorCode};
-use crate::iterator::IterSlot;
+use crate::iterator::{lock_for_read, IterSlot};
 use crate::snapshot::{self, NativeSnapshot};
 use crate::tasks::next_batch::{iterator_outcome, not_open, pack_entries, NextBatchTask};
 
@@ -141,7 +141,8 @@ impl NativeDatabase {
     /// `NativeIterator.nextBatchSync` of a handle: the packed batch written over the `setIo`
     /// buffer, returning its length; a Buffer when it does not fit there; `null` when nothing
     /// could be read without a disk read (or another read of this iterator is running: use
-    /// `cursorNext`). The seek target, if any, is `seek` or else `io[..seekLen]` (negative
+    /// `cursorNext`; with a seek, that read is waited for instead, so the seek is never
+    /// dropped). The seek target, if any, is `seek` or else `io[..seekLen]` (negative
     /// `seekLen`: no seek).
     #[napi(catch_unwind, ts_return_type = "number | Buffer | null")]
     pub fn cursor_read<'env>(
@@ -155,7 +156,9 @@ impl NativeDatabase {
     ) -> Result<Either<Either<u32, BufferSlice<'env>>, Null>, ErrorCode> {
         guard(|| {
             let slot = self.cursor_slot(handle)?;
-            let Some(mut slot) = slot.try_lock() else { return Ok(Either::B(Null)) };
+            let Some(mut slot) = lock_for_read(&slot, seek.is_some() || seek_len >= 0) else {
+                return Ok(Either::B(Null));
+            };
             let it = slot.as_mut().ok_or_else(not_open)?;
             let mut io = self.io.lock();
             let Some(io) = io.as_mut() else {

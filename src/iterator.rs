@@ -5,7 +5,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{AsyncTask, BufferSlice, Uint8Array};
 use napi::Env;
 use napi_derive::napi;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use strata_engine::DbIterator;
 
 use crate::database::copy_buffer;
@@ -14,6 +14,19 @@ use crate::tasks::next_batch::{iterator_outcome, not_open, pack_entries, NextBat
 
 /// Shared slot holding the engine iterator; `None` once closed.
 pub(crate) type IterSlot = Arc<Mutex<Option<DbIterator>>>;
+
+/// The slot for a read on the calling thread. When another read of this iterator holds it
+/// (a `nextBatch` on the pool): `None` if there is no seek (nothing is lost, the caller falls
+/// back to the pool, which queues behind that read), else waits for that read to finish, so
+/// a seek given to a synchronous read is always applied (returning `null` there would drop
+/// it: the fallback `nextBatch` carries no seek).
+pub(crate) fn lock_for_read(slot: &IterSlot, seeking: bool) -> Option<MutexGuard<'_, Option<DbIterator>>> {
+    match slot.try_lock() {
+        Some(guard) => Some(guard),
+        None if seeking => Some(slot.lock()),
+        None => None,
+    }
+}
 
 /// A cursor over a key range at one snapshot. Entries come out in batches.
 #[napi]
@@ -48,7 +61,8 @@ impl NativeIterator {
     /// `nextBatch` on the calling thread, served only from memory: the packed batch (possibly
     /// shorter than asked for), or `null` when nothing could be read without a disk read or
     /// another read of this iterator is running (then use `nextBatch`, which continues exactly
-    /// where this stopped; a `seek` given here has been taken into account either way).
+    /// where this stopped; a `seek` given here has been taken into account either way: with a
+    /// seek, a running read is waited for rather than answered with `null`).
     #[napi(catch_unwind)]
     pub fn next_batch_sync<'env>(
         &self,
@@ -58,7 +72,7 @@ impl NativeIterator {
         seek: Option<&[u8]>,
     ) -> Result<Option<BufferSlice<'env>>, napi::Error<ErrorCode>> {
         guard(|| {
-            let Some(mut slot) = self.slot.try_lock() else { return Ok(None) };
+            let Some(mut slot) = lock_for_read(&self.slot, seek.is_some()) else { return Ok(None) };
             let it = slot.as_mut().ok_or_else(not_open)?;
             let result = it.next_batch_if_cached(seek, max_entries.max(1) as usize, max_bytes.max(1) as usize);
             match iterator_outcome(&mut slot, result)? {
