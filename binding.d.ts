@@ -133,6 +133,18 @@ export declare class NativeDatabase {
    * missing, -2 not in memory), then the values back to back.
    */
   readMany(keys: Uint8Array, flags: number, snapshot?: NativeSnapshot | undefined | null): Buffer
+  /**
+   * Scans up to `max` keys of the range `[lower, upper)` (`upper` absent: to the end of
+   * the keyspace) from the first key `>= seek` when given, and reads the user record each
+   * names (the key without its first `strip` bytes), all at one view (`snapshot`, or the
+   * current state), on the calling thread from memory only. `flags`: 2 = keys only (no
+   * records read), 4 = the range is in the system keyspace (bounds and seek relative to
+   * its prefix). Returns `null` when a disk read would be needed, else one Buffer: the
+   * record keys and values back to back (key0 value0 key1 ...), then per key its length
+   * as `u32` LE and its value's length as `i32` LE (-1: no record; 0 with keys only), then
+   * the key count and 1 when more keys follow in the range (else 0), each `u32` LE.
+   */
+  scanAndGet(lower: Uint8Array, upper: Uint8Array | undefined | null, seek: Uint8Array | undefined | null, max: number, strip: number, flags: number, snapshot?: NativeSnapshot | undefined | null): Buffer | null
   /** `readMany` on the thread pool (flag 1 is ignored: every key is answered). */
   readManyAsync(keys: Uint8Array, flags: number, snapshot?: NativeSnapshot | undefined | null): Promise<Buffer>
 }

@@ -10,7 +10,9 @@
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Uint8Array};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
-use strata_engine::{Db, Keyspace, Lookup, Snapshot};
+use std::ops::Bound;
+
+use strata_engine::{Db, Keyspace, Lookup, RangeOptions, ScanGetOptions, Snapshot};
 
 use crate::database::{copy_buffer, NativeDatabase};
 use crate::error::{guard, invalid, settle, BindingResult, EngineResultExt, ErrorCode};
@@ -20,6 +22,9 @@ use crate::snapshot::{self, NativeSnapshot};
 const CACHED_ONLY: u32 = 1;
 const LENGTH_ONLY: u32 = 2;
 const SYSTEM: u32 = 4;
+
+/// `scanAndGet` flags (2 = keys only, 4 = the scanned range is in the system keyspace).
+const KEYS_ONLY: u32 = 2;
 
 /// Splits `u32 LE length · bytes` records; a record that runs past the end is `InvalidArgument`.
 fn unpack(packed: &[u8]) -> BindingResult<Vec<&[u8]>> {
@@ -98,6 +103,37 @@ impl NativeDatabase {
         })
     }
 
+    /// Scans up to `max` keys of the range `[lower, upper)` (`upper` absent: to the end of
+    /// the keyspace) from the first key `>= seek` when given, and reads the user record each
+    /// names (the key without its first `strip` bytes), all at one view (`snapshot`, or the
+    /// current state), on the calling thread from memory only. `flags`: 2 = keys only (no
+    /// records read), 4 = the range is in the system keyspace (bounds and seek relative to
+    /// its prefix). Returns `null` when a disk read would be needed, else one Buffer: the
+    /// record keys and values back to back (key0 value0 key1 ...), then per key its length
+    /// as `u32` LE and its value's length as `i32` LE (-1: no record; 0 with keys only), then
+    /// the key count and 1 when more keys follow in the range (else 0), each `u32` LE.
+    #[napi(catch_unwind, ts_return_type = "Buffer | null")]
+    #[allow(clippy::too_many_arguments, reason = "a flat call: one crossing, no option object to convert")]
+    pub fn scan_and_get<'env>(
+        &self,
+        env: &'env Env,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        seek: Option<&[u8]>,
+        max: u32,
+        strip: u32,
+        flags: u32,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> Result<Option<BufferSlice<'env>>, ErrorCode> {
+        guard(|| {
+            let snapshot = snapshot::resolve(snapshot)?;
+            match scan_get(self.engine(), lower, upper, seek, (max, strip, flags), snapshot.as_ref())? {
+                Some(out) => Ok(Some(copy_buffer(env, &out)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// `readMany` on the thread pool (flag 1 is ignored: every key is answered).
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn read_many_async(
@@ -133,4 +169,65 @@ impl Task for ReadManyTask {
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         settle(env, output).map(Buffer::from)
     }
+}
+
+/// The body of `scanAndGet` (`shape`: max, strip, flags); `None` when not in memory.
+fn scan_get(
+    db: &Db,
+    lower: &[u8],
+    upper: Option<&[u8]>,
+    seek: Option<&[u8]>,
+    shape: (u32, u32, u32),
+    snapshot: Option<&Snapshot>,
+) -> BindingResult<Option<Vec<u8>>> {
+    let (max, strip, flags) = shape;
+    let keyspace = if flags & SYSTEM != 0 { Keyspace::System } else { Keyspace::User };
+    let range = RangeOptions {
+        lower: Bound::Included(lower.to_vec()),
+        upper: upper.map_or(Bound::Unbounded, |u| Bound::Excluded(u.to_vec())),
+        keyspace,
+        ..RangeOptions::default()
+    };
+    let opts = ScanGetOptions {
+        range: &range,
+        seek,
+        max: max as usize,
+        strip: strip as usize,
+        records: if flags & KEYS_ONLY != 0 { None } else { Some(Keyspace::User) },
+        snapshot,
+        cached_only: true,
+    };
+    let mut data: Vec<u8> = Vec::with_capacity(4096);
+    let mut table: Vec<u8> = Vec::with_capacity(8 * (max as usize).min(1024) + 8);
+    let mut overflow = false;
+    let found = db
+        .scan_and_get(&opts, |key, lookup| {
+            let value: Option<&[u8]> = match lookup {
+                Some(Lookup::Value(v)) => Some(v),
+                Some(Lookup::Missing | Lookup::NotCached) => None,
+                None => Some(&[]),
+            };
+            let (Ok(kl), Ok(vl)) = (u32::try_from(key.len()), value.map_or(Ok(-1), |v| i32::try_from(v.len()))) else {
+                overflow = true;
+                return;
+            };
+            data.extend_from_slice(key);
+            if let Some(v) = value {
+                data.extend_from_slice(v);
+            }
+            table.extend_from_slice(&kl.to_le_bytes());
+            table.extend_from_slice(&vl.to_le_bytes());
+        })
+        .js()?;
+    let Some(found) = found else { return Ok(None) };
+    if overflow {
+        return Err(invalid("scanAndGet: a value exceeds 2 GiB"));
+    }
+    let (Ok(n), more) = (u32::try_from(found.keys), u32::from(found.more)) else {
+        return Err(invalid("scanAndGet: too many keys"));
+    };
+    data.extend_from_slice(&table);
+    data.extend_from_slice(&n.to_le_bytes());
+    data.extend_from_slice(&more.to_le_bytes());
+    Ok(Some(data))
 }

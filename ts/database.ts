@@ -606,6 +606,22 @@ export class KvDb<K = string, V = string> {
     }
   }
 
+  /**
+   * @internal The first `max` keys of a range `[lower, upper)` and the user records they name,
+   * at one view, in one native call on the calling thread (see `readPage` in
+   * `ts/multiget.ts` for the flags and the answer's layout); `null` when a disk read is
+   * needed, `undefined` when the turn's budget is spent or the database is not open.
+   */
+  _scanAndGetHere(lower: Uint8Array, upper: Uint8Array | undefined, seek: Uint8Array | undefined, max: number, strip: number, flags: number, snapshot?: Snapshot): Buffer | null | undefined {
+    const native = this.#native;
+    if (this.#status !== 'open' || native === undefined || !fastAllowed(1)) return undefined;
+    try {
+      return native.scanAndGet(lower, upper, seek, max, strip, flags, this.#snapshotOf({ snapshot }));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /** @internal `_readManyHere` on the thread pool, every key answered. */
   _readManyPool(packed: Uint8Array, flags: number, snapshot?: Snapshot): Promise<Buffer> {
     const s = this.#snapshotOf({ snapshot });

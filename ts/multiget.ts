@@ -8,7 +8,7 @@
  */
 import type { KvDb } from './database';
 import type { Snapshot } from './snapshot';
-import { nextTurn } from './turns';
+import { charge, nextTurn } from './turns';
 
 /** `readMany` flags (1 = cached only is set by the KV layer). */
 const LENGTH_ONLY = 2;
@@ -169,4 +169,66 @@ function fill(answer: Buffer, n: number, out: (Buffer | null)[], missing: number
     } else if (s === NOT_CACHED) missing?.push(slot);
     else out[slot] = null;
   }
+}
+
+/** `scanAndGet` flags. */
+const KEYS_ONLY = 2;
+const SCAN_SYSTEM = 4;
+
+/** A page read by `readPage`: record keys, their values (`null`: no record), and whether more keys follow. */
+export interface Page {
+  keys: Buffer[];
+  /** Absent when values were not asked for. */
+  values?: (Buffer | null)[];
+  more: boolean;
+}
+
+/**
+ * The first `max` keys of the system range `[lower, upper)` (from the first key `>= seek`)
+ * with the prefix of `strip` bytes taken off each, and the user records they name, read at
+ * one view (`snapshot`, else the current state) in one native call on the calling thread
+ * (on the next event-loop turn when this turn's budget is spent); `undefined` when that
+ * cannot be done (the database is not open, or a block is not in memory): read the
+ * streams' way then. Keys and values are views into one answer buffer.
+ */
+export function readPage(
+  db: KvDb<unknown, unknown>,
+  range: { gte?: Uint8Array; lt?: Uint8Array },
+  seek: Uint8Array | undefined,
+  max: number,
+  strip: number,
+  values: boolean,
+  snapshot: Snapshot | undefined,
+): Page | undefined | Promise<Page | undefined> {
+  const lower = range.gte ?? Buffer.alloc(0);
+  const flags = SCAN_SYSTEM | (values ? 0 : KEYS_ONLY);
+  const read = (): Page | undefined | null => {
+    const a = db._scanAndGetHere(lower, range.lt, seek, max, strip, flags, snapshot);
+    return a === null || a === undefined ? (a as undefined | null) : unpackPage(a, values);
+  };
+  const here = read();
+  if (here !== undefined) return here ?? undefined;
+  return nextTurn().then(() => read() ?? undefined);
+}
+
+function unpackPage(a: Buffer, values: boolean): Page {
+  const end = a.length - 8;
+  const n = a.readUInt32LE(end);
+  const more = a.readUInt32LE(end + 4) === 1;
+  const keys = new Array<Buffer>(n);
+  const vals: (Buffer | null)[] | undefined = values ? new Array<Buffer | null>(n) : undefined;
+  let table = end - 8 * n;
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const kl = a.readUInt32LE(table);
+    const vl = a.readInt32LE(table + 4);
+    table += 8;
+    keys[i] = a.subarray(at, at + kl);
+    at += kl;
+    if (vals !== undefined) vals[i] = vl < 0 ? null : a.subarray(at, at + vl);
+    if (vl > 0) at += vl;
+  }
+  // One point read per record, and per 100 keys (as the other calling-thread reads count).
+  charge((values ? n : 0) + Math.ceil(n / 100) - 1);
+  return vals === undefined ? { keys, more } : { keys, values: vals, more };
 }

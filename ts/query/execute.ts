@@ -6,12 +6,12 @@ import type { EncodingOptions, KvDb } from '../database';
 import { describe } from '../encodings';
 import { invalidArgument } from '../errors';
 import type { IndexRegistry } from '../indexes/registry';
-import { readValues } from '../multiget';
+import { Page, readPage, readValues } from '../multiget';
 import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
 import { Built, PlanNode, build, checkIndexes } from './plan';
-import { Budget, Stop, TermStream, UnionStream, after, readFirst } from './streams';
+import { Budget, Source, Stop, TermStream, UnionStream, after, readFirst } from './streams';
 
 /** Largest `limit` of one page. */
 export const MAX_LIMIT = 10_000;
@@ -85,22 +85,72 @@ interface Context {
   registry: IndexRegistry;
 }
 
+function checkSnapshot(given: unknown): Snapshot | undefined {
+  if (given === undefined) return undefined;
+  if (!(given instanceof Snapshot)) throw invalidArgument(`snapshot must be a Snapshot from db.snapshot(), got ${describe(given)}`);
+  if (given.closed) throw invalidArgument('snapshot is closed');
+  return given;
+}
+
 async function withSnapshot<T>(ctx: Context, given: unknown, fn: (s: Snapshot) => Promise<T>): Promise<T> {
-  if (given !== undefined && !(given instanceof Snapshot)) throw invalidArgument(`snapshot must be a Snapshot from db.snapshot(), got ${describe(given)}`);
-  if (given instanceof Snapshot) {
-    if (given.closed) throw invalidArgument('snapshot is closed');
-    return fn(given);
-  }
-  const s = ctx.db.snapshot();
+  const s = checkSnapshot(given);
+  if (s !== undefined) return fn(s);
+  const own = ctx.db.snapshot();
   try {
-    return await fn(s);
+    return await fn(own);
   } finally {
-    await s.close();
+    await own.close();
+  }
+}
+
+/**
+ * The view a query reads at: the snapshot given, or one taken when the first stream reads (a
+ * page read in one engine call, `readPage`, is one view by itself and takes none).
+ */
+class View {
+  #taken: Snapshot | undefined;
+  constructor(
+    readonly db: KvDb<unknown, unknown>,
+    readonly given: Snapshot | undefined,
+  ) {}
+  get snapshot(): Snapshot {
+    return this.given ?? (this.#taken ??= this.db.snapshot());
+  }
+  /** True once a snapshot of this run was taken. */
+  get taken(): boolean {
+    return this.#taken !== undefined;
+  }
+  async close(): Promise<void> {
+    await this.#taken?.close();
   }
 }
 
 function sequenceOf(s: Snapshot): number {
   return (s._native() as { sequence: number }).sequence;
+}
+
+type Decoders = ReturnType<KvDb<unknown, unknown>['_decoders']>;
+
+/** The items, next bound and counters of a page read in one engine call (see `readPage`). */
+function termPage<K, V>(page: Page, seeked: boolean, dec: Decoders): { items: { key: K; value?: V }[]; next: Buffer | undefined; stats: Omit<QueryStats, 'ms'> } {
+  const { keys, values } = page;
+  const items: { key: K; value?: V }[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const pk = keys[i] as Buffer;
+    if (values === undefined) items.push({ key: dec.key(pk) as K });
+    else {
+      const v = values[i];
+      // Postings and records are read at one view, so a record is always there.
+      if (v !== null && v !== undefined) items.push({ key: dec.key(pk) as K, value: dec.value(v, pk) as V });
+    }
+  }
+  const last = keys[keys.length - 1];
+  return {
+    items,
+    next: page.more && last !== undefined ? after(last) : undefined,
+    // The engine reads one posting past the page to know whether more follow.
+    stats: { postingsScanned: keys.length + (page.more ? 1 : 0), recordsRead: values === undefined ? 0 : keys.length, seeks: seeked ? 1 : 0 },
+  };
 }
 
 /** Runs one page of `q`. */
@@ -121,14 +171,47 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
   let fpMemo: string | undefined;
   const fp = (): string => (fpMemo ??= fingerprint(dbId, canonical(node)));
   const state = opts.cursor === undefined || opts.cursor === null ? { from: Buffer.alloc(0) } : decodeCursor(opts.cursor, fp(), dbId);
-
-  return withSnapshot(ctx, opts.snapshot, async (snapshot) => {
-    const seq = opts.snapshot === undefined ? undefined : sequenceOf(snapshot);
-    if (state.sequence !== undefined && seq !== undefined && state.sequence !== seq) {
-      throw invalidArgument('cursor is not valid: it was made at another snapshot than the one given');
-    }
+  const given = checkSnapshot(opts.snapshot);
+  const seq = given === undefined ? undefined : sequenceOf(given);
+  if (state.sequence !== undefined && seq !== undefined && state.sequence !== seq) {
+    throw invalidArgument('cursor is not valid: it was made at another snapshot than the one given');
+  }
+  const cursorAt = (from: Buffer): string => {
+    const next: { from: Buffer; sequence?: number } = { from };
+    if (seq !== undefined) next.sequence = seq;
+    return encodeCursor(fp(), dbId, next);
+  };
+  const view = new View(ctx.db, given);
+  try {
     const budget = new Budget(timeoutMs === undefined ? undefined : Date.now() + timeoutMs, maxPostings);
-    const built = await build(ctx.registry, node, { db: ctx.db, snapshot, budget, want: limit + 1 }, state.from);
+    const src: Source = {
+      db: ctx.db,
+      budget,
+      want: limit + 1,
+      get snapshot(): Snapshot {
+        return view.snapshot;
+      },
+    };
+    const built = await build(ctx.registry, node, src, state.from);
+    // One exact term and nothing read yet (no plan choice, no estimate): the page in one
+    // engine call, postings and records at one view, without a snapshot of its own. A time
+    // or posting budget is kept by the streams.
+    if (built.stream instanceof TermStream && !view.taken && timeoutMs === undefined && maxPostings === undefined) {
+      const prefix = built.stream.prefix;
+      const seek = state.from.length > 0 ? Buffer.concat([prefix, state.from]) : undefined;
+      let read = readPage(ctx.db, built.stream.range, seek, limit, prefix.length, wantValues, given);
+      if (read instanceof Promise) read = await read;
+      if (read !== undefined) {
+        const page = termPage<K, V>(read, seek !== undefined, dec);
+        await built.stream.close();
+        return {
+          items: page.items,
+          cursor: page.next === undefined ? null : cursorAt(page.next),
+          partial: false,
+          stats: { ...page.stats, ms: performance.now() - t0 },
+        };
+      }
+    }
     readFirst(built.stream, limit + 1);
     const pks: Buffer[] = [];
     budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;
@@ -160,14 +243,12 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       const last = pks[pks.length - 1];
       if (last !== undefined && Buffer.compare(after(last), from) > 0) from = after(last);
       if (Buffer.compare(from, state.from) < 0) from = state.from;
-      const next: { from: Buffer; sequence?: number } = { from };
-      if (seq !== undefined) next.sequence = seq;
-      cursor = encodeCursor(fp(), dbId, next);
+      cursor = cursorAt(from);
     }
     const items: { key: K; value?: V }[] = [];
     let recordsRead = 0;
     if (wantValues && pks.length > 0) {
-      const values = await readValues(ctx.db, pks, snapshot);
+      const values = await readValues(ctx.db, pks, view.snapshot);
       recordsRead = pks.length;
       pks.forEach((pk, i) => {
         const v = values[i];
@@ -184,7 +265,9 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       partial,
       stats: { postingsScanned: budget.postingsScanned, recordsRead, seeks: budget.seeks, ms: performance.now() - t0 },
     };
-  });
+  } finally {
+    await view.close();
+  }
 }
 
 async function drain(built: Built): Promise<number> {

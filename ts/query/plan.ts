@@ -251,6 +251,10 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
       const r = stringPrefixRange(l.prefix);
       return rangeLeaf(live, name, Buffer.concat([lead, r.gte]), Buffer.concat([lead, r.lt]), `prefix ${JSON.stringify(l.prefix)}`, need);
     }
+    // `gte: v, lte: v` on the last field is one exact term: no terms to discover.
+    if (l.lower?.inclusive === true && l.upper?.inclusive === true && l.values.length === arity - 1 && !(l.lower.value instanceof Uint8Array) && Object.is(l.lower.value, l.upper.value)) {
+      return termLeaf(live, name, enc([...l.values, l.lower.value], at), `= ${describeValues([...l.values, l.lower.value])}`, need);
+    }
     // Type bracketing (as MongoDB): a bound compares with values of its own type only.
     const kind = l.lower ?? l.upper;
     if (kind === undefined) throw invalidArgument(`${at}: empty range`);

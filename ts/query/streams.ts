@@ -236,6 +236,11 @@ export class TermStream implements PkStream {
     return this.#prefix;
   }
 
+  /** The posting range of this term. */
+  get range(): BindingRange {
+    return this.#range;
+  }
+
   /**
    * Passes and returns up to `n` keys from the batch in memory (reading the next batch
    * first when it is used up): `[]` at the end; a promise only when a read is needed.

@@ -13,10 +13,12 @@ mod background;
 mod checkpoint;
 mod multiget;
 mod recovery;
+mod scan_get;
 mod types;
 mod write;
 
 pub use multiget::Lookup;
+pub use scan_get::{ScanGet, ScanGetOptions};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
