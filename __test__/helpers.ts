@@ -33,6 +33,17 @@ export async function expectCode(fn: () => unknown, code: string): Promise<Strat
   return caught;
 }
 
+/** The footer's format version of every SSTable in `dir` (the u32 16 bytes before its end; docs/format.md). */
+export function tableVersions(dir: string): number[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.sst'))
+    .map((f) => {
+      const b = fs.readFileSync(path.join(dir, f));
+      return b.readUInt32LE(b.length - 16);
+    });
+}
+
 /** The seeded PRNG of the randomized tests (mulberry32): a function of uniform numbers in [0, 1). */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import { StrataLevel, loadConfig, open, parseSize, profiles, toBindingOptions, StrataError } from '../ts/index';
-import { expectCode, fresh, tmpPath } from './helpers';
+import { expectCode, fresh, tableVersions, tmpPath } from './helpers';
 
 const MiB = 1024 * 1024;
 
@@ -161,17 +161,6 @@ test('open applies options and rejects bad ones', async (t) => {
   await expectCode(() => fresh({ memtableSize: 'nope' }), 'STRATA_INVALID_ARGUMENT');
   await expectCode(() => fresh({ env: { STRATA_SYNC: 'perhaps' } }), 'STRATA_INVALID_ARGUMENT');
 });
-
-/** The footer's format version of every table in `dir`. */
-function tableVersions(dir: string): number[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.sst'))
-    .map((f) => {
-      const b = fs.readFileSync(path.join(dir, f));
-      return b.readUInt32LE(b.length - 16);
-    });
-}
 
 test('zstd: tables written with it are format version 2, read back under any setting; bad settings are refused', async (t) => {
   const dir = tmpPath();

@@ -10,6 +10,7 @@ import { BSON, EJSON, Long } from 'bson';
 
 import { bsonFromJson, storedFromJson, toJson } from '../ts/instances';
 import { call, testApp, TestApp } from './fixtures/server';
+import { mulberry32 as rng } from './helpers';
 
 async function withApp(t: { teardown(fn: () => Promise<void>): void }): Promise<TestApp> {
   const a = await testApp();
@@ -19,18 +20,6 @@ async function withApp(t: { teardown(fn: () => Promise<void>): void }): Promise<
 
 /** The reference (the server's conversion before the shorter road): bson's own canonical Extended JSON reader, then its serializer. */
 const reference = (v: unknown): Buffer => Buffer.from(BSON.serialize(EJSON.deserialize(v as Record<string, unknown>, { relaxed: false })));
-
-/** A small seeded PRNG (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Numbers around every boundary the conversion cares about (Int32, safe integers, Int64, -0, fractions). */
 const NUMBERS = [

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import test from 'ava';
 
 import { open } from '../ts/index';
-import { tmpPath } from './helpers';
+import { tableVersions, tmpPath } from './helpers';
 import { fixtureEntries } from './fixtures/make-table-fixture';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'format', 'table-v2-zstd');
@@ -29,16 +29,6 @@ function expected(): Map<string, string> {
     if (i % 3 === 0) m.set(k, v);
   });
   return m;
-}
-
-function tableVersions(dir: string): number[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.sst'))
-    .map((f) => {
-      const b = fs.readFileSync(path.join(dir, f));
-      return b.readUInt32LE(b.length - 16);
-    });
 }
 
 test('the committed fixture is all format version 2', (t) => {
