@@ -6,11 +6,11 @@ import type { EncodingOptions, KvDb } from '../database';
 import { describe } from '../encodings';
 import { invalidArgument } from '../errors';
 import type { IndexRegistry } from '../indexes/registry';
-import { Page, readPage, readValues } from '../multiget';
+import { readPage, readValues } from '../multiget';
 import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
-import { Built, PlanNode, build, checkIndexes } from './plan';
+import { Built, ExactTerm, PlanNode, build, checkIndexes, exactTerm } from './plan';
 import { Budget, Source, Stop, TermStream, UnionStream, after, readFirst } from './streams';
 
 /** Largest `limit` of one page. */
@@ -131,8 +131,23 @@ function sequenceOf(s: Snapshot): number {
 
 type Decoders = ReturnType<KvDb<unknown, unknown>['_decoders']>;
 
-/** The items, next bound and counters of a page read in one engine call (see `readPage`). */
-function termPage<K, V>(page: Page, seeked: boolean, dec: Decoders): { items: { key: K; value?: V }[]; next: Buffer | undefined; stats: Omit<QueryStats, 'ms'> } {
+/**
+ * The items, next bound and counters of a page of one exact term read in one engine call
+ * (see `readPage`); `undefined` when that cannot be done (read it the streams' way).
+ */
+async function termPage<K, V>(
+  db: KvDb<unknown, unknown>,
+  term: ExactTerm,
+  from: Buffer,
+  limit: number,
+  wantValues: boolean,
+  given: Snapshot | undefined,
+  dec: Decoders,
+): Promise<{ items: { key: K; value?: V }[]; next: Buffer | undefined; stats: Omit<QueryStats, 'ms'> } | undefined> {
+  const seeked = from.length > 0;
+  let page = readPage(db, term.range, seeked ? Buffer.concat([term.prefix, from]) : undefined, limit, term.prefix.length, wantValues, given);
+  if (page instanceof Promise) page = await page;
+  if (page === undefined) return undefined;
   const { keys, values } = page;
   const items: { key: K; value?: V }[] = [];
   for (let i = 0; i < keys.length; i++) {
@@ -181,6 +196,21 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
     if (seq !== undefined) next.sequence = seq;
     return encodeCursor(fp(), dbId, next);
   };
+  // One exact term without a time or posting budget: no plan (nothing to order or estimate);
+  // the page is read in one engine call, postings and records at one view, without a
+  // snapshot of its own (the streams' way when that cannot be done from memory).
+  const term = timeoutMs === undefined && maxPostings === undefined ? exactTerm(ctx.registry, node) : undefined;
+  if (term !== undefined) {
+    const page = await termPage<K, V>(ctx.db, term, state.from, limit, wantValues, given, dec);
+    if (page !== undefined) {
+      return {
+        items: page.items,
+        cursor: page.next === undefined ? null : cursorAt(page.next),
+        partial: false,
+        stats: { ...page.stats, ms: performance.now() - t0 },
+      };
+    }
+  }
   const view = new View(ctx.db, given);
   try {
     const budget = new Budget(timeoutMs === undefined ? undefined : Date.now() + timeoutMs, maxPostings);
@@ -193,25 +223,6 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       },
     };
     const built = await build(ctx.registry, node, src, state.from);
-    // One exact term and nothing read yet (no plan choice, no estimate): the page in one
-    // engine call, postings and records at one view, without a snapshot of its own. A time
-    // or posting budget is kept by the streams.
-    if (built.stream instanceof TermStream && !view.taken && timeoutMs === undefined && maxPostings === undefined) {
-      const prefix = built.stream.prefix;
-      const seek = state.from.length > 0 ? Buffer.concat([prefix, state.from]) : undefined;
-      let read = readPage(ctx.db, built.stream.range, seek, limit, prefix.length, wantValues, given);
-      if (read instanceof Promise) read = await read;
-      if (read !== undefined) {
-        const page = termPage<K, V>(read, seek !== undefined, dec);
-        await built.stream.close();
-        return {
-          items: page.items,
-          cursor: page.next === undefined ? null : cursorAt(page.next),
-          partial: false,
-          stats: { ...page.stats, ms: performance.now() - t0 },
-        };
-      }
-    }
     readFirst(built.stream, limit + 1);
     const pks: Buffer[] = [];
     budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;
