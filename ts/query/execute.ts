@@ -148,23 +148,37 @@ async function termPage<K, V>(
   let page = readPage(db, term.range, seeked ? Buffer.concat([term.prefix, from]) : undefined, limit, term.prefix.length, wantValues, given);
   if (page instanceof Promise) page = await page;
   if (page === undefined) return undefined;
-  const { keys, values } = page;
+  const { data, n, keyStart, keyEnd, valueEnd } = page;
   const items: { key: K; value?: V }[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const pk = keys[i] as Buffer;
-    if (values === undefined) items.push({ key: dec.key(pk) as K });
-    else {
-      const v = values[i];
-      // Postings and records are read at one view, so a record is always there.
-      if (v !== null && v !== undefined) items.push({ key: dec.key(pk) as K, value: dec.value(v, pk) as V });
+  const { keyAt, valueAt } = dec;
+  for (let i = 0; i < n; i++) {
+    const ks = keyStart[i] as number;
+    const ke = keyEnd[i] as number;
+    // Utf8 keys and utf8/json values decode straight from the answer buffer (no Buffer each).
+    const key = (keyAt !== undefined ? keyAt(data, ks, ke) : dec.key(data.subarray(ks, ke))) as K;
+    if (valueEnd === undefined) {
+      items.push({ key });
+      continue;
     }
+    const ve = valueEnd[i] as number;
+    // Postings and records are read at one view, so a record is always there.
+    if (ve < 0) continue;
+    let value: unknown;
+    try {
+      value = valueAt !== undefined ? valueAt(data, ke, ve) : dec.value(data.subarray(ke, ve), data.subarray(ks, ke));
+    } catch (e) {
+      // Decode again the checked way: the error names the key.
+      if (valueAt === undefined) throw e;
+      value = dec.value(data.subarray(ke, ve), data.subarray(ks, ke));
+    }
+    items.push({ key, value: value as V });
   }
-  const last = keys[keys.length - 1];
+  const more = page.more && n > 0;
   return {
     items,
-    next: page.more && last !== undefined ? after(last) : undefined,
+    next: more ? after(data.subarray(keyStart[n - 1] as number, keyEnd[n - 1] as number)) : undefined,
     // The engine reads one posting past the page to know whether more follow.
-    stats: { postingsScanned: keys.length + (page.more ? 1 : 0), recordsRead: values === undefined ? 0 : keys.length, seeks: seeked ? 1 : 0 },
+    stats: { postingsScanned: n + (page.more ? 1 : 0), recordsRead: valueEnd === undefined ? 0 : n, seeks: seeked ? 1 : 0 },
   };
 }
 
