@@ -138,6 +138,20 @@ test('a Buffer value changed between two writes is indexed with its new contents
   await db.close();
 });
 
+test('a page whose stored value does not decode fails with STRATA_INVALID_ARGUMENT naming the key', async (t) => {
+  const WHOLE: IndexDefinition = { name: 'whole', type: 'equality', extractor: { kind: 'raw' } };
+  const db = await fresh<string, string>({ valueEncoding: 'utf8', indexes: [WHOLE] });
+  await db.put('good', '{"a":1}');
+  await db.put('bad:key', 'not json {');
+  // As utf8 both decode; as json the page that holds 'bad:key' fails and names it.
+  t.deepEqual((await db.query({ index: 'whole', eq: Buffer.from('not json {') })).items, [{ key: 'bad:key', value: 'not json {' }]);
+  t.deepEqual((await db.query({ index: 'whole', eq: Buffer.from('{"a":1}') }, { valueEncoding: 'json' })).items, [{ key: 'good', value: { a: 1 } }]);
+  const e = await expectCode(() => db.query({ index: 'whole', eq: Buffer.from('not json {') }, { valueEncoding: 'json' }), 'STRATA_INVALID_ARGUMENT');
+  t.regex(e.message, /bad:key/);
+  t.regex(e.message, /'json' encoding/);
+  await db.close();
+});
+
 test('unawaited concurrent writes to the same keys leave exact postings', async (t) => {
   const db = await fresh<string, User>({ valueEncoding: 'json', indexes: [CITY, TAGS] });
   const cities = ['A', 'B', 'C', 'D'];

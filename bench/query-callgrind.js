@@ -13,6 +13,7 @@
 // `q-page-city` (pages of the most common city, 100 a page, restarting at the end) or
 // `q-update-move` (get, put, then the check query, as the worker does).
 // STRATA_BENCH_STRATADB_ROOT: another build to measure (as in query-stores/stratadb.js).
+// QCG_STORE=sqlite: measure the SQLite peer instead (build its own DIR).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -23,7 +24,7 @@ const { phaseQueries, seedOf, FIRST_LIMIT, PAGE_LIMIT, ALL_LIMIT } = require('./
 
 const SEED = 301;
 const N = Number(process.env.QUERY_N || 100000);
-const store = require('./query-stores/stratadb');
+const store = require(`./query-stores/${process.env.QCG_STORE === 'sqlite' ? 'sqlite' : 'stratadb'}`);
 
 async function build(dir) {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -37,6 +38,7 @@ async function build(dir) {
     }
     await db.batch(entries);
   }
+  if (db.afterIngest) await db.afterIngest();
   await db.close();
 }
 

@@ -55,6 +55,14 @@ function checkBool(v: unknown, what: string): boolean | undefined {
   return v;
 }
 
+/** The decoders of `_decoders` (`keyAt`/`valueAt`: decode a range of a buffer, when the codec can). */
+interface Decoders {
+  key: (b: Buffer) => unknown;
+  value: (b: Buffer, key?: Uint8Array) => unknown;
+  keyAt?: (b: Buffer, start: number, end: number) => unknown;
+  valueAt?: (b: Buffer, start: number, end: number) => unknown;
+}
+
 /** A decoder that turns failures into `STRATA_INVALID_ARGUMENT` naming the key when known. */
 function decoder<T>(enc: Encoding<unknown>): (b: Buffer, key?: Uint8Array) => T {
   return (b: Buffer, key?: Uint8Array) => {
@@ -638,9 +646,12 @@ export class KvDb<K = string, V = string> {
   }
 
   /** @internal The database's key and value decoders, or those `opts` names (they throw `STRATA_INVALID_ARGUMENT`). */
-  _decoders(opts?: EncodingOptions): { key: (b: Buffer) => unknown; value: (b: Buffer, key?: Uint8Array) => unknown } {
-    const dk = decoder(this.#keyEncoding(opts));
-    return { key: (b) => dk(b), value: decoder(this.#valueEncoding(opts)) };
+  _decoders(opts?: EncodingOptions): Decoders {
+    const ke = this.#keyEncoding(opts);
+    const ve = this.#valueEncoding(opts);
+    const dk = decoder(ke);
+    // The range forms are unchecked (they throw the codec's error): decode again with `value` to name the key.
+    return { key: (b) => dk(b), value: decoder(ve), keyAt: ke.decodeRange, valueAt: ve.decodeRange };
   }
 
   /** @internal Encodes a value with the default (or `opts`') value encoding; checks its size. */

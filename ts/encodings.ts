@@ -23,6 +23,8 @@ export interface Encoding<T> {
   readonly name: EncodingName;
   encode(value: unknown, what: string): Uint8Array;
   decode(bytes: Buffer): T;
+  /** `decode(bytes.subarray(start, end))` without the subarray (where that pays; a plain function). */
+  readonly decodeRange?: (bytes: Buffer, start: number, end: number) => T;
 }
 
 function bytesOf(value: unknown, what: string, name: EncodingName): Uint8Array {
@@ -70,6 +72,7 @@ const utf8: Encoding<string> = {
   name: 'utf8',
   encode: (v, what) => bytesOf(v, what, 'utf8'),
   decode: (b) => b.toString('utf8'),
+  decodeRange: (b, start, end) => b.toString('utf8', start, end),
 };
 
 const buffer: Encoding<Buffer> = {
@@ -97,6 +100,7 @@ const json: Encoding<unknown> = {
     return Buffer.from(text, 'utf8');
   },
   decode: (b) => JSON.parse(b.toString('utf8')) as unknown,
+  decodeRange: (b, start, end) => JSON.parse(b.toString('utf8', start, end)) as unknown,
 };
 
 /** True for `{...}` objects (prototype `Object.prototype` or `null`). */

@@ -175,11 +175,19 @@ function fill(answer: Buffer, n: number, out: (Buffer | null)[], missing: number
 const KEYS_ONLY = 2;
 const SCAN_SYSTEM = 4;
 
-/** A page read by `readPage`: record keys, their values (`null`: no record), and whether more keys follow. */
+/**
+ * A page read by `readPage`: the answer buffer and where each entry lies in it (no Buffer
+ * per key or value: decoders read the ranges directly). Entry `i`'s record key is
+ * `data[key[i], key[i + 1] - (value length))`, described by `keyStart`/`keyEnd`; its value
+ * `data[valueStart[i], valueEnd[i])`, with `valueEnd[i] < 0` when there is no record.
+ */
 export interface Page {
-  keys: Buffer[];
+  data: Buffer;
+  n: number;
+  keyStart: Int32Array;
+  keyEnd: Int32Array;
   /** Absent when values were not asked for. */
-  values?: (Buffer | null)[];
+  valueEnd?: Int32Array;
   more: boolean;
 }
 
@@ -215,20 +223,22 @@ function unpackPage(a: Buffer, values: boolean): Page {
   const end = a.length - 8;
   const n = a.readUInt32LE(end);
   const more = a.readUInt32LE(end + 4) === 1;
-  const keys = new Array<Buffer>(n);
-  const vals: (Buffer | null)[] | undefined = values ? new Array<Buffer | null>(n) : undefined;
+  const keyStart = new Int32Array(n);
+  const keyEnd = new Int32Array(n);
+  const valueEnd = values ? new Int32Array(n) : undefined;
   let table = end - 8 * n;
   let at = 0;
   for (let i = 0; i < n; i++) {
     const kl = a.readUInt32LE(table);
     const vl = a.readInt32LE(table + 4);
     table += 8;
-    keys[i] = a.subarray(at, at + kl);
+    keyStart[i] = at;
     at += kl;
-    if (vals !== undefined) vals[i] = vl < 0 ? null : a.subarray(at, at + vl);
+    keyEnd[i] = at;
+    if (valueEnd !== undefined) valueEnd[i] = vl < 0 ? -1 : at + vl;
     if (vl > 0) at += vl;
   }
   // One point read per record, and per 100 keys (as the other calling-thread reads count).
   charge((values ? n : 0) + Math.ceil(n / 100) - 1);
-  return vals === undefined ? { keys, more } : { keys, values: vals, more };
+  return valueEnd === undefined ? { data: a, n, keyStart, keyEnd, more } : { data: a, n, keyStart, keyEnd, valueEnd, more };
 }

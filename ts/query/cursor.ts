@@ -8,11 +8,14 @@
  * Layout: base64url of `JSON { v: 1, d: dbId, f: fingerprint, p: bound (base64), s?: snapshot sequence }`,
  * then `.`, then 16 hex digits of its SHA-256.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 import { invalidArgument } from '../errors';
 
 const VERSION = 1;
+
+/** One-shot `crypto.hash` (Node 20.12+, 21.7+): the same digest at half the cost of a `Hash` object. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 /** What a cursor holds. */
 export interface CursorState {
@@ -23,7 +26,8 @@ export interface CursorState {
 }
 
 function digest(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 16);
+  const hex = oneShot !== undefined ? oneShot('sha256', s, 'hex') : crypto.createHash('sha256').update(s).digest('hex');
+  return hex.slice(0, 16);
 }
 
 /** The fingerprint of a query on a database. */

@@ -6,11 +6,11 @@ import type { EncodingOptions, KvDb } from '../database';
 import { describe } from '../encodings';
 import { invalidArgument } from '../errors';
 import type { IndexRegistry } from '../indexes/registry';
-import { Page, readPage, readValues } from '../multiget';
+import { readPage, readValues } from '../multiget';
 import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
-import { Built, PlanNode, build, checkIndexes } from './plan';
+import { Built, ExactTerm, PlanNode, build, checkIndexes, exactTerm } from './plan';
 import { Budget, Source, Stop, TermStream, UnionStream, after, readFirst } from './streams';
 
 /** Largest `limit` of one page. */
@@ -131,25 +131,54 @@ function sequenceOf(s: Snapshot): number {
 
 type Decoders = ReturnType<KvDb<unknown, unknown>['_decoders']>;
 
-/** The items, next bound and counters of a page read in one engine call (see `readPage`). */
-function termPage<K, V>(page: Page, seeked: boolean, dec: Decoders): { items: { key: K; value?: V }[]; next: Buffer | undefined; stats: Omit<QueryStats, 'ms'> } {
-  const { keys, values } = page;
+/**
+ * The items, next bound and counters of a page of one exact term read in one engine call
+ * (see `readPage`); `undefined` when that cannot be done (read it the streams' way).
+ */
+async function termPage<K, V>(
+  db: KvDb<unknown, unknown>,
+  term: ExactTerm,
+  from: Buffer,
+  limit: number,
+  wantValues: boolean,
+  given: Snapshot | undefined,
+  dec: Decoders,
+): Promise<{ items: { key: K; value?: V }[]; next: Buffer | undefined; stats: Omit<QueryStats, 'ms'> } | undefined> {
+  const seeked = from.length > 0;
+  let page = readPage(db, term.range, seeked ? Buffer.concat([term.prefix, from]) : undefined, limit, term.prefix.length, wantValues, given);
+  if (page instanceof Promise) page = await page;
+  if (page === undefined) return undefined;
+  const { data, n, keyStart, keyEnd, valueEnd } = page;
   const items: { key: K; value?: V }[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const pk = keys[i] as Buffer;
-    if (values === undefined) items.push({ key: dec.key(pk) as K });
-    else {
-      const v = values[i];
-      // Postings and records are read at one view, so a record is always there.
-      if (v !== null && v !== undefined) items.push({ key: dec.key(pk) as K, value: dec.value(v, pk) as V });
+  const { keyAt, valueAt } = dec;
+  for (let i = 0; i < n; i++) {
+    const ks = keyStart[i] as number;
+    const ke = keyEnd[i] as number;
+    // Utf8 keys and utf8/json values decode straight from the answer buffer (no Buffer each).
+    const key = (keyAt !== undefined ? keyAt(data, ks, ke) : dec.key(data.subarray(ks, ke))) as K;
+    if (valueEnd === undefined) {
+      items.push({ key });
+      continue;
     }
+    const ve = valueEnd[i] as number;
+    // Postings and records are read at one view, so a record is always there.
+    if (ve < 0) continue;
+    let value: unknown;
+    try {
+      value = valueAt !== undefined ? valueAt(data, ke, ve) : dec.value(data.subarray(ke, ve), data.subarray(ks, ke));
+    } catch (e) {
+      // Decode again the checked way: the error names the key.
+      if (valueAt === undefined) throw e;
+      value = dec.value(data.subarray(ke, ve), data.subarray(ks, ke));
+    }
+    items.push({ key, value: value as V });
   }
-  const last = keys[keys.length - 1];
+  const more = page.more && n > 0;
   return {
     items,
-    next: page.more && last !== undefined ? after(last) : undefined,
+    next: more ? after(data.subarray(keyStart[n - 1] as number, keyEnd[n - 1] as number)) : undefined,
     // The engine reads one posting past the page to know whether more follow.
-    stats: { postingsScanned: keys.length + (page.more ? 1 : 0), recordsRead: values === undefined ? 0 : keys.length, seeks: seeked ? 1 : 0 },
+    stats: { postingsScanned: n + (page.more ? 1 : 0), recordsRead: valueEnd === undefined ? 0 : n, seeks: seeked ? 1 : 0 },
   };
 }
 
@@ -181,6 +210,21 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
     if (seq !== undefined) next.sequence = seq;
     return encodeCursor(fp(), dbId, next);
   };
+  // One exact term without a time or posting budget: no plan (nothing to order or estimate);
+  // the page is read in one engine call, postings and records at one view, without a
+  // snapshot of its own (the streams' way when that cannot be done from memory).
+  const term = timeoutMs === undefined && maxPostings === undefined ? exactTerm(ctx.registry, node) : undefined;
+  if (term !== undefined) {
+    const page = await termPage<K, V>(ctx.db, term, state.from, limit, wantValues, given, dec);
+    if (page !== undefined) {
+      return {
+        items: page.items,
+        cursor: page.next === undefined ? null : cursorAt(page.next),
+        partial: false,
+        stats: { ...page.stats, ms: performance.now() - t0 },
+      };
+    }
+  }
   const view = new View(ctx.db, given);
   try {
     const budget = new Budget(timeoutMs === undefined ? undefined : Date.now() + timeoutMs, maxPostings);
@@ -193,25 +237,6 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       },
     };
     const built = await build(ctx.registry, node, src, state.from);
-    // One exact term and nothing read yet (no plan choice, no estimate): the page in one
-    // engine call, postings and records at one view, without a snapshot of its own. A time
-    // or posting budget is kept by the streams.
-    if (built.stream instanceof TermStream && !view.taken && timeoutMs === undefined && maxPostings === undefined) {
-      const prefix = built.stream.prefix;
-      const seek = state.from.length > 0 ? Buffer.concat([prefix, state.from]) : undefined;
-      let read = readPage(ctx.db, built.stream.range, seek, limit, prefix.length, wantValues, given);
-      if (read instanceof Promise) read = await read;
-      if (read !== undefined) {
-        const page = termPage<K, V>(read, seek !== undefined, dec);
-        await built.stream.close();
-        return {
-          items: page.items,
-          cursor: page.next === undefined ? null : cursorAt(page.next),
-          partial: false,
-          stats: { ...page.stats, ms: performance.now() - t0 },
-        };
-      }
-    }
     readFirst(built.stream, limit + 1);
     const pks: Buffer[] = [];
     budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;

@@ -96,9 +96,7 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     need ? db._approximateCount(r) : { estimate: -1, upper: -1 };
 
   const termLeaf = (live: LiveIndex, name: string, term: Buffer, detail: string, need: boolean): Built => {
-    const prefix = Buffer.concat([postingPrefix(live.id), term]);
-    const hi = successor(prefix);
-    const range: BindingRange = hi === undefined ? { system: true, gte: prefix } : { system: true, gte: prefix, lt: hi };
+    const { prefix, range } = termRange(live, term);
     const c = count(range, need);
     const stream = new TermStream(src, range, prefix, start);
     const plan: PlanNode = { op: 'term', index: name, detail, estimate: c.estimate, upper: c.upper, strategy: 'seek' };
@@ -296,6 +294,39 @@ export async function build(registry: IndexRegistry, node: Node, src: Source, st
     return leaf(n, at, need);
   };
   return walk(node, 'query', estimates);
+}
+
+/** The posting-key prefix and posting range of one exact term of `live`. */
+function termRange(live: LiveIndex, term: Buffer): ExactTerm {
+  const prefix = Buffer.concat([postingPrefix(live.id), term]);
+  const hi = successor(prefix);
+  return { prefix, range: hi === undefined ? { system: true, gte: prefix } : { system: true, gte: prefix, lt: hi } };
+}
+
+/** The postings of one exact term: keys `prefix · primary key` in `range`. */
+export interface ExactTerm {
+  prefix: Buffer;
+  range: BindingRange;
+}
+
+/**
+ * The postings `node` reads when it is one exact term (`eq` on every field of an equality or
+ * range index, `match` of one word on a text index), else `undefined` (also for anything
+ * `build` would reject: it says why). One term has nothing to order or estimate, so its page
+ * needs no plan. Indexes must have passed `checkIndexes`.
+ */
+export function exactTerm(registry: IndexRegistry, node: Node): ExactTerm | undefined {
+  if (node.kind !== 'eq' && node.kind !== 'match') return undefined;
+  const slot = registry.get(node.index);
+  if (slot === undefined || slot.record.state !== 'ready') return undefined;
+  const type = slot.record.definition.type;
+  if (node.kind === 'match') {
+    if (type !== 'text' || node.any) return undefined;
+    const tokens = queryTokens(node.text);
+    return tokens.length === 1 ? termRange(slot.live, encodeTerm(tokens[0] as string, 'query')) : undefined;
+  }
+  if (type === 'text' || node.values.length !== slot.live.arity) return undefined;
+  return termRange(slot.live, enc(node.values, 'query'));
 }
 
 /** Checks every index the query names without opening anything (for early errors). */

@@ -114,24 +114,48 @@ fn parse_entry(data: &[u8], off: usize, limit: usize) -> Result<EntryHeader> {
     }
 }
 
-/// [`parse_entry`] for the usual entry whose three lengths are one-byte varints (below 128)
-/// and that lies within `limit`: the same header without a `Decoder`. `None` for anything
-/// else (longer varints, or an entry that does not fit), which `parse_entry_slow` then
-/// decodes or reports exactly as before.
+/// [`parse_entry`] for the usual entry whose three lengths are one- or two-byte varints
+/// (below 16384: a record value of a few hundred bytes takes two) and that lies within
+/// `limit`: the same header without a `Decoder`. `None` for anything else (longer varints,
+/// or an entry that does not fit), which `parse_entry_slow` then decodes or reports exactly
+/// as before.
 #[inline]
 fn parse_entry_fast(data: &[u8], off: usize, limit: usize) -> Option<EntryHeader> {
     let region = data.get(off..limit)?;
-    let &[shared, non_shared, value_len, ..] = region else { return None };
-    if (shared | non_shared | value_len) & 0x80 != 0 {
-        return None;
+    let &[b0, b1, b2, ..] = region else { return None };
+    if (b0 | b1 | b2) & 0x80 == 0 {
+        let delta_start = off + 3;
+        let delta_end = delta_start + usize::from(b1);
+        let value_end = delta_end + usize::from(b2);
+        if value_end > limit {
+            return None;
+        }
+        return Some(EntryHeader { shared: usize::from(b0), delta_start, delta_end, value_end });
     }
-    let delta_start = off + 3;
-    let delta_end = delta_start + usize::from(non_shared);
-    let value_end = delta_end + usize::from(value_len);
+    let mut at = 0;
+    let mut small = || -> Option<usize> {
+        let b = *region.get(at)?;
+        if b < 0x80 {
+            at += 1;
+            return Some(usize::from(b));
+        }
+        let c = *region.get(at + 1)?;
+        if c >= 0x80 {
+            return None;
+        }
+        at += 2;
+        Some(usize::from(b & 0x7f) | usize::from(c) << 7)
+    };
+    let shared = small()?;
+    let non_shared = small()?;
+    let value_len = small()?;
+    let delta_start = off + at;
+    let delta_end = delta_start + non_shared;
+    let value_end = delta_end + value_len;
     if value_end > limit {
         return None;
     }
-    Some(EntryHeader { shared: usize::from(shared), delta_start, delta_end, value_end })
+    Some(EntryHeader { shared, delta_start, delta_end, value_end })
 }
 
 #[cold]
@@ -597,6 +621,42 @@ mod tests {
             model.push((k, v));
         }
         (Arc::new(Block::new(Bytes::from(b.finish())).expect("valid block")), model)
+    }
+
+    /// The header fast path agrees with the decoder's for one-, two- and three-byte lengths,
+    /// and leaves every entry that does not fit to it (which reports it).
+    #[test]
+    fn entry_header_fast_path_agrees_with_the_decoder() {
+        for (shared, non_shared, value_len) in
+            [(0, 3, 5), (127, 127, 127), (128, 3, 200), (3, 130, 16383), (0, 2, 16384), (200_000, 1, 1)]
+        {
+            let mut e = Vec::new();
+            put_varint(&mut e, shared as u64);
+            put_varint(&mut e, non_shared as u64);
+            put_varint(&mut e, value_len as u64);
+            let header = e.len();
+            e.resize(header + non_shared + value_len, b'x');
+            let mut data = vec![0xEE; 7];
+            data.extend_from_slice(&e);
+            let limit = data.len();
+            let slow = parse_entry_slow(&data, 7, limit).expect("a valid entry");
+            assert_eq!(
+                (slow.shared, slow.delta_start, slow.delta_end, slow.value_end),
+                (shared, 7 + header, 7 + header + non_shared, limit)
+            );
+            if let Some(fast) = parse_entry_fast(&data, 7, limit) {
+                assert!(header <= 6, "only one- and two-byte lengths take the fast path");
+                assert_eq!(
+                    (fast.shared, fast.delta_start, fast.delta_end, fast.value_end),
+                    (slow.shared, slow.delta_start, slow.delta_end, slow.value_end)
+                );
+            } else {
+                assert!(shared >= 16384 || non_shared >= 16384 || value_len >= 16384);
+            }
+            // One byte short: neither path accepts it.
+            assert!(parse_entry_fast(&data, 7, limit - 1).is_none());
+            assert!(parse_entry(&data, 7, limit - 1).is_err());
+        }
     }
 
     #[test]
