@@ -31,10 +31,10 @@ fn term_range(t: u8) -> RangeOptions {
 /// Which terms record `i` holds: 1 on multiples of 2, 2 on multiples of 3, 3 on multiples of 5, 4 on multiples of 7.
 fn holds(t: u8, i: u32) -> bool {
     match t {
-        1 => i % 2 == 0,
-        2 => i % 3 == 0,
-        3 => i % 5 == 0,
-        4 => i % 7 == 0,
+        1 => i.is_multiple_of(2),
+        2 => i.is_multiple_of(3),
+        3 => i.is_multiple_of(5),
+        4 => i.is_multiple_of(7),
         _ => false,
     }
 }
@@ -51,6 +51,9 @@ fn fill(db: &Db, n: u32) {
         db.write(b, false).unwrap();
     }
 }
+
+/// Per side: its terms and whether it is negated.
+type Sides = Vec<(Vec<u8>, bool)>;
 
 struct Call<'a> {
     driver: u8,
@@ -124,7 +127,7 @@ fn matches_agree_with_the_model_from_memtable_and_tables_and_across_calls() {
     let db = Db::open(dir.path(), Options { memtable_size: 64 << 10, ..Options::default() }).unwrap();
     let n = 3000;
     fill(&db, n);
-    let cases: Vec<(u8, Vec<(Vec<u8>, bool)>)> = vec![
+    let cases: Vec<(u8, Sides)> = vec![
         (3, vec![(vec![1], false)]),
         (3, vec![(vec![1], true)]),
         (1, vec![(vec![2, 3], false), (vec![4], true)]),
