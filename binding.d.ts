@@ -147,6 +147,22 @@ export declare class NativeDatabase {
   scanAndGet(lower: Uint8Array, upper: Uint8Array | undefined | null, seek: Uint8Array | undefined | null, max: number, strip: number, flags: number, snapshot?: NativeSnapshot | undefined | null): Buffer | null
   /** `readMany` on the thread pool (flag 1 is ignored: every key is answered). */
   readManyAsync(keys: Uint8Array, flags: number, snapshot?: NativeSnapshot | undefined | null): Promise<Buffer>
+  /**
+   * Scans the system range `[lower, upper)` (from the first key `>= seek` when given) and
+   * keeps the keys whose record key (the key without its first `strip` bytes) passes every
+   * side of `sides` (repeated: negated as u8 0/1, a u32 LE count, then that many prefixes
+   * as u32 LE length · bytes; a side holds a record key `k` when some system key
+   * `prefix · k` exists, and a key passes a side it must be held by (negated 0) or must
+   * not be (negated 1)), reading each kept key's user record (flags 2: keys only), all at
+   * one view (`snapshot`, or the current state) on the calling thread from memory only.
+   * Stops after `maxMatches` kept keys or `maxScanned` scanned keys. Returns `null` when a
+   * disk read would be needed, else one Buffer: the kept record keys and values back to
+   * back, per kept key its length as u32 LE and its value's length as i32 LE (-1: no
+   * record; 0 with keys only), the last scanned record key, then as u32 LE: that key's
+   * length, the kept count, the scanned count, the probe count and why the call stopped
+   * (0: the range ended, 1: maxMatches, 2: maxScanned).
+   */
+  scanProbe(lower: Uint8Array, upper: Uint8Array | undefined | null, seek: Uint8Array | undefined | null, maxMatches: number, maxScanned: number, strip: number, flags: number, sides: Uint8Array, snapshot?: NativeSnapshot | undefined | null): Buffer | null
 }
 
 /** A cursor over a key range at one snapshot. Entries come out in batches. */

@@ -72,6 +72,7 @@ mod iterator;
 mod multiget;
 mod options;
 mod reader;
+mod scan_probe;
 mod snapshot;
 mod tasks;
 

@@ -630,6 +630,17 @@ export class KvDb<K = string, V = string> {
     }
   }
 
+  /** @internal `_scanAndGetHere` of a driver's postings probed against other sides (`scanProbe`, `ts/query/fused.ts`). */
+  _scanProbeHere(lower: Uint8Array, upper: Uint8Array | undefined, seek: Uint8Array | undefined, shape: [number, number, number, number], sides: Uint8Array, snapshot?: Snapshot): Buffer | null | undefined {
+    const native = this.#native;
+    if (this.#status !== 'open' || native === undefined || !fastAllowed(1)) return undefined;
+    try {
+      return native.scanProbe(lower, upper, seek, shape[0], shape[1], shape[2], shape[3], sides, this.#snapshotOf({ snapshot }));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /** @internal `_readManyHere` on the thread pool, every key answered. */
   _readManyPool(packed: Uint8Array, flags: number, snapshot?: Snapshot): Promise<Buffer> {
     const s = this.#snapshotOf({ snapshot });

@@ -10,8 +10,9 @@ import { readPage, readValues } from '../multiget';
 import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
+import { probedPage } from './fused';
 import { Built, ExactTerm, PlanNode, build, checkIndexes, exactTerm } from './plan';
-import { Budget, Source, Stop, TermStream, UnionStream, after, readFirst } from './streams';
+import { Budget, ProbeStream, Source, Stop, TermStream, UnionStream, after, readFirst } from './streams';
 
 /** Largest `limit` of one page. */
 export const MAX_LIMIT = 10_000;
@@ -237,6 +238,22 @@ export async function runQuery<K, V>(ctx: Context, q: unknown, opts: QueryOption
       },
     };
     const built = await build(ctx.registry, node, src, state.from);
+    // An intersection probed beside one exact term: its page in native calls (`fused.ts`).
+    if (built.stream instanceof ProbeStream && !view.taken && timeoutMs === undefined && maxPostings === undefined) {
+      const page = await probedPage(ctx.db, built.stream, state.from, limit, wantValues, given);
+      if (page !== undefined) {
+        await built.stream.close();
+        const items: { key: K; value?: V }[] = [];
+        page.keys.forEach((pk, i) => {
+          const v = page.values?.[i];
+          // Postings and records are read at one view, so a record is always there.
+          if (v === null) return;
+          items.push(v === undefined ? { key: dec.key(pk) as K } : { key: dec.key(pk) as K, value: dec.value(v, pk) as V });
+        });
+        const { postingsScanned, recordsRead, seeks } = page;
+        return { items, cursor: page.next === undefined ? null : cursorAt(page.next), partial: false, stats: { postingsScanned, recordsRead, seeks, ms: performance.now() - t0 } };
+      }
+    }
     readFirst(built.stream, limit + 1);
     const pks: Buffer[] = [];
     budget.canStop = () => pks.length > 0 || Buffer.compare(built.stream.lb(), state.from) > 0;

@@ -391,6 +391,7 @@ export class AndStream implements PkStream {
   #done = false;
   /** The search in flight, if any. */
   #pending: Promise<Buffer | undefined> | undefined;
+  #closed = false;
 
   constructor(
     readonly children: PkStream[],
@@ -410,6 +411,9 @@ export class AndStream implements PkStream {
 
   /** The leapfrog loop: synchronous while every stream answers from memory. */
   #search(): Head {
+    // A search left in flight by a reader that took the keys it had (a probe batch) may
+    // resume after the query closed the streams: it stops there, without reading.
+    if (this.#closed) return undefined;
     const [first, ...rest] = this.children as [PkStream, ...PkStream[]];
     for (;;) {
       let c = first.head();
@@ -468,6 +472,7 @@ export class AndStream implements PkStream {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const c of [...this.children, ...this.not]) await c.close();
   }
 }
@@ -651,6 +656,7 @@ export class WindowStream implements PkStream {
   #pending: Promise<Buffer | undefined> | undefined;
   /** A seek asked while a window was being read: applied once it is done. */
   #seekAfter: Buffer | undefined;
+  #closed = false;
 
   constructor(src: Source, driver: WindowSide, must: WindowSide[], mustNot: WindowSide[], start: Buffer) {
     this.#src = src;
@@ -701,7 +707,8 @@ export class WindowStream implements PkStream {
 
   /** Windows until one has a match (or the driver ends). */
   async #refill(): Promise<undefined> {
-    while (!this.#done && this.#qpos >= this.#queue.length) await this.#window();
+    // Stops once the query closed the streams (a refill left in flight, as `AndStream`'s).
+    while (!this.#done && !this.#closed && this.#qpos >= this.#queue.length) await this.#window();
     return undefined;
   }
 
@@ -821,6 +828,7 @@ export class WindowStream implements PkStream {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const t of this.#all()) await t.close();
   }
 }
@@ -852,7 +860,13 @@ export class ProbeStream implements PkStream {
   /** The refill in flight, if any. */
   #pending: Promise<Buffer | undefined> | undefined;
 
-  constructor(src: Source, inner: PkStream, must: Buffer[][], mustNot: Buffer[][], closeAlso: PkStream[]) {
+  constructor(
+    src: Source,
+    inner: PkStream,
+    readonly must: Buffer[][],
+    readonly mustNot: Buffer[][],
+    closeAlso: PkStream[],
+  ) {
     this.#src = src;
     this.#inner = inner;
     this.#prefixes = [...must.flat(), ...mustNot.flat()];
@@ -863,6 +877,11 @@ export class ProbeStream implements PkStream {
 
   get scanned(): number {
     return this.#inner.scanned + this.#probed;
+  }
+
+  /** The stream the candidates come from. */
+  get inner(): PkStream {
+    return this.#inner;
   }
 
   head(): Head {

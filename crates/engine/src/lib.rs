@@ -45,8 +45,8 @@ mod db;
 
 pub use batch::WriteBatch;
 pub use db::{
-    ApproximateCount, CheckpointInfo, Db, DbIterator, DbStats, IterOptions, LevelStats, Lookup, RangeOptions, ScanGet,
-    ScanGetOptions, Snapshot, TryWrite,
+    ApproximateCount, CheckpointInfo, Db, DbIterator, DbStats, IterOptions, LevelStats, Lookup, ProbeSide,
+    RangeOptions, ScanGet, ScanGetOptions, ScanProbe, ScanProbeEnd, ScanProbeOptions, Snapshot, TryWrite,
 };
 pub use error::{Error, Result};
 pub use events::{Event, EventKind};

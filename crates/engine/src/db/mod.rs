@@ -14,11 +14,13 @@ mod checkpoint;
 mod multiget;
 mod recovery;
 mod scan_get;
+mod scan_probe;
 mod types;
 mod write;
 
 pub use multiget::Lookup;
 pub use scan_get::{ScanGet, ScanGetOptions};
+pub use scan_probe::{ProbeSide, ScanProbe, ScanProbeEnd, ScanProbeOptions};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
