@@ -674,7 +674,7 @@ export class KvDb<K = string, V = string> {
     const db = this.#nativeSync();
     if (range === undefined) return undefined;
     try {
-      return HandleCursor.open(db, this.#ioOf(db), range, snapshot) ?? db.iterator(range, snapshot);
+      return HandleCursor.open(db, this.#ioOf(db), range, snapshot, this.#usable(false)) ?? db.iterator(range, snapshot);
     } catch (e) {
       throw fromNative(e);
     }
