@@ -8,8 +8,20 @@ export declare class NativeDatabase {
    * lower one at offset 0 (`lowerLen` bytes, negative: unbounded), the upper one right after
    * it (`upperLen`). `flags`: 1 lower bound exclusive, 2 upper bound exclusive, 4 reverse,
    * 8 system keyspace. `limit`: negative or infinite for none.
+   *
+   * `first` > 0 also reads the first batch (up to `first` entries, at most `FIRST_BYTES`
+   * of keys and values) in the same call, served only from memory like `cursorRead`: the
+   * packed batch is written over the `setIo` buffer and its length into the buffer's last
+   * 4 bytes (`u32` LE); `0xFFFF_FFFF` there when a block it needs is not in memory (read
+   * with `cursorNext`), `0xFFFF_FFFE` when the batch was too large for the buffer or the
+   * read failed (read with `cursorRead` / `cursorNext`, which report the error); either
+   * way the next read starts at the range's start.
+   *
+   * `close`: a handle to release first, as `cursorClose` does (JavaScript defers the
+   * release of a closed iterator to the next open or the end of the turn: one native call
+   * fewer per short range read).
    */
-  cursorOpen(lowerLen: number, upperLen: number, flags: number, limit: number, snapshot?: NativeSnapshot | undefined | null): number
+  cursorOpen(lowerLen: number, upperLen: number, flags: number, limit: number, snapshot?: NativeSnapshot | undefined | null, first?: number | undefined | null, close?: number | undefined | null): number
   /**
    * `NativeIterator.nextBatchSync` of a handle: the packed batch written over the `setIo`
    * buffer, returning its length; a Buffer when it does not fit there; `null` when nothing
@@ -21,6 +33,11 @@ export declare class NativeDatabase {
   cursorRead(handle: number, maxEntries: number, maxBytes: number, seekLen: number, seek?: Uint8Array | undefined | null): number | Buffer | null
   /** `NativeIterator.nextBatch` of a handle (on the thread pool). */
   cursorNext(handle: number, maxEntries: number, maxBytes: number, seek?: Uint8Array | undefined | null): Promise<Buffer>
+  /**
+   * Gives `count` entries back to the iterator's limit: the first batch `cursorOpen` read,
+   * dropped unseen by a seek (the limit counts only entries the caller saw).
+   */
+  cursorGiveBack(handle: number, count: number): void
   /** Releases an iterator. Idempotent; a pending `cursorNext` finishes first. */
   cursorClose(handle: number): void
   /** Opens (or creates) the database at `location` off the JS thread. */

@@ -197,6 +197,62 @@ test('entries stay intact after later reads reuse the io buffer', async (t) => {
   await db.close();
 });
 
+// An iterator with a small limit reads its first batch in the native call that opens it;
+// these cover what that must not change: the view, seeks before and after the first read
+// (the limit counts only entries handed out), keys/values only, reverse, and a first
+// batch too large for the io buffer.
+test('an iterator with a small limit reads its first batch when opened, and keeps every contract', async (t) => {
+  const db = await fresh();
+  const key = (i: number) => `k${String(i).padStart(2, '0')}`;
+  await db.batch(Array.from({ length: 50 }, (_, i) => ({ type: 'put' as const, key: key(i), value: `v${i}` })));
+  // The view is the one at creation, whatever is read first.
+  const it = db.iterator({ gte: 'k10', limit: 3 });
+  await db.put('k10', 'changed');
+  await db.del('k11');
+  t.deepEqual(await it.nextv(10), [['k10', 'v10'], ['k11', 'v11'], ['k12', 'v12']]);
+  t.deepEqual(await it.nextv(1), []);
+  await it.close();
+  // A seek before the first read: the batch read at opening is dropped and not counted.
+  const sought = db.keys({ gte: 'k20', limit: 4 });
+  sought.seek('k30');
+  t.deepEqual(await sought.nextv(10), ['k30', 'k31', 'k32', 'k33']);
+  await sought.close();
+  // A seek after one entry: the entries read ahead are not counted either.
+  const partly = db.keys({ gte: 'k20', limit: 4 });
+  t.is(await partly.next(), 'k20');
+  partly.seek('k40');
+  t.deepEqual(await partly.nextv(10), ['k40', 'k41', 'k42']);
+  t.is(await partly.next(), undefined);
+  await partly.close();
+  t.deepEqual(await db.values({ lt: 'k05', reverse: true, limit: 2 }).all(), ['v4', 'v3']);
+  t.deepEqual(await db.keys({ gt: 'k47', limit: 5 }).all(), ['k48', 'k49']);
+  // next() and for await serve from the first batch too.
+  const one = db.iterator({ gte: 'k45', limit: 2 });
+  t.deepEqual(await one.next(), ['k45', 'v45']);
+  const rest: unknown[] = [];
+  for await (const e of one) rest.push(e);
+  t.deepEqual(rest, [['k46', 'v46']]);
+  t.true(one.closed);
+  await db.close();
+});
+
+test('a first batch too large for the io buffer is read by the first read instead', async (t) => {
+  const db = await fresh<string, Buffer>({ valueEncoding: 'buffer' });
+  const big = Buffer.alloc(100_000, 0x62);
+  await db.batch([
+    { type: 'put', key: 'a', value: Buffer.from('small') },
+    { type: 'put', key: 'b', value: big },
+    { type: 'put', key: 'c', value: big },
+  ]);
+  const got = await db.iterator({ gte: 'a', limit: 3 }).all();
+  t.deepEqual(
+    got.map(([k]) => k),
+    ['a', 'b', 'c'],
+  );
+  t.true(got[1][1].equals(big) && got[2][1].equals(big));
+  await db.close();
+});
+
 /** The keys of a packed batch (keys and values, then `u32` lengths per entry, then the count). */
 function batchKeys(b: Buffer): string[] {
   const n = b.readUInt32LE(b.length - 4);

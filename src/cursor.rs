@@ -18,7 +18,7 @@ use napi::bindgen_prelude::{AsyncTask, BufferSlice, Either, Null};
 use napi::{Env, Result};
 use napi_derive::napi;
 use parking_lot::Mutex;
-use strata_engine::{IterOptions, Keyspace, RangeOptions};
+use strata_engine::{DbIterator, IterOptions, Keyspace, RangeOptions};
 
 use crate::database::{copy_buffer, NativeDatabase};
 use crate::error::{err, guard, invalid, BindingResult, EngineResultExt, ErrorCode};
@@ -86,7 +86,40 @@ impl NativeDatabase {
     fn cursor_slot(&self, handle: u32) -> BindingResult<IterSlot> {
         self.cursors.lock().open.get(&handle).cloned().ok_or_else(not_open)
     }
+
+    /// `cursorOpen` with `first`: opens the iterator and reads its first batch from memory
+    /// into `io` (see `cursor_open`). When the batch cannot be handed over (too large for
+    /// `io`, or the read failed), the iterator is opened afresh, so no entry is lost and an
+    /// error is reported by the first read, where a caller expects it.
+    fn open_and_read(&self, opts: IterOptions, max: usize) -> BindingResult<DbIterator> {
+        let mut it = self.db.iter(opts.clone()).js()?;
+        let mut io = self.io.lock();
+        let Some(io) = io.as_mut() else {
+            return Err(invalid("cursorOpen: no buffer registered (setIo)".to_string()));
+        };
+        let Some(status_at) = io.len().checked_sub(4) else {
+            return Err(invalid("cursorOpen: the registered buffer is too small".to_string()));
+        };
+        let mut status = NOT_IN_MEMORY;
+        match it.next_batch_if_cached(None, max, FIRST_BYTES) {
+            Ok(None) => {}
+            Ok(Some(entries)) => match pack_into(&entries, &mut io[..status_at])? {
+                Some(n) => status = u32::try_from(n).unwrap_or(NOT_IN_MEMORY),
+                None => (it, status) = (self.db.iter(opts).js()?, NOT_READ),
+            },
+            Err(_) => (it, status) = (self.db.iter(opts).js()?, NOT_READ),
+        }
+        io[status_at..].copy_from_slice(&status.to_le_bytes());
+        Ok(it)
+    }
 }
+
+/// The byte budget of a batch read by `cursorOpen` (the `BATCH_BYTES` of ts/iterator.ts).
+const FIRST_BYTES: usize = 64 * 1024;
+/// `cursorOpen`'s status for "no first batch: a block is not in memory".
+const NOT_IN_MEMORY: u32 = u32::MAX;
+/// `cursorOpen`'s status for "no first batch: too large for `io`, or the read failed".
+const NOT_READ: u32 = u32::MAX - 1;
 
 #[napi]
 impl NativeDatabase {
@@ -94,6 +127,18 @@ impl NativeDatabase {
     /// lower one at offset 0 (`lowerLen` bytes, negative: unbounded), the upper one right after
     /// it (`upperLen`). `flags`: 1 lower bound exclusive, 2 upper bound exclusive, 4 reverse,
     /// 8 system keyspace. `limit`: negative or infinite for none.
+    ///
+    /// `first` > 0 also reads the first batch (up to `first` entries, at most `FIRST_BYTES`
+    /// of keys and values) in the same call, served only from memory like `cursorRead`: the
+    /// packed batch is written over the `setIo` buffer and its length into the buffer's last
+    /// 4 bytes (`u32` LE); `0xFFFF_FFFF` there when a block it needs is not in memory (read
+    /// with `cursorNext`), `0xFFFF_FFFE` when the batch was too large for the buffer or the
+    /// read failed (read with `cursorRead` / `cursorNext`, which report the error); either
+    /// way the next read starts at the range's start.
+    ///
+    /// `close`: a handle to release first, as `cursorClose` does (JavaScript defers the
+    /// release of a closed iterator to the next open or the end of the turn: one native call
+    /// fewer per short range read).
     #[napi(catch_unwind)]
     pub fn cursor_open(
         &self,
@@ -102,7 +147,12 @@ impl NativeDatabase {
         flags: u32,
         limit: f64,
         snapshot: Option<&NativeSnapshot>,
+        first: Option<u32>,
+        close: Option<u32>,
     ) -> Result<u32, ErrorCode> {
+        if let Some(handle) = close {
+            self.cursor_close(handle);
+        }
         guard(|| {
             let range = {
                 let io = self.io.lock();
@@ -132,8 +182,11 @@ impl NativeDatabase {
                     keyspace: if flags & SYSTEM != 0 { Keyspace::System } else { Keyspace::User },
                 }
             };
-            let snapshot = snapshot::resolve(snapshot)?;
-            let it = self.db.iter(IterOptions { range, snapshot }).js()?;
+            let opts = IterOptions { range, snapshot: snapshot::resolve(snapshot)? };
+            let it = match first {
+                Some(max) if max > 0 => self.open_and_read(opts, max as usize)?,
+                _ => self.db.iter(opts).js()?,
+            };
             Ok(self.cursors.lock().insert(Arc::new(Mutex::new(Some(it)))))
         })
     }
@@ -193,6 +246,18 @@ impl NativeDatabase {
             max_bytes: max_bytes.max(1) as usize,
             seek: seek.map(<[u8]>::to_vec),
         }))
+    }
+
+    /// Gives `count` entries back to the iterator's limit: the first batch `cursorOpen` read,
+    /// dropped unseen by a seek (the limit counts only entries the caller saw).
+    #[napi(catch_unwind)]
+    pub fn cursor_give_back(&self, handle: u32, count: u32) -> Result<(), ErrorCode> {
+        guard(|| {
+            let slot = self.cursor_slot(handle)?;
+            let mut slot = slot.lock();
+            slot.as_mut().ok_or_else(not_open)?.give_back(u64::from(count));
+            Ok(())
+        })
     }
 
     /// Releases an iterator. Idempotent; a pending `cursorNext` finishes first.

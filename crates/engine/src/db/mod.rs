@@ -345,6 +345,7 @@ impl Db {
             db: Arc::clone(inner),
             iter: inner.db_iter(&sv, seq, &opts.range),
             remaining: opts.range.limit,
+            limit: opts.range.limit,
             started: false,
             anchor: Anchor::Start,
             lost: None,
@@ -617,6 +618,8 @@ pub struct DbIterator {
     db: Arc<DbInner>,
     iter: DbIter,
     remaining: Option<u64>,
+    /// The range's limit (`remaining` never grows past it).
+    limit: Option<u64>,
     started: bool,
     /// Where the cursor is, in a form it can be re-placed from (see `next_batch_if_cached`).
     anchor: Anchor,
@@ -781,6 +784,15 @@ impl DbIterator {
                 Ok(if out.is_empty() { None } else { Some(out) })
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Gives `n` entries back to the limit: entries this iterator returned that its caller
+    /// dropped unseen (a read-ahead batch discarded by a seek), so the limit counts only
+    /// what the caller saw. No effect without a limit.
+    pub fn give_back(&mut self, n: u64) {
+        if let (Some(r), Some(limit)) = (self.remaining, self.limit) {
+            self.remaining = Some(r.saturating_add(n).min(limit));
         }
     }
 
