@@ -59,13 +59,23 @@ pub(crate) struct IndexEntry {
 /// shares, read big-endian and zero-padded ([`key_word`]). User keys in order have words in
 /// (non-strict) order, so a word below the target's means a smaller key and one above a
 /// larger key; only entries whose word equals the target's are compared in full.
+///
+/// The search touches few cache lines: it first searches `tops`, the last word of each group
+/// of [`GROUP`] words (one 64-byte line; an eighth of the array, so it stays in the CPU
+/// cache across reads), then one group of `words` — instead of a binary search whose last
+/// steps each land on a line of the whole array that no read used recently.
 #[derive(Debug, Default)]
 struct IndexWords {
     /// The user-key prefix shared by every index key.
     prefix: Vec<u8>,
     /// One word per index entry.
     words: Vec<u64>,
+    /// Per group of `GROUP` consecutive words, its last (largest) word.
+    tops: Vec<u64>,
 }
+
+/// Words per group of [`IndexWords::tops`]: 8 × 8 bytes = one cache line.
+const GROUP: usize = 8;
 
 /// The 8 bytes of `uk` after its first `skip`, big-endian, zero-padded.
 #[inline]
@@ -88,8 +98,34 @@ impl IndexWords {
         // Keys between two keys in order share every prefix those two share.
         let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
         let prefix = a.get(..n).unwrap_or_default().to_vec();
-        let words = index.iter().map(|e| key_word(user_key(&e.last_key), n)).collect();
-        IndexWords { prefix, words }
+        let words: Vec<u64> = index.iter().map(|e| key_word(user_key(&e.last_key), n)).collect();
+        let tops = words.chunks(GROUP).filter_map(|g| g.last().copied()).collect();
+        IndexWords { prefix, words, tops }
+    }
+
+    /// The first position whose word is `>= w` (`words.len()` when none is): the first group
+    /// whose last word is `>= w` holds it, since every word of an earlier group is `< w`.
+    fn lower_bound(&self, w: u64) -> usize {
+        let g = self.tops.partition_point(|&x| x < w);
+        let start = (g * GROUP).min(self.words.len());
+        let group = self.words.get(start..(start + GROUP).min(self.words.len())).unwrap_or_default();
+        start + group.partition_point(|&x| x < w)
+    }
+
+    /// How many words from position `lo` on equal `w` (words there are `>= w`, so the equal
+    /// ones come first): a galloping search, which reads the line at `lo` only when no word
+    /// or a few are equal (the usual case) and stays logarithmic for long runs.
+    fn ties_from(&self, lo: usize, w: u64) -> usize {
+        let rest = self.words.get(lo..).unwrap_or_default();
+        let mut end = 1usize;
+        while end <= rest.len() && rest.get(end - 1) == Some(&w) {
+            end *= 2;
+        }
+        // Every word before `end / 2` equals `w`; none from `end - 1` on does (or it is past
+        // the end).
+        let known = end / 2;
+        let upto = (end - 1).min(rest.len());
+        known + rest.get(known..upto).map_or(0, |r| r.partition_point(|&x| x == w))
     }
 }
 
@@ -314,9 +350,8 @@ impl Table {
             return self.index.partition_point(below);
         }
         let w = key_word(uk, skip);
-        let words = &self.words.words;
-        let lo = words.partition_point(|&x| x < w);
-        let ties = words.get(lo..).map_or(0, |rest| rest.partition_point(|&x| x == w));
+        let lo = self.words.lower_bound(w);
+        let ties = self.words.ties_from(lo, w);
         lo + self.index.get(lo..lo + ties).map_or(0, |tied| tied.partition_point(below))
     }
 
@@ -549,6 +584,34 @@ mod tests {
     use super::*;
     use crate::key::{internal_key, ValueKind};
     use crate::table::TableBuilder;
+
+    /// The grouped search and the galloping tie count equal the plain searches over sorted
+    /// words of every length around the group size, with runs of equal words short and long
+    /// and targets below, between, on and above the words.
+    #[test]
+    fn grouped_word_search_equals_the_plain_search() {
+        let mut state = 0x1234_5678_u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        for len in (0..40).chain([63, 64, 65, 500, 4099]) {
+            for run in [1u64, 3, 9, 200] {
+                let mut words: Vec<u64> = (0..len).map(|_| 10 * (next() % (1 + len as u64 / run))).collect();
+                words.sort_unstable();
+                let tops = words.chunks(GROUP).filter_map(|g| g.last().copied()).collect();
+                let iw = IndexWords { prefix: Vec::new(), words: words.clone(), tops };
+                let mut targets: Vec<u64> = words.iter().flat_map(|&w| [w.saturating_sub(1), w, w + 1]).collect();
+                targets.extend([0, u64::MAX]);
+                for w in targets {
+                    let lo = words.partition_point(|&x| x < w);
+                    assert_eq!(iw.lower_bound(w), lo, "len {len} run {run} w {w}");
+                    let ties = words[lo..].partition_point(|&x| x == w);
+                    assert_eq!(iw.ties_from(lo, w), ties, "len {len} run {run} w {w}");
+                }
+            }
+        }
+    }
 
     /// `find_block` equals the plain binary search over the index for keys of every shape:
     /// shared prefixes shorter and longer than a word, keys that are prefixes of others, many
