@@ -12,16 +12,11 @@ export declare class NativeDatabase {
    * `first` > 0 also reads the first batch (up to `first` entries, at most `FIRST_BYTES`
    * of keys and values) in the same call, served only from memory like `cursorRead`: the
    * packed batch is written over the `setIo` buffer and its length into the buffer's last
-   * 4 bytes (`u32` LE); `0xFFFF_FFFF` there when a block it needs is not in memory (read
-   * with `cursorNext`), `0xFFFF_FFFE` when the batch was too large for the buffer or the
-   * read failed (read with `cursorRead` / `cursorNext`, which report the error); either
-   * way the next read starts at the range's start.
-   *
-   * `close`: a handle to release first, as `cursorClose` does (JavaScript defers the
-   * release of a closed iterator to the next open or the end of the turn: one native call
-   * fewer per short range read).
+   * 4 bytes (`u32` LE), or `0xFFFF_FFFF` there when nothing was read (a block not in
+   * memory, a batch too large for the buffer, or an error, which the next read reports):
+   * then read with `cursorRead` / `cursorNext` as usual, from the range's start.
    */
-  cursorOpen(lowerLen: number, upperLen: number, flags: number, limit: number, snapshot?: NativeSnapshot | undefined | null, first?: number | undefined | null, close?: number | undefined | null): number
+  cursorOpen(lowerLen: number, upperLen: number, flags: number, limit: number, snapshot?: NativeSnapshot | undefined | null, first?: number | undefined | null): number
   /**
    * `NativeIterator.nextBatchSync` of a handle: the packed batch written over the `setIo`
    * buffer, returning its length; a Buffer when it does not fit there; `null` when nothing

@@ -100,14 +100,14 @@ impl NativeDatabase {
         let Some(status_at) = io.len().checked_sub(4) else {
             return Err(invalid("cursorOpen: the registered buffer is too small".to_string()));
         };
-        let mut status = NOT_IN_MEMORY;
+        let mut status = NOT_READ;
         match it.next_batch_if_cached(None, max, FIRST_BYTES) {
             Ok(None) => {}
             Ok(Some(entries)) => match pack_into(&entries, &mut io[..status_at])? {
-                Some(n) => status = u32::try_from(n).unwrap_or(NOT_IN_MEMORY),
-                None => (it, status) = (self.db.iter(opts).js()?, NOT_READ),
+                Some(n) => status = u32::try_from(n).unwrap_or(NOT_READ),
+                None => it = self.db.iter(opts).js()?,
             },
-            Err(_) => (it, status) = (self.db.iter(opts).js()?, NOT_READ),
+            Err(_) => it = self.db.iter(opts).js()?,
         }
         io[status_at..].copy_from_slice(&status.to_le_bytes());
         Ok(it)
@@ -116,10 +116,8 @@ impl NativeDatabase {
 
 /// The byte budget of a batch read by `cursorOpen` (the `BATCH_BYTES` of ts/iterator.ts).
 const FIRST_BYTES: usize = 64 * 1024;
-/// `cursorOpen`'s status for "no first batch: a block is not in memory".
-const NOT_IN_MEMORY: u32 = u32::MAX;
-/// `cursorOpen`'s status for "no first batch: too large for `io`, or the read failed".
-const NOT_READ: u32 = u32::MAX - 1;
+/// `cursorOpen`'s status for "no first batch read".
+const NOT_READ: u32 = u32::MAX;
 
 #[napi]
 impl NativeDatabase {
@@ -131,14 +129,9 @@ impl NativeDatabase {
     /// `first` > 0 also reads the first batch (up to `first` entries, at most `FIRST_BYTES`
     /// of keys and values) in the same call, served only from memory like `cursorRead`: the
     /// packed batch is written over the `setIo` buffer and its length into the buffer's last
-    /// 4 bytes (`u32` LE); `0xFFFF_FFFF` there when a block it needs is not in memory (read
-    /// with `cursorNext`), `0xFFFF_FFFE` when the batch was too large for the buffer or the
-    /// read failed (read with `cursorRead` / `cursorNext`, which report the error); either
-    /// way the next read starts at the range's start.
-    ///
-    /// `close`: a handle to release first, as `cursorClose` does (JavaScript defers the
-    /// release of a closed iterator to the next open or the end of the turn: one native call
-    /// fewer per short range read).
+    /// 4 bytes (`u32` LE), or `0xFFFF_FFFF` there when nothing was read (a block not in
+    /// memory, a batch too large for the buffer, or an error, which the next read reports):
+    /// then read with `cursorRead` / `cursorNext` as usual, from the range's start.
     #[napi(catch_unwind)]
     pub fn cursor_open(
         &self,
@@ -148,11 +141,7 @@ impl NativeDatabase {
         limit: f64,
         snapshot: Option<&NativeSnapshot>,
         first: Option<u32>,
-        close: Option<u32>,
     ) -> Result<u32, ErrorCode> {
-        if let Some(handle) = close {
-            self.cursor_close(handle);
-        }
         guard(|| {
             let range = {
                 let io = self.io.lock();

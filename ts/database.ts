@@ -13,7 +13,7 @@ import native = require('./native');
 import { BatchPacker, encodeKey, encodeValue, successor } from './codec';
 import { Encoding, encoding, describe, printableKey, quote } from './encodings';
 import { StrataError, fromNative, invalidArgument } from './errors';
-import { BaseIterator, BatchSource, EntryIterator, HandleCursor, ItemIterator, IteratorHost, KeyCursor, releaseClosed } from './iterator';
+import { BaseIterator, BatchSource, EntryIterator, HandleCursor, ItemIterator, IteratorHost, KeyCursor } from './iterator';
 import { NormalizedOptions, callOptions, checkKnownOptions, toBindingOptions } from './options';
 import { PointReads } from './point-reads';
 import { Snapshot } from './snapshot';
@@ -847,7 +847,6 @@ export class KvDb<K = string, V = string> {
       while (this.#pending.size > 0) await Promise.all([...this.#pending]);
       for (const it of this.#iterators) it._closeByDb();
       this.#iterators.clear();
-      releaseClosed();
       for (const c of this.#cursors) c._closeByDb();
       this.#cursors.clear();
       for (const s of this.#snapshots) s._release();

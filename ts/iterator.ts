@@ -58,45 +58,14 @@ export type BatchSource = Pick<NativeIterator, 'nextBatch' | 'nextBatchSync' | '
   giveBack?(n: number): void;
 };
 
-/** `cursorOpen`'s statuses in the last 4 bytes of `io`: no first batch, as a block is not in memory / for another reason. */
-const NOT_IN_MEMORY = 0xffff_ffff;
-const NOT_READ = 0xffff_fffe;
+/** `cursorOpen`'s status in the last 4 bytes of `io`: no first batch read. */
+const NOT_READ = 0xffff_ffff;
 
 /** `cursorOpen` flags (src/cursor.rs). */
 const LOWER_EXCLUSIVE = 1;
 const UPPER_EXCLUSIVE = 2;
 const REVERSE = 4;
 const SYSTEM = 8;
-
-/**
- * A closed handle not released yet: `HandleCursor.close` defers the native release to the
- * next `cursorOpen` of the same database (which takes it as its `close` argument) or, at the
- * latest, the end of the event-loop turn (`releaseClosed`), so a short range read costs one
- * native call to open and read and none to close.
- */
-let closedDb: NativeDatabase | undefined;
-let closedHandle = 0;
-let releaseScheduled = false;
-
-/** @internal Releases the handle whose release `HandleCursor.close` deferred, if any. */
-export function releaseClosed(): void {
-  const db = closedDb;
-  closedDb = undefined;
-  if (db !== undefined) db.cursorClose(closedHandle);
-}
-
-function releaseLater(db: NativeDatabase, handle: number): void {
-  releaseClosed();
-  closedDb = db;
-  closedHandle = handle;
-  if (!releaseScheduled) {
-    releaseScheduled = true;
-    setImmediate(() => {
-      releaseScheduled = false;
-      releaseClosed();
-    });
-  }
-}
 
 /**
  * @internal An iterator held by its database as a numeric handle (`cursorOpen`): no native
@@ -111,8 +80,6 @@ export class HandleCursor implements BatchSource {
   #open = true;
   /** The first batch, read by `cursorOpen`, until the first read takes it (or a seek drops it). */
   #first: Buffer | undefined;
-  /** `cursorOpen` found a block not in memory: the first read goes to the pool at once. */
-  #cold = false;
 
   private constructor(db: NativeDatabase, io: Buffer, handle: number, first: Buffer | undefined) {
     this.#db = db;
@@ -140,23 +107,16 @@ export class HandleCursor implements BatchSource {
     const first = readNow && limit !== undefined && limit <= BATCH_ENTRIES && fastAllowed(batchCost(limit)) ? limit : 0;
     const flags =
       (r.gt !== undefined ? LOWER_EXCLUSIVE : 0) | (r.lt !== undefined ? UPPER_EXCLUSIVE : 0) | (r.reverse === true ? REVERSE : 0) | (r.system === true ? SYSTEM : 0);
-    let release: number | undefined;
-    if (closedDb === db) {
-      release = closedHandle;
-      closedDb = undefined;
-    }
-    const handle = db.cursorOpen(lower === undefined ? -1 : ll, upper === undefined ? -1 : upper.byteLength, flags, limit ?? -1, snapshot, first, release);
-    const c = new HandleCursor(db, io, handle, undefined);
+    const handle = db.cursorOpen(lower === undefined ? -1 : ll, upper === undefined ? -1 : upper.byteLength, flags, limit ?? -1, snapshot, first);
+    let batch: Buffer | undefined;
     if (first > 0) {
       const n = io.readUInt32LE(io.length - 4);
-      if (n === NOT_IN_MEMORY) c.#cold = true;
-      else if (n !== NOT_READ) {
-        const batch = Buffer.allocUnsafe(n);
+      if (n !== NOT_READ) {
+        batch = Buffer.allocUnsafe(n);
         io.copy(batch, 0, 0, n);
-        c.#first = batch;
       }
     }
-    return c;
+    return new HandleCursor(db, io, handle, batch);
   }
 
   /** The first batch read at opening, once (`undefined` if none, or after a seek). */
@@ -180,7 +140,6 @@ export class HandleCursor implements BatchSource {
 
   nextBatch(maxEntries: number, maxBytes: number, seek?: Uint8Array | null): Promise<Buffer> {
     if (!this.#open) return Promise.reject(notOpen());
-    this.#cold = false;
     try {
       this.#dropFirst();
     } catch (e) {
@@ -191,11 +150,6 @@ export class HandleCursor implements BatchSource {
 
   nextBatchSync(maxEntries: number, maxBytes: number, seek?: Uint8Array | null): Buffer | null {
     if (!this.#open) throw notOpen();
-    if (this.#cold) {
-      // Known not to be in memory: hand over to `nextBatch` without trying again here.
-      if (seek == null) return null;
-      this.#cold = false;
-    }
     this.#dropFirst();
     const io = this.#io;
     let r: number | Buffer | null;
@@ -213,8 +167,7 @@ export class HandleCursor implements BatchSource {
   close(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#first = undefined;
-    releaseLater(this.#db, this.#handle);
+    this.#db.cursorClose(this.#handle);
   }
 }
 
