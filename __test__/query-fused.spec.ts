@@ -90,7 +90,7 @@ async function all(db: Db<string, Doc>, q: Query, limit: number, opts: { values?
     if (r.partial !== false) partials++;
     for (const it of r.items) {
       keys.push(it.key);
-      values.push(it.value);
+      values.push(it.value as Doc | undefined);
     }
     cursor = r.cursor;
     if (++pages > 10_000) throw new Error('no progress');
