@@ -314,7 +314,7 @@ export interface BindingOpenOptions {
   readOnly?: boolean
   /** Memtable size in bytes (default 32 MiB). */
   memtableSize?: number
-  /** SSTable data block size in bytes (default 2048). */
+  /** SSTable data block size in bytes (default 4096). */
   blockSize?: number
   /** Bloom filter bits per key; 0 disables (default 10). */
   bloomBitsPerKey?: number

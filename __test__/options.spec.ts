@@ -20,7 +20,7 @@ test('defaults', (t) => {
   t.is(c.createIfMissing, true);
   t.is(c.errorIfExists, false);
   t.is(c.memtableSize, 32 * MiB);
-  t.is(c.blockSize, 2048);
+  t.is(c.blockSize, 4096);
   t.is(c.bloomBitsPerKey, 10);
   t.is(c.compression, true);
   t.is(c.zstd, 'off');

@@ -24,7 +24,7 @@ pub struct BindingOpenOptions {
     pub read_only: Option<bool>,
     /// Memtable size in bytes (default 32 MiB).
     pub memtable_size: Option<f64>,
-    /// SSTable data block size in bytes (default 2048).
+    /// SSTable data block size in bytes (default 4096).
     pub block_size: Option<f64>,
     /// Bloom filter bits per key; 0 disables (default 10).
     pub bloom_bits_per_key: Option<f64>,

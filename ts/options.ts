@@ -40,7 +40,7 @@ export interface StrataSettings {
   readOnly?: boolean;
   /** Memtable size before it is flushed. Default 32 MiB. */
   memtableSize?: Size;
-  /** SSTable data block size (uncompressed). Default 2048. */
+  /** SSTable data block size. Default 4096. */
   blockSize?: Size;
   /** Bloom filter bits per key (0 disables). Default 10. */
   bloomBitsPerKey?: number;
@@ -153,7 +153,7 @@ export const schema: Readonly<Record<keyof StrataSettings, Field>> = Object.from
   field('errorIfExists', BOOL, false),
   field('readOnly', BOOL, false),
   field('memtableSize', SIZE, 32 * MiB),
-  field('blockSize', SIZE, 2048),
+  field('blockSize', SIZE, 4096),
   field('bloomBitsPerKey', INT, 10),
   field('compression', BOOL, true),
   field('zstd', { type: 'enum', values: ['off', 'bottommost', 'all'] }, 'off'),

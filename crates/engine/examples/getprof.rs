@@ -2,7 +2,7 @@
 //! Not a benchmark: it only gives the read loop a function of its own, `measured_reads`, so
 //! `valgrind --tool=callgrind --toggle-collect='*measured_reads*'` counts that loop alone.
 //!
-//! * `getprof build <dir> <n> [block_size]` writes keys `0..n` the way `bench/worker.js`'s fillrandom does:
+//! * `getprof build <dir> <n>` writes keys `0..n` the way `bench/worker.js`'s fillrandom does:
 //!   every key once in a shuffled order, 16-byte keys (`%016d` of `2 * i`), 100-byte db_bench
 //!   values (50 random printable bytes written twice), one unsynced put each; then closes.
 //! * `getprof get <dir> <n> <reads> [present|missing] [block_cache_bytes]` opens the database,
@@ -42,12 +42,8 @@ fn key(i: u64, missing: bool) -> [u8; 16] {
     k
 }
 
-fn build(dir: &str, n: u64, block_size: Option<usize>) {
-    let mut opts = Options::default();
-    if let Some(b) = block_size {
-        opts.block_size = b;
-    }
-    let db = Db::open(dir, opts).unwrap();
+fn build(dir: &str, n: u64) {
+    let db = Db::open(dir, Options::default()).unwrap();
     let mut rng = Rng(301);
     let mut order: Vec<u64> = (0..n).collect();
     for i in (1..order.len()).rev() {
@@ -96,7 +92,7 @@ fn main() {
     let dir = &args[2];
     let n: u64 = args[3].parse().unwrap();
     if args[1] == "build" {
-        build(dir, n, args.get(4).map(|b| b.parse().unwrap()));
+        build(dir, n);
         return;
     }
     let reads: u64 = args[4].parse().unwrap();

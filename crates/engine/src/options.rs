@@ -72,9 +72,8 @@ pub struct Options {
     pub memtable_size: usize,
     /// Number of immutable memtables waiting for flush before writes stall. Default 2.
     pub max_immutable_memtables: usize,
-    /// Uncompressed size of an SSTable data block. Smaller blocks read less per lookup (a
-    /// block-cache miss decodes one block) but hold a larger index in memory; larger blocks
-    /// compress slightly better. Default 2048.
+    /// Uncompressed size of an SSTable data block. Smaller blocks read less per lookup;
+    /// larger blocks compress better. Default 4096.
     pub block_size: usize,
     /// Keys between restart points inside a block. Default 16.
     pub block_restart_interval: usize,
@@ -126,7 +125,7 @@ impl Default for Options {
             error_if_exists: false,
             memtable_size: 32 << 20,
             max_immutable_memtables: 2,
-            block_size: 2048,
+            block_size: 4096,
             block_restart_interval: 16,
             bloom_bits_per_key: 10,
             compression: true,
