@@ -171,6 +171,49 @@ impl Task for ReadManyTask {
     }
 }
 
+/// Packs the keys of a scanned page and their records as `scanAndGet` and `scanProbe` answer
+/// them: keys and values back to back, then per key its length (u32 LE) and its value's length
+/// (i32 LE; -1: no record; 0 with keys only).
+pub(crate) struct PagePacker {
+    data: Vec<u8>,
+    table: Vec<u8>,
+    overflow: bool,
+}
+
+impl PagePacker {
+    pub(crate) fn new(max: usize) -> Self {
+        PagePacker { data: Vec::with_capacity(4096), table: Vec::with_capacity(8 * max.min(1024) + 8), overflow: false }
+    }
+
+    /// One key and its lookup (`None`: keys only).
+    pub(crate) fn push(&mut self, key: &[u8], lookup: Option<Lookup<'_>>) {
+        let value: Option<&[u8]> = match lookup {
+            Some(Lookup::Value(v)) => Some(v),
+            Some(Lookup::Missing | Lookup::NotCached) => None,
+            None => Some(&[]),
+        };
+        let (Ok(kl), Ok(vl)) = (u32::try_from(key.len()), value.map_or(Ok(-1), |v| i32::try_from(v.len()))) else {
+            self.overflow = true;
+            return;
+        };
+        self.data.extend_from_slice(key);
+        if let Some(v) = value {
+            self.data.extend_from_slice(v);
+        }
+        self.table.extend_from_slice(&kl.to_le_bytes());
+        self.table.extend_from_slice(&vl.to_le_bytes());
+    }
+
+    /// The keys and values followed by the length table; the caller appends its trailer.
+    pub(crate) fn finish(mut self, call: &str) -> BindingResult<Vec<u8>> {
+        if self.overflow {
+            return Err(invalid(format!("{call}: a value exceeds 2 GiB")));
+        }
+        self.data.extend_from_slice(&self.table);
+        Ok(self.data)
+    }
+}
+
 /// The body of `scanAndGet` (`shape`: max, strip, flags); `None` when not in memory.
 fn scan_get(
     db: &Db,
@@ -197,36 +240,13 @@ fn scan_get(
         snapshot,
         cached_only: true,
     };
-    let mut data: Vec<u8> = Vec::with_capacity(4096);
-    let mut table: Vec<u8> = Vec::with_capacity(8 * (max as usize).min(1024) + 8);
-    let mut overflow = false;
-    let found = db
-        .scan_and_get(&opts, |key, lookup| {
-            let value: Option<&[u8]> = match lookup {
-                Some(Lookup::Value(v)) => Some(v),
-                Some(Lookup::Missing | Lookup::NotCached) => None,
-                None => Some(&[]),
-            };
-            let (Ok(kl), Ok(vl)) = (u32::try_from(key.len()), value.map_or(Ok(-1), |v| i32::try_from(v.len()))) else {
-                overflow = true;
-                return;
-            };
-            data.extend_from_slice(key);
-            if let Some(v) = value {
-                data.extend_from_slice(v);
-            }
-            table.extend_from_slice(&kl.to_le_bytes());
-            table.extend_from_slice(&vl.to_le_bytes());
-        })
-        .js()?;
+    let mut page = PagePacker::new(max as usize);
+    let found = db.scan_and_get(&opts, |key, lookup| page.push(key, lookup)).js()?;
     let Some(found) = found else { return Ok(None) };
-    if overflow {
-        return Err(invalid("scanAndGet: a value exceeds 2 GiB"));
-    }
+    let mut data = page.finish("scanAndGet")?;
     let (Ok(n), more) = (u32::try_from(found.keys), u32::from(found.more)) else {
         return Err(invalid("scanAndGet: too many keys"));
     };
-    data.extend_from_slice(&table);
     data.extend_from_slice(&n.to_le_bytes());
     data.extend_from_slice(&more.to_le_bytes());
     Ok(Some(data))

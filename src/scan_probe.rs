@@ -7,10 +7,11 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use std::ops::Bound;
 
-use strata_engine::{Db, Keyspace, Lookup, ProbeSide, RangeOptions, ScanProbeEnd, ScanProbeOptions, Snapshot};
+use strata_engine::{Db, Keyspace, ProbeSide, RangeOptions, ScanProbeEnd, ScanProbeOptions, Snapshot};
 
 use crate::database::{copy_buffer, NativeDatabase};
 use crate::error::{guard, invalid, BindingResult, EngineResultExt, ErrorCode};
+use crate::multiget::PagePacker;
 use crate::snapshot::{self, NativeSnapshot};
 
 /// `scanProbe` flags (2 = keys only: no records read).
@@ -95,32 +96,9 @@ fn scan_probe(db: &Db, call: &Call<'_>, snapshot: Option<&Snapshot>) -> BindingR
         snapshot,
         cached_only: true,
     };
-    let mut data: Vec<u8> = Vec::with_capacity(4096);
-    let mut table: Vec<u8> = Vec::with_capacity(8 * (max_matches as usize).min(1024) + 8);
-    let mut overflow = false;
-    let found = db
-        .scan_probe(&opts, |key, lookup| {
-            let value: Option<&[u8]> = match lookup {
-                Some(Lookup::Value(v)) => Some(v),
-                Some(Lookup::Missing | Lookup::NotCached) => None,
-                None => Some(&[]),
-            };
-            let (Ok(kl), Ok(vl)) = (u32::try_from(key.len()), value.map_or(Ok(-1), |v| i32::try_from(v.len()))) else {
-                overflow = true;
-                return;
-            };
-            data.extend_from_slice(key);
-            if let Some(v) = value {
-                data.extend_from_slice(v);
-            }
-            table.extend_from_slice(&kl.to_le_bytes());
-            table.extend_from_slice(&vl.to_le_bytes());
-        })
-        .js()?;
+    let mut page = PagePacker::new(max_matches as usize);
+    let found = db.scan_probe(&opts, |key, lookup| page.push(key, lookup)).js()?;
     let Some(found) = found else { return Ok(None) };
-    if overflow {
-        return Err(invalid("scanProbe: a value exceeds 2 GiB"));
-    }
     let end: u32 = match found.end {
         ScanProbeEnd::RangeEnd => 0,
         ScanProbeEnd::Matches => 1,
@@ -134,7 +112,7 @@ fn scan_probe(db: &Db, call: &Call<'_>, snapshot: Option<&Snapshot>) -> BindingR
     ) else {
         return Err(invalid("scanProbe: too many keys"));
     };
-    data.extend_from_slice(&table);
+    let mut data = page.finish("scanProbe")?;
     data.extend_from_slice(&found.last);
     for x in [last, n, scanned, probed, end] {
         data.extend_from_slice(&x.to_le_bytes());
