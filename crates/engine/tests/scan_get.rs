@@ -2,8 +2,6 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::ops::Bound;
-
 use strata_engine::{
     Db, Error, Keyspace, Lookup, Options, RangeOptions, ScanGet, ScanGetOptions, Snapshot, WriteBatch,
 };
@@ -15,23 +13,10 @@ enum Got {
     KeyOnly,
 }
 
-fn key(i: u32) -> Vec<u8> {
-    format!("k{i:06}").into_bytes()
-}
+#[path = "support/postings.rs"]
+mod postings;
 
-/// A posting of record `i` under term `t`: `t · key(i)` (the term is one byte).
-fn posting(t: u8, i: u32) -> Vec<u8> {
-    [&[t][..], &key(i)].concat()
-}
-
-fn term_range(t: u8) -> RangeOptions {
-    RangeOptions {
-        lower: Bound::Included(vec![t]),
-        upper: Bound::Excluded(vec![t + 1]),
-        keyspace: Keyspace::System,
-        ..RangeOptions::default()
-    }
-}
+use postings::{key, posting, term_range};
 
 struct Scan<'a> {
     range: RangeOptions,

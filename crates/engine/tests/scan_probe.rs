@@ -3,30 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::ops::Bound;
-
 use strata_engine::{
-    Db, Error, Keyspace, Lookup, Options, ProbeSide, RangeOptions, ScanProbe, ScanProbeEnd, ScanProbeOptions, Snapshot,
-    WriteBatch,
+    Db, Error, Lookup, Options, ProbeSide, ScanProbe, ScanProbeEnd, ScanProbeOptions, Snapshot, WriteBatch,
 };
 
-fn key(i: u32) -> Vec<u8> {
-    format!("k{i:06}").into_bytes()
-}
+#[path = "support/postings.rs"]
+mod postings;
 
-/// A posting of record `i` under term `t`: `t · key(i)` (the term is one byte).
-fn posting(t: u8, i: u32) -> Vec<u8> {
-    [&[t][..], &key(i)].concat()
-}
-
-fn term_range(t: u8) -> RangeOptions {
-    RangeOptions {
-        lower: Bound::Included(vec![t]),
-        upper: Bound::Excluded(vec![t + 1]),
-        keyspace: Keyspace::System,
-        ..RangeOptions::default()
-    }
-}
+use postings::{key, posting, term_range};
 
 /// Which terms record `i` holds: 1 on multiples of 2, 2 on multiples of 3, 3 on multiples of 5, 4 on multiples of 7.
 fn holds(t: u8, i: u32) -> bool {
