@@ -93,7 +93,11 @@ function renderMarkdown(report) {
   if (own?.phases) {
     out.push('## StrataDB through Node vs the engine alone');
     out.push('');
-    if (engine?.phases) {
+    const em = engine?.machine;
+    const sameMachine = !em || (em.cpuModel === m.cpuModel && em.os === m.os && em.cores === m.cores);
+    if (engine?.phases && !sameMachine) {
+      out.push(`Not compared: bench/results/engine-latest.json was measured on another machine (${em.cpuModel}, ${em.os}, ${engine.date ?? 'no date'}); run \`npm run bench:engine\` on this one, then \`npm run bench\`.`);
+    } else if (engine?.phases) {
       out.push(`Engine: \`cargo bench -p strata-engine --bench phases\` (criterion, N = ${int(engine.n)}, ${engine.date ?? ''}, mean of ${engine.samples ?? '?'} runs; \`npm run bench:engine\`). Node figures are from this run (N = ${int(c.n)}); the engine's N may differ.`);
       out.push('');
       out.push('| phase | Node ops/s | engine ops/s | Node ÷ engine |');
