@@ -34,7 +34,7 @@ const ALL_STORES = ['stratadb', 'classic-level', 'rocksdb', 'lmdb', 'lmdb-nosync
  * Stores that run only when named: a reference StrataDB build (`STRATA_BENCH_REF_ROOT`), and
  * StrataDB with `zstd: 'all'`.
  */
-const EXTRA_STORES = ['stratadb-ref', 'stratadb-zstd'];
+const EXTRA_STORES = ['stratadb-ref', 'stratadb-zstd', 'stratadb-lowmem'];
 
 /** `STRATA_BENCH_<NAME>` wins over the plain `<NAME>`. */
 function env(name, fallback) {
