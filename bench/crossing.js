@@ -3,7 +3,8 @@
 //   valgrind --tool=callgrind node bench/crossing.js run <dir> <op> <count>
 // twice with different counts and divide the difference by the difference in counts.
 // `build <dir> <n>` makes a database like bench/worker.js's random one (16-byte keys,
-// 100-byte values, random order, reopened). Ops: getSync, get, missing, rangeread.
+// 100-byte values, random order, reopened). Ops: getSync, get, missing, rangeread, and
+// batchrandom (<count> keys in random order, batches of 1000, into <dir> — give it an empty one).
 const path = require('node:path');
 const { permutation, rng, uniform, key, values } = require('./lib/common');
 
@@ -27,6 +28,17 @@ async function build(n) {
 async function run(op, count) {
   const n = Number(process.env.CROSS_N || 100000);
   const db = await strata.open(dir, opts);
+  if (op === 'batchrandom') {
+    const order = permutation(count, rng(5));
+    const next = values(100, 5);
+    for (let i = 0; i < count; i += 1000) {
+      const ops = [];
+      for (let j = i; j < Math.min(count, i + 1000); j++) ops.push({ type: 'put', key: key(order[j]), value: next() });
+      await db.batch(ops);
+    }
+    await db.close();
+    return;
+  }
   const keys = uniform(count, n, rng(3));
   const ks = Array.from(keys, (k) => key(k, op === 'missing'));
   let bad = 0;
