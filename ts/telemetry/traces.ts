@@ -1,10 +1,11 @@
 /**
- * Traces through `@opentelemetry/api`: a span around every `db.query` (always: without a
- * registered SDK the API hands out non-recording spans and this costs next to nothing), and,
+ * Traces through `@opentelemetry/api`: a span around every `db.query` (when an SDK is
+ * registered: without one the API would hand out non-recording spans, so the query runs
+ * without any), and,
  * with `open(dir, { tracing: true })` (or a `Tracer`), one span per flush and compaction,
  * made from the engine's events with their real start and end times.
  */
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 
 import type { EngineEvent, EventListener } from './events';
@@ -22,9 +23,27 @@ export function resolveTracer(option: boolean | Tracer | undefined): Tracer | un
   return option;
 }
 
-/** Runs `fn` inside a span named `name` (ended when its promise settles; errors recorded). */
-export async function withSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>, after?: (span: Span, r: T) => void): Promise<T> {
-  return trace.getTracer(TRACER_NAME).startActiveSpan(name, { attributes }, async (span) => {
+/**
+ * The tracer spans come from, or `undefined` when no SDK is registered: the global provider
+ * is then the API's proxy with no delegate, whose spans record nothing and carry only the
+ * parent's context on (a `db.query` starts no child span, so nothing would see it). The
+ * proxy's no-op path costs about 8,000 instructions per query; asked on every call, so an
+ * SDK registered later is seen at once.
+ */
+function activeTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider();
+  if (provider instanceof ProxyTracerProvider) return provider.getDelegateTracer(TRACER_NAME);
+  return provider.getTracer(TRACER_NAME);
+}
+
+/**
+ * Runs `fn` inside a span named `name` (ended when its promise settles; errors recorded);
+ * without a registered SDK, just `fn`.
+ */
+export function withSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>, after?: (span: Span, r: T) => void): Promise<T> {
+  const tracer = activeTracer();
+  if (tracer === undefined) return fn();
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       const r = await fn();
       if (span.isRecording()) after?.(span, r);
