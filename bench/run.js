@@ -116,7 +116,7 @@ async function querySection(base, ui) {
   const qcfg = queryConfig(base);
   const started = new Date();
   const machine = machineInfo(); // at the start: the commit of the build being measured
-  process.stderr.write(`bench query: N=${qcfg.n} PUT_N=${qcfg.putN} QUERY_COUNT=${qcfg.count} UPDATES=${qcfg.updates} SEED=${qcfg.seed} MAX_PHASE_SECONDS=${qcfg.maxPhaseSeconds}\n`);
+  process.stderr.write(`bench query: N=${qcfg.n} PUT_N=${qcfg.putN} QUERY_COUNT=${qcfg.count} QUERY_WARMUP=${qcfg.warmup} UPDATES=${qcfg.updates} SEED=${qcfg.seed} MAX_PHASE_SECONDS=${qcfg.maxPhaseSeconds}\n`);
   process.stderr.write(`bench query: stores ${qcfg.stores.join(', ')}; phases ${qcfg.phases.join(', ')}\n`);
   const stores = [];
   for (const name of qcfg.stores) stores.push(await runStore(name, { ...base, query: qcfg }, ui, 'query-worker.js'));
@@ -137,7 +137,7 @@ async function querySection(base, ui) {
     date: started.toISOString(),
     durationSeconds: (Date.now() - started.getTime()) / 1000,
     machine,
-    config: { n: qcfg.n, putN: qcfg.putN, count: qcfg.count, updates: qcfg.updates, seed: qcfg.seed, maxPhaseSeconds: qcfg.maxPhaseSeconds, phases: qcfg.phases, stores: qcfg.stores },
+    config: { n: qcfg.n, putN: qcfg.putN, count: qcfg.count, warmup: qcfg.warmup, updates: qcfg.updates, seed: qcfg.seed, maxPhaseSeconds: qcfg.maxPhaseSeconds, phases: qcfg.phases, stores: qcfg.stores },
     check: { ok: check.ok, phases: check.phases, mismatches: check.mismatches },
     // The answers themselves are large: the report keeps what the check found.
     stores: Object.fromEntries(Object.entries(results).map(([n, r]) => [n, { ...r, answers: undefined }])),

@@ -62,6 +62,8 @@ function queryConfig(base) {
     n,
     putN: Math.max(1, envIntQ('QUERY_PUT_N', Math.floor(n / 10))),
     count: Math.max(1, envIntQ('QUERY_COUNT', 1000)),
+    // Untimed queries (or pages) before each read phase, every store alike (capped at 1 s).
+    warmup: envIntQ('QUERY_WARMUP', 500),
     updates: Math.max(1, envIntQ('QUERY_UPDATES', Math.floor(n / 100))),
     seed: base.seed,
     maxPhaseSeconds: base.maxPhaseSeconds,

@@ -47,7 +47,7 @@ function renderQueryMarkdown(report) {
   out.push(`- Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}`);
   out.push(`- Node ${m.node}; StrataDB at commit ${m.commit}`);
   out.push(`- Versions: ${names.map((n) => `${label(n)} ${stores[n]?.version ?? '?'}`).join('; ')}`);
-  out.push(`- ${int(c.n)} user documents of about 250 bytes (key \`u:\` + 10 digits; name, city, age, tags, active, bio), seed ${c.seed}; \`q-ingest-put\` ${int(c.putN)} documents on a fresh store; ${int(c.count)} queries per query phase, ${int(c.updates)} moves; each phase capped at ${c.maxPhaseSeconds} s`);
+  out.push(`- ${int(c.n)} user documents of about 250 bytes (key \`u:\` + 10 digits; name, city, age, tags, active, bio), seed ${c.seed}; \`q-ingest-put\` ${int(c.putN)} documents on a fresh store; ${int(c.count)} queries per query phase${c.warmup ? ` after ${int(c.warmup)} untimed warm-up queries of the same kind (pages for q-page-city; at most 1 s)` : ''}, ${int(c.updates)} moves; each phase capped at ${c.maxPhaseSeconds} s`);
   out.push(`- Answers: ${check.ok === false ? `**MISMATCH** (${check.mismatches.length} reported below)` : check.ok ? 'every store returned the same keys and counts for every query (table below)' : 'not checked'}`);
   out.push('');
   out.push('## Throughput');
