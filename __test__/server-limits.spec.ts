@@ -44,6 +44,75 @@ test('past max_in_flight requests get 429 with Retry-After; the count goes down 
   await app.close();
 });
 
+test('the in-flight count follows requests that finish out of order, time out or are aborted', async (t) => {
+  const app = Fastify({ logger: false });
+  registerLimits(app, { ...SERVER_DEFAULTS, maxInFlight: 3, requestTimeoutMs: 200 });
+  app.setErrorHandler((err, _req, reply) => {
+    const e = toHttp(err);
+    return reply.code(e.status).headers(e.headers).send(e.body);
+  });
+  const gates = new Map<string, () => void>();
+  const arrived = new Map<string, () => void>();
+  const arrival = (id: string): Promise<void> => new Promise<void>((r) => arrived.set(id, r));
+  app.get('/wait/:id', async (req) => {
+    const id = (req.params as { id: string }).id;
+    arrived.get(id)?.();
+    await new Promise<void>((r) => gates.set(id, r));
+    return { id };
+  });
+  const alive = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(alive));
+  const start = (id: string) => {
+    const here = arrival(id);
+    const r = app.inject({ url: `/wait/${id}` });
+    return { r, here };
+  };
+  const a = start('a');
+  const b = start('b');
+  const c = start('c');
+  await Promise.all([a.here, b.here, c.here]);
+  t.is((await app.inject({ url: '/wait/x' })).statusCode, 429, 'three in flight');
+  gates.get('b')?.(); // the middle one finishes first
+  t.is((await b.r).statusCode, 200);
+  const d = start('d');
+  await d.here;
+  t.is((await app.inject({ url: '/wait/y' })).statusCode, 429, 'a, c, d in flight');
+  gates.get('a')?.();
+  gates.get('d')?.();
+  t.deepEqual([(await a.r).statusCode, (await d.r).statusCode], [200, 200]);
+  // c is never answered: it times out (503), and its slot comes back.
+  t.is((await c.r).statusCode, 503);
+  gates.get('c')?.();
+  // An aborted request gives its slot back at once, though its handler still waits.
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => app.close());
+  const port = (app.server.address() as { port: number }).port;
+  const { connect } = await import('node:net');
+  for (const id of ['p', 'q', 'r']) {
+    const here = arrival(id);
+    const sock = connect(port, '127.0.0.1', () => sock.write(`GET /wait/${id} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    await here;
+    sock.destroy();
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  // Exactly max_in_flight fit again: the count is back to 0 (a leak would 429 one of e, f, g;
+  // a slot given back twice would let a fourth in).
+  const full = async (ids: string[], what: string): Promise<void> => {
+    const outcome = ({ here, r }: ReturnType<typeof start>): Promise<string | number> => Promise.race([here.then(() => 'arrived'), r.then((res) => res.statusCode)]);
+    const rs = ids.map(start);
+    t.deepEqual(await Promise.all(rs.map(outcome)), ['arrived', 'arrived', 'arrived'], what);
+    const extra = start(`${ids[0]}+`);
+    t.is(await outcome(extra), 429, `${what}: and no more`);
+    for (const id of ids) gates.get(id)?.();
+    t.deepEqual(await Promise.all(rs.map(async ({ r }) => (await r).statusCode)), [200, 200, 200]);
+  };
+  await full(['e', 'f', 'g'], 'the three aborted requests hold no slot, though their handlers still run');
+  // The aborted requests' handlers finish (on closed sockets), c's long after its 503: nothing is given back twice.
+  for (const id of ['p', 'q', 'r']) gates.get(id)?.();
+  await new Promise((r) => setTimeout(r, 50));
+  await full(['h', 'i', 'j'], 'after the late finishes');
+});
+
 test('a request not answered within request_timeout_ms gets 503', async (t) => {
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
