@@ -3,11 +3,13 @@
  * by exactly the operations made, histograms count them, engine gauges match `db.stats()`,
  * and two databases in one registry are told apart by `instance`.
  */
+import * as dc from 'node:diagnostics_channel';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { Registry } from 'prom-client';
+import { Counter, Histogram, Registry, RegistryContentType } from 'prom-client';
 
-import { collectMetrics, IndexDefinition, metricsHandler, Query } from '../ts/index';
-import { opChannel } from '../ts/diagnostics';
+import { collectMetrics, IndexDefinition, LATENCY_BUCKETS, metricsHandler, OP_CHANNEL, Query } from '../ts/index';
+import { opChannel, OpMessage } from '../ts/diagnostics';
 import { fresh } from './helpers';
 
 const CITY: IndexDefinition = { name: 'city', type: 'equality', extractor: { kind: 'json_path', path: '$.city' } };
@@ -70,6 +72,137 @@ test.serial('operation counters and histograms move by exactly the operations ma
   await db.put('after', 'detach');
   t.is(await ops(registry, 'a', 'put'), undefined, 'detached: the series are gone and nothing is counted');
   await db.close();
+});
+
+test.serial('the operation counter and latency histogram export what prom-client fed the same operations exports, through reset and detach', async (t) => {
+  const registry = new Registry();
+  const db = await fresh();
+  const other = await fresh();
+  const detach = [collectMetrics(db, registry, { instance: 'h' }), collectMetrics(other, registry, { instance: 'h2' })];
+  // The same messages into prom-client's own Histogram, and into the counter as it was kept
+  // before the tallies (counts by instance in attach order, then by op and result in the order
+  // they first moved, copied into a Counter at scrape time).
+  const reference = new Registry();
+  const hist = 'strata_operation_duration_seconds';
+  const total = 'strata_operations_total';
+  const plain = new Histogram({
+    name: hist,
+    help: 'Operation latency from the call to the settling of its promise (iterator: from creation to close).',
+    labelNames: ['instance', 'op'],
+    buckets: [...LATENCY_BUCKETS],
+    registers: [reference],
+  });
+  const counts = new Map<string, Map<string, number>>([
+    ['h', new Map()],
+    ['h2', new Map()],
+  ]);
+  new Counter({
+    name: total,
+    help: 'Operations completed, by kind and result (iterator: iterators closed).',
+    labelNames: ['instance', 'op', 'result'],
+    registers: [reference],
+    collect() {
+      this.reset();
+      for (const [instance, byOp] of counts) {
+        for (const [key, n] of byOp) {
+          const [op = '', result = ''] = key.split(':');
+          this.inc({ instance, op, result }, n);
+        }
+      }
+    },
+  });
+  const instanceOf = new Map<object, string>([
+    [db, 'h'],
+    [other, 'h2'],
+  ]);
+  const feed = (m: unknown): void => {
+    const msg = m as OpMessage;
+    const instance = instanceOf.get(msg.db);
+    if (instance === undefined) return;
+    const byOp = counts.get(instance);
+    const key = `${msg.op}:${msg.ok ? 'ok' : 'error'}`;
+    byOp?.set(key, (byOp.get(key) ?? 0) + 1);
+    plain.observe({ instance, op: msg.op }, msg.ms / 1000);
+  };
+  const same = async (what: string): Promise<void> => {
+    const mine = await registry.getMetricsAsJSON();
+    const theirs = await reference.getMetricsAsJSON();
+    for (const name of [hist, total]) {
+      t.deepEqual(
+        mine.find((m) => m.name === name),
+        theirs.find((m) => m.name === name),
+        `${what}: ${name} as JSON`,
+      );
+      t.is(await registry.getSingleMetricAsString(name), await reference.getSingleMetricAsString(name), `${what}: ${name} as text`);
+    }
+  };
+  dc.subscribe(OP_CHANNEL, feed);
+  try {
+    // The instance attached second moves first; a get fails before any succeeds; timings over
+    // several buckets: cached gets, a big batch, iterators held open for a while.
+    await other.put('o', '1');
+    await t.throwsAsync(() => db.get(undefined as unknown as string));
+    for (let i = 0; i < 20; i++) await db.put(`k${i}`, `v${i}`);
+    for (let i = 0; i < 50; i++) await db.get(`k${i % 25}`);
+    await db.batch(Array.from({ length: 5000 }, (_, i) => ({ type: 'put' as const, key: `b${i}`, value: 'x'.repeat(50) })));
+    for (const ms of [1, 15, 60]) {
+      const it = db.iterator();
+      await sleep(ms);
+      await it.close();
+    }
+    await other.get('o');
+    // Timings on every bound (a bound is inclusive: `le`), and past the last one (+Inf only).
+    for (const b of LATENCY_BUCKETS) {
+      t.is((b * 1000) / 1000, b);
+      opChannel.publish({ db, op: 'getMany', ms: b * 1000, ok: true } satisfies OpMessage);
+    }
+    opChannel.publish({ db, op: 'getMany', ms: 60_000, ok: false } satisfies OpMessage);
+    await same('after the operations');
+    const bucket = async (le: number | string): Promise<number | undefined> =>
+      (await series(registry, hist)).find((v) => v.metricName === `${hist}_bucket` && v.labels.instance === 'h' && v.labels.op === 'getMany' && (v.labels.le as unknown) === le)?.value;
+    t.is(await bucket(0.00001), 1, 'a timing on a bound is in its bucket');
+    t.is(await bucket(10), LATENCY_BUCKETS.length);
+    t.is(await bucket('+Inf'), LATENCY_BUCKETS.length + 1);
+    const theirs = (await reference.getMetricsAsJSON()).find((m) => m.name === hist);
+    const buckets = new Set(theirs?.values.filter((v) => (v as { metricName?: string }).metricName === `${hist}_bucket` && v.value > 0).map((v) => v.labels.le));
+    t.true(buckets.size > 5, 'the timings fall in several buckets');
+    const text = await registry.getSingleMetricAsString(total);
+    t.true(text.indexOf('instance="h"') < text.indexOf('instance="h2"'), 'the counter in attach order');
+    t.true(text.indexOf('op="get",result="error"') < text.indexOf('op="put",result="ok"'), 'then in the order the series first moved');
+
+    // resetMetrics() empties the histogram (its series come back as they are observed again);
+    // the counter is rebuilt from the counts at every scrape.
+    registry.resetMetrics();
+    reference.resetMetrics();
+    await same('after resetMetrics()');
+    await db.del('k1');
+    await other.put('p', '2');
+    await db.get('k2');
+    await same('observed again after resetMetrics()');
+
+    // A detached database's series go, and its operations are not counted any more.
+    detach[1]?.();
+    instanceOf.delete(other);
+    counts.delete('h2');
+    for (const op of ['get', 'getMany', 'put', 'del', 'batch', 'iterator', 'query']) plain.remove({ instance: 'h2', op });
+    await other.put('q', '3');
+    await db.put('r', '4');
+    await same('after a detach');
+    t.false((await registry.getSingleMetricAsString(hist)).includes('h2'));
+
+    // Default labels and the OpenMetrics format.
+    registry.setDefaultLabels({ host: 'x' });
+    reference.setDefaultLabels({ host: 'x' });
+    await same('with default labels');
+    // (prom-client's types bind a registry to the content type it was made with.)
+    for (const r of [registry, reference]) (r as unknown as Registry<RegistryContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    await same('as OpenMetrics');
+  } finally {
+    dc.unsubscribe(OP_CHANNEL, feed);
+    detach.forEach((d) => d());
+    await db.close();
+    await other.close();
+  }
 });
 
 test('engine gauges and counters match db.stats() at scrape time', async (t) => {

@@ -27,7 +27,8 @@ export const OP_CHANNEL = 'stratadb:op';
 export const opChannel: dc.Channel = dc.channel(OP_CHANNEL);
 
 function publish(db: object, op: OpKind, start: number, ok: boolean, extra?: Partial<OpMessage>): void {
-  const m: OpMessage = { db, op, ms: performance.now() - start, ok, ...extra };
+  const ms = performance.now() - start;
+  const m: OpMessage = extra === undefined ? { db, op, ms, ok } : { db, op, ms, ok, ...extra };
   opChannel.publish(m);
 }
 

@@ -38,8 +38,6 @@ export interface CollectOptions {
 /** Latency buckets in seconds: 10 µs to 10 s. */
 export const LATENCY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
-const OPS: readonly OpKind[] = ['get', 'getMany', 'put', 'del', 'batch', 'iterator', 'query'];
-
 type StatCounter = readonly [name: string, help: string, value: (s: Stats) => number];
 
 /** Engine counters, mirrored from `db.stats()` at scrape time. */
@@ -79,32 +77,152 @@ interface Scrape {
   indexes?: IndexInfo[];
 }
 
+/**
+ * One instance's operations of one kind, tallied as they finish and read at scrape time. A few
+ * field increments per operation instead of prom-client's labelled `inc` and `observe` (a
+ * labels object, label validation and a hash string per call).
+ */
+interface OpTally {
+  readonly instance: string;
+  readonly op: OpKind;
+  /** `strata_operations_total` by result. */
+  ok: number;
+  error: number;
+  /**
+   * `strata_operation_duration_seconds` since the histogram's last `reset()`: count, sum and
+   * per-bucket counts (not cumulative: `buckets[i]` counts the observations in
+   * `(LATENCY_BUCKETS[i-1], LATENCY_BUCKETS[i]]`; one above the last bound only `count`).
+   */
+  count: number;
+  sum: number;
+  readonly buckets: Float64Array;
+  /** In the histogram's series (observed since its last `reset()`). */
+  listed: boolean;
+}
+
+/** An attached database: its `instance` label and its tallies. */
+interface Attached {
+  readonly instance: string;
+  readonly ops: Map<OpKind, OpTally>;
+  /** `strata_operations_total`'s series of this instance, in the order they first moved. */
+  readonly results: Array<readonly [OpTally, 'ok' | 'error']>;
+}
+
+type SeriesValue = { labels: Record<string, string | number>; sharedLabels: Record<string, string>; value: number; metricName: string; exemplar: null | undefined };
+type HistogramData = Awaited<ReturnType<Histogram<'instance' | 'op'>['get']>>;
+
+/**
+ * `strata_operation_duration_seconds`: a prom-client `Histogram` whose series are read from
+ * the tallies at scrape time instead of from its own `observe` calls (never called: what they
+ * recorded would not be exported).
+ * Its output — `getMetricsAsJSON()` and the exposition text — is prom-client's own for the
+ * same observations: the same values, series in the order they were first observed, gone on
+ * `reset()` or when their database detaches (`__test__/metrics.spec.ts` compares the two).
+ */
+class TalliedHistogram extends Histogram<'instance' | 'op'> {
+  readonly #name: string;
+  readonly #help: string;
+  /** The tallies with a series, in the order of their first observation since `reset()` (prom-client's order). */
+  #series: OpTally[] = [];
+
+  constructor(config: { name: string; help: string; labelNames: ['instance', 'op']; buckets: number[]; registers: Registry[] }) {
+    super(config);
+    this.#name = config.name;
+    this.#help = config.help;
+  }
+
+  /** Notes that `t`, just observed, has a series (the caller checked `!t.listed`). */
+  list(t: OpTally): void {
+    t.listed = true;
+    this.#series.push(t);
+  }
+
+  /** Drops the series of a detached instance. */
+  drop(instance: string): void {
+    this.#series = this.#series.filter((t) => t.instance !== instance);
+  }
+
+  override reset(): void {
+    // prom-client's constructor calls reset() before this class's fields exist.
+    if (!(#series in this)) return;
+    for (const t of this.#series) {
+      t.count = 0;
+      t.sum = 0;
+      t.buckets.fill(0);
+      t.listed = false;
+    }
+    this.#series = [];
+  }
+
+  /** The series as prom-client's Histogram makes them: labels `le`, shared labels `instance` and `op`. */
+  #values(): SeriesValue[] {
+    const out: SeriesValue[] = [];
+    const bucket = `${this.#name}_bucket`;
+    for (const t of this.#series) {
+      const sharedLabels = { instance: t.instance, op: t.op };
+      let acc = 0;
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+        acc += t.buckets[i] as number;
+        out.push({ labels: { le: LATENCY_BUCKETS[i] as number }, sharedLabels, value: acc, metricName: bucket, exemplar: null });
+      }
+      out.push({ labels: { le: '+Inf' }, sharedLabels, value: t.count, metricName: bucket, exemplar: null });
+      out.push({ labels: {}, sharedLabels, value: t.sum, metricName: `${this.#name}_sum`, exemplar: undefined });
+      out.push({ labels: {}, sharedLabels, value: t.count, metricName: `${this.#name}_count`, exemplar: undefined });
+    }
+    return out;
+  }
+
+  /** What the registry formats as text (prom-client's Registry calls it when a metric has it, else `get()`). */
+  async getForPromString(): Promise<{ name: string; help: string; type: string; values: SeriesValue[]; aggregator: string }> {
+    return { name: this.#name, help: this.#help, type: 'histogram', values: this.#values(), aggregator: 'sum' };
+  }
+
+  override async get(): Promise<HistogramData> {
+    const values = this.#values().map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
+    // prom-client's type has no `le` among the labels its own values carry.
+    return { name: this.#name, help: this.#help, type: 'histogram', values, aggregator: 'sum' } as unknown as HistogramData;
+  }
+}
+
 /** The metrics of one registry and the databases attached to it. */
 class StrataMetrics {
   readonly sources = new Map<string, MetricsSource>();
-  readonly #byDb = new Map<object, string>();
+  readonly #byDb = new Map<object, Attached>();
+  /** The attached databases by instance, in the order they were attached (`strata_operations_total`'s order). */
+  readonly #attached = new Map<string, Attached>();
   readonly ops: Counter<'instance' | 'op' | 'result'>;
-  /** Operation counts by instance, then `op:result`; copied into `ops` at scrape time (a plain increment is cheaper than prom-client's labelled `inc`). */
-  readonly #counts = new Map<string, Map<string, number>>();
-  readonly latency: Histogram<'instance' | 'op'>;
+  readonly latency: TalliedHistogram;
   readonly partials: Counter<'instance' | 'reason'>;
   #scrape: Promise<Map<string, Scrape>> | undefined;
   readonly #onOp = (m: unknown): void => {
     const msg = m as OpMessage;
-    const instance = this.#byDb.get(msg.db);
-    if (instance === undefined) return;
-    const counts = this.#counts.get(instance);
-    if (counts !== undefined) {
-      const key = msg.ok ? `${msg.op}:ok` : `${msg.op}:error`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+    const a = this.#byDb.get(msg.db);
+    if (a === undefined) return;
+    let t = a.ops.get(msg.op);
+    if (t === undefined) {
+      t = { instance: a.instance, op: msg.op, ok: 0, error: 0, count: 0, sum: 0, buckets: new Float64Array(LATENCY_BUCKETS.length), listed: false };
+      a.ops.set(msg.op, t);
     }
-    this.latency.observe({ instance, op: msg.op }, msg.ms / 1000);
-    if (msg.partial !== undefined && msg.partial !== false) this.partials.inc({ instance, reason: msg.partial });
+    if (msg.ok) {
+      if (t.ok++ === 0) a.results.push([t, 'ok']);
+    } else if (t.error++ === 0) a.results.push([t, 'error']);
+    const s = msg.ms / 1000;
+    t.count++;
+    t.sum += s;
+    // The first bound >= s (prom-client's `findBound`); above the last one only the count moves.
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (s <= (LATENCY_BUCKETS[i] as number)) {
+        (t.buckets[i] as number)++;
+        break;
+      }
+    }
+    if (!t.listed) this.latency.list(t);
+    if (msg.partial !== undefined && msg.partial !== false) this.partials.inc({ instance: a.instance, reason: msg.partial });
   };
 
   constructor(registry: Registry) {
     const registers = [registry];
-    const counts = this.#counts;
+    const attached = this.#attached;
     this.ops = new Counter({
       name: 'strata_operations_total',
       help: 'Operations completed, by kind and result (iterator: iterators closed).',
@@ -112,15 +230,12 @@ class StrataMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [instance, byOp] of counts) {
-          for (const [key, n] of byOp) {
-            const [op = '', result = ''] = key.split(':');
-            this.inc({ instance, op, result }, n);
-          }
+        for (const a of attached.values()) {
+          for (const [t, result] of a.results) this.inc({ instance: a.instance, op: t.op, result }, t[result]);
         }
       },
     });
-    this.latency = new Histogram({
+    this.latency = new TalliedHistogram({
       name: 'strata_operation_duration_seconds',
       help: 'Operation latency from the call to the settling of its promise (iterator: from creation to close).',
       labelNames: ['instance', 'op'],
@@ -219,8 +334,9 @@ class StrataMetrics {
   add(db: MetricsSource, instance: string): void {
     if (this.sources.has(instance)) throw new TypeError(`collectMetrics: instance '${instance}' is already in this registry`);
     this.sources.set(instance, db);
-    this.#byDb.set(db, instance);
-    this.#counts.set(instance, new Map());
+    const a: Attached = { instance, ops: new Map(), results: [] };
+    this.#byDb.set(db, a);
+    this.#attached.set(instance, a);
     // Subscribed only while a database is attached: with no subscriber, Db does not time anything.
     if (this.sources.size === 1) dc.subscribe(OP_CHANNEL, this.#onOp);
   }
@@ -228,12 +344,11 @@ class StrataMetrics {
   remove(db: MetricsSource, instance: string): void {
     if (this.sources.get(instance) !== db) return;
     this.sources.delete(instance);
+    // Its operation series go with its tallies.
     this.#byDb.delete(db);
-    this.#counts.delete(instance);
+    this.#attached.delete(instance);
+    this.latency.drop(instance);
     if (this.sources.size === 0) dc.unsubscribe(OP_CHANNEL, this.#onOp);
-    for (const op of OPS) {
-      this.latency.remove({ instance, op });
-    }
     for (const reason of ['timeout', 'maxPostingsScanned']) this.partials.remove({ instance, reason });
   }
 }
