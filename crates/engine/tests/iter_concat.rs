@@ -126,7 +126,25 @@ fn concat_random_walk_matches_model() {
         assert!(!it.valid());
         let mut pos: Option<usize> = None;
         for step in 0..3000 {
-            match rng.below(8) {
+            match rng.below(9) {
+                8 => {
+                    // A forward seek to a target at or after the current entry.
+                    let Some(p) = pos else { continue };
+                    let j = p + rng.below(model.len() - p);
+                    let target = if rng.below(2) == 0 {
+                        model[j].0.clone()
+                    } else {
+                        seek_key(strata_engine::key::user_key(&model[j].0), rng.below(1100) as u64)
+                    };
+                    let target = if compare_internal(&target, &model[p].0) == Ordering::Less {
+                        model[p].0.clone()
+                    } else {
+                        target
+                    };
+                    it.seek_forward(&target).unwrap();
+                    let i = model.partition_point(|e| compare_internal(&e.0, &target) == Ordering::Less);
+                    pos = (i < model.len()).then_some(i);
+                }
                 0 => {
                     it.seek_to_first().unwrap();
                     pos = Some(0);

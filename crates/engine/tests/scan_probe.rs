@@ -3,12 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::ops::Bound;
+
 use strata_engine::{
-    Db, Error, Lookup, Options, ProbeSide, ScanProbe, ScanProbeEnd, ScanProbeOptions, Snapshot, WriteBatch,
+    Db, Error, Keyspace, Lookup, Options, ProbeSide, RangeOptions, ScanProbe, ScanProbeEnd, ScanProbeOptions, Snapshot,
+    WriteBatch,
 };
 
 #[path = "support/postings.rs"]
 mod postings;
+#[path = "support/xorshift.rs"]
+mod xorshift;
 
 use postings::{key, posting, term_range};
 
@@ -246,4 +251,129 @@ fn cached_only_gives_up_when_a_block_is_not_in_memory() {
     // Read once: now every block it needs is cached.
     let again = run(&db, &c).unwrap().unwrap();
     assert_eq!(again.0, full.0);
+}
+
+/// Postings written, overwritten and deleted at random over several flushes and a compaction
+/// (so that a probe's key has versions and tombstones in the memtable, in overlapping L0
+/// tables and in a level), probed by forward cursors: every answer, now and at a snapshot
+/// taken half-way, is the model's. A driver over two terms gives record keys that go back
+/// to the start at the second term (the cursors then seek afresh).
+#[test]
+fn probes_see_versions_and_tombstones_across_memtable_tables_and_levels() {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options { memtable_size: 16 << 10, ..Options::default() }).unwrap();
+    let mut rng = xorshift::Rng(0x5ca1_ab1e);
+    let n = 600u32;
+    let mut live: BTreeSet<(u8, u32)> = BTreeSet::new();
+    for i in 0..n {
+        let mut b = WriteBatch::new();
+        b.put(&key(i), format!("v{i}").as_bytes()).unwrap();
+        db.write(b, false).unwrap();
+    }
+    let mut snap: Option<(Snapshot, BTreeSet<(u8, u32)>)> = None;
+    for round in 0..8 {
+        for _ in 0..1500 {
+            let t = 1 + rng.below(4) as u8;
+            let i = rng.below(n as usize) as u32;
+            let mut b = WriteBatch::new();
+            if rng.below(3) == 0 {
+                b.delete_system(&posting(t, i)).unwrap();
+                live.remove(&(t, i));
+            } else {
+                b.put_system(&posting(t, i), b"").unwrap();
+                live.insert((t, i));
+            }
+            db.write(b, false).unwrap();
+        }
+        match round {
+            3 => snap = Some((db.snapshot().unwrap(), live.clone())),
+            5 => db.compact_range(None, None).unwrap(),
+            7 => {}
+            _ => db.flush().unwrap(),
+        }
+    }
+    let cases: Vec<(u8, Sides)> = vec![
+        (1, vec![(vec![2], false)]),
+        (1, vec![(vec![2], true)]),
+        (2, vec![(vec![1, 3], false), (vec![4], true)]),
+        (3, vec![(vec![1], true), (vec![2], true), (vec![4], false)]),
+    ];
+    let (snapshot, then) = snap.unwrap();
+    for (set, at, when) in [(&live, None, "now"), (&then, Some(&snapshot), "at the snapshot")] {
+        let has = |t: u8, i: u32| set.contains(&(t, i));
+        for (driver, sides) in &cases {
+            let want: Vec<Vec<u8>> = (0..n)
+                .filter(|&i| has(*driver, i) && sides.iter().all(|(ts, neg)| ts.iter().any(|&t| has(t, i)) != *neg))
+                .map(key)
+                .collect();
+            let (got, info) = run(&db, &Call { snapshot: at, ..call(*driver, sides.clone()) }).unwrap().unwrap();
+            assert_eq!(
+                got.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+                want,
+                "driver {driver} sides {sides:?} {when}"
+            );
+            assert_eq!(info.scanned, (0..n).filter(|&i| has(*driver, i)).count());
+        }
+        // Two driver terms: the record keys ascend within each, and start over at the second.
+        let prefixes: Vec<&[u8]> = vec![&[4u8]];
+        let sides = [ProbeSide { prefixes: &prefixes, negated: false }];
+        let range = RangeOptions {
+            lower: Bound::Included(vec![1]),
+            upper: Bound::Excluded(vec![3]),
+            keyspace: Keyspace::System,
+            ..RangeOptions::default()
+        };
+        let opts = ScanProbeOptions {
+            range: &range,
+            seek: None,
+            max_matches: usize::MAX,
+            max_scanned: usize::MAX,
+            strip: 1,
+            sides: &sides,
+            records: false,
+            snapshot: at,
+            cached_only: false,
+        };
+        let mut got = Vec::new();
+        db.scan_probe(&opts, |k, _| got.push(k.to_vec())).unwrap().unwrap();
+        let want: Vec<Vec<u8>> =
+            [1u8, 2].iter().flat_map(|&t| (0..n).filter(move |&i| has(t, i) && has(4, i)).map(key)).collect();
+        assert_eq!(got, want, "two driver terms {when}");
+    }
+}
+
+/// Probes move forward cursors over the tables instead of making a point lookup each: no
+/// bloom filter is consulted, and a data block is looked up in the cache once per block of
+/// the probed terms' postings, not once per probe (a point lookup per probe consults every
+/// table's filter and looks its block up again each time). Over overlapping L0 tables (a
+/// table iterator each) beside a level, then over levels only (concatenating iterators).
+#[test]
+fn probes_walk_the_tables_forward_instead_of_a_point_lookup_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options { memtable_size: 64 << 10, use_mmap: false, ..Options::default() }).unwrap();
+    let n = 6000;
+    fill(&db, n);
+    db.flush().unwrap();
+    let sides = vec![(vec![1], false), (vec![3], true)];
+    for compacted in [false, true] {
+        if compacted {
+            db.compact_range(None, None).unwrap();
+        }
+        let before = db.stats().unwrap();
+        let (got, info) = run(&db, &Call { records: false, ..call(2, sides.clone()) }).unwrap().unwrap();
+        let after = db.stats().unwrap();
+        assert_eq!(got.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), model(n, 2, &sides));
+        assert!(info.probed >= 3000, "{} probes", info.probed);
+        assert_eq!(after.bloom_checks - before.bloom_checks, 0, "no point lookups (compacted: {compacted})");
+        let lookups =
+            (after.block_cache_hits + after.block_cache_misses) - (before.block_cache_hits + before.block_cache_misses);
+        assert!(
+            lookups * 10 < info.probed as u64,
+            "{lookups} block lookups for {} probes (compacted: {compacted})",
+            info.probed
+        );
+    }
+    let levels = db.stats().unwrap();
+    assert!(levels.levels.first().is_some_and(|l| l.files == 0), "compacted out of L0: {:?}", levels.levels);
 }

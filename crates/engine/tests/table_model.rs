@@ -156,6 +156,36 @@ fn check_table(t: &Arc<Table>, entries: &Entries, rng: &mut Rng, exhaustive: boo
         let got = t.get(uk, u64::MAX >> 8).expect("get").map(|(kind, v)| (kind, v.to_vec()));
         assert_eq!(got, model_get(entries, uk, u64::MAX >> 8));
     }
+    // Forward seeks (a probe cursor's): ascending targets, some on keys, some between, with
+    // steps between them, land where fresh seeks do.
+    let mut targets: Vec<Vec<u8>> = probes
+        .iter()
+        .map(|&i| {
+            let uk = user_key(&entries[i].0);
+            if rng.below(2) == 0 {
+                entries[i].0.clone()
+            } else {
+                seek_key(uk, rng.below(1_100_000))
+            }
+        })
+        .collect();
+    targets.sort_by(|a, b| compare_internal(a, b));
+    let mut fwd = t.iter();
+    fwd.seek(&targets[0]).expect("seek");
+    for target in &targets {
+        if fwd.valid() && compare_internal(target, fwd.key()) == Ordering::Less {
+            continue;
+        }
+        fwd.seek_forward(target).expect("seek_forward");
+        let lb = entries.partition_point(|(e, _)| compare_internal(e, target) == Ordering::Less);
+        match entries.get(lb) {
+            Some((e, v)) => assert_eq!((fwd.key(), fwd.value()), (&e[..], &v[..])),
+            None => assert!(!fwd.valid()),
+        }
+        if rng.below(3) == 0 {
+            fwd.next().expect("next");
+        }
+    }
     // Absent keys: before, after and between.
     for uk in [&b""[..], b"a", b"user", b"zzzz", b"user00000000\xff"] {
         assert_eq!(

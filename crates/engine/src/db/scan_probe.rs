@@ -10,9 +10,50 @@
 //! probe is a system key `prefix · record key`, and a side passes when any of its prefixes
 //! exists (a `must` side) or none does (a `must not` side).
 
-use super::{Db, Lookup, RangeOptions, Snapshot};
+use std::cmp::Ordering;
+
+use super::{Db, DbInner, Lookup, RangeOptions, Snapshot, SuperVersion};
 use crate::error::{Error, Result};
+use crate::iter::{InternalIterator, MergingIterator};
+use crate::key::{self, append_internal_key, compare_internal, SeqNo, ValueKind, KIND_FOR_SEEK};
 use crate::keyspace::{check_user_key, MAX_SYSTEM_KEY_SIZE, SYSTEM_PREFIX};
+
+/// Answers "does this key exist at the view?" for keys that mostly ascend (one prefix's
+/// postings, probed for candidates in primary-key order) by moving a merging iterator forward
+/// instead of a point lookup per key: a probe just past the last one decodes the few entries
+/// between them inside the block already in hand (or none, when the iterator is already past
+/// the target), where a point lookup searches the memtables, every level's index and the
+/// block cache afresh. A target below the previous one is sought afresh (same answer).
+struct ProbeCursor {
+    it: MergingIterator,
+    /// The internal key of the last target (empty before the first).
+    last: Vec<u8>,
+    target: Vec<u8>,
+}
+
+impl ProbeCursor {
+    fn new(sv: &SuperVersion) -> ProbeCursor {
+        ProbeCursor { it: MergingIterator::new(DbInner::internal_iters(sv)), last: Vec::new(), target: Vec::new() }
+    }
+
+    /// Whether `stored` (a stored user key) has a live version visible at `seq`: the first
+    /// entry at or after `stored · (seq, seek kind)` is its newest visible version, if any.
+    fn holds(&mut self, stored: &[u8], seq: SeqNo) -> Result<bool> {
+        self.target.clear();
+        append_internal_key(&mut self.target, stored, seq.min(key::MAX_SEQ), KIND_FOR_SEEK);
+        if !self.last.is_empty() && compare_internal(&self.target, &self.last) != Ordering::Less {
+            self.it.seek_forward(&self.target)?;
+        } else {
+            self.it.seek(&self.target)?;
+        }
+        std::mem::swap(&mut self.last, &mut self.target);
+        if !self.it.valid() {
+            return Ok(false);
+        }
+        let parsed = key::parse_internal_key(self.it.key())?;
+        Ok(parsed.user_key == stored && parsed.kind == ValueKind::Put)
+    }
+}
 
 /// One probed side of a [`Db::scan_probe`].
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +143,9 @@ impl Db {
             }
             let mut out = ScanProbe::default();
             let mut probe: Vec<u8> = Vec::with_capacity(64);
+            // One forward cursor per prefix, opened at its first probe.
+            let mut cursors: Vec<Vec<Option<ProbeCursor>>> =
+                opts.sides.iter().map(|s| s.prefixes.iter().map(|_| None).collect()).collect();
             loop {
                 if out.matched >= opts.max_matches {
                     out.end = ScanProbeEnd::Matches;
@@ -126,9 +170,9 @@ impl Db {
                 out.last.clear();
                 out.last.extend_from_slice(record);
                 let mut pass = true;
-                for side in opts.sides {
+                for (side, side_cursors) in opts.sides.iter().zip(cursors.iter_mut()) {
                     let mut held = false;
-                    for p in side.prefixes {
+                    for (p, cursor) in side.prefixes.iter().zip(side_cursors.iter_mut()) {
                         let len = p.len() + record.len();
                         if len > MAX_SYSTEM_KEY_SIZE {
                             return Err(Error::InvalidArgument(format!(
@@ -140,7 +184,7 @@ impl Db {
                         probe.extend_from_slice(p);
                         probe.extend_from_slice(record);
                         out.probed += 1;
-                        if inner.get_in(&sv, &probe, seq)?.is_some() {
+                        if cursor.get_or_insert_with(|| ProbeCursor::new(&sv)).holds(&probe, seq)? {
                             held = true;
                             break;
                         }

@@ -163,6 +163,22 @@ impl InternalIterator for ConcatIterator {
         })
     }
 
+    fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
+        if let Some((idx, it)) = self.open.as_mut() {
+            if it.valid() {
+                if compare_internal(it.key(), target) != Ordering::Less {
+                    return Ok(());
+                }
+                // Still inside the open source: move forward in it.
+                if self.sources.get(*idx).is_some_and(|src| compare_internal(src.largest(), target) != Ordering::Less) {
+                    let r = it.seek_forward(target);
+                    return self.guard(|s| r.and_then(|()| s.skip_forward()));
+                }
+            }
+        }
+        self.seek(target)
+    }
+
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
         self.guard(|s| {
             // The last source whose smallest key is <= target.

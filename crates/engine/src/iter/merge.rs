@@ -23,6 +23,9 @@ pub struct MergingIterator {
     children: Vec<BoxedIter>,
     current: Option<usize>,
     direction: Direction,
+    /// Positioned forward by seeks and `next` since the last backward move or error: every
+    /// child is at its first entry at or after the last target, an invalid child has none.
+    forward: bool,
 }
 
 impl std::fmt::Debug for MergingIterator {
@@ -38,7 +41,7 @@ impl std::fmt::Debug for MergingIterator {
 impl MergingIterator {
     /// Merges `children`. The result starts unpositioned.
     pub fn new(children: Vec<BoxedIter>) -> MergingIterator {
-        MergingIterator { children, current: None, direction: Direction::Forward }
+        MergingIterator { children, current: None, direction: Direction::Forward, forward: false }
     }
 
     /// Number of children.
@@ -85,6 +88,7 @@ impl MergingIterator {
         let r = f(self);
         if r.is_err() {
             self.current = None;
+            self.forward = false;
         }
         r
     }
@@ -149,10 +153,12 @@ impl InternalIterator for MergingIterator {
 
     fn seek_to_first(&mut self) -> Result<()> {
         self.guard(|s| {
+            s.forward = false;
             for c in &mut s.children {
                 c.seek_to_first()?;
             }
             s.direction = Direction::Forward;
+            s.forward = true;
             s.find_smallest();
             Ok(())
         })
@@ -160,6 +166,7 @@ impl InternalIterator for MergingIterator {
 
     fn seek_to_last(&mut self) -> Result<()> {
         self.guard(|s| {
+            s.forward = false;
             for c in &mut s.children {
                 c.seek_to_last()?;
             }
@@ -171,10 +178,37 @@ impl InternalIterator for MergingIterator {
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         self.guard(|s| {
+            s.forward = false;
             for c in &mut s.children {
                 c.seek(target)?;
             }
             s.direction = Direction::Forward;
+            s.forward = true;
+            s.find_smallest();
+            Ok(())
+        })
+    }
+
+    fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
+        if !self.forward || self.direction != Direction::Forward {
+            return self.seek(target);
+        }
+        // Every child is at or after the current entry: when it is not below the target,
+        // nothing moves (the common case of a probe cursor over a dense posting list).
+        let Some(cur) = self.cur().filter(|c| c.valid()) else {
+            // Every child is exhausted at or before the target: nothing is at or after it.
+            return Ok(());
+        };
+        if compare_internal(cur.key(), target) != Ordering::Less {
+            return Ok(());
+        }
+        self.guard(|s| {
+            for c in &mut s.children {
+                // An exhausted child has nothing at or after the last target, so nothing here.
+                if c.valid() && compare_internal(c.key(), target) == Ordering::Less {
+                    c.seek_forward(target)?;
+                }
+            }
             s.find_smallest();
             Ok(())
         })
@@ -182,6 +216,7 @@ impl InternalIterator for MergingIterator {
 
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
         self.guard(|s| {
+            s.forward = false;
             for c in &mut s.children {
                 c.seek_for_prev(target)?;
             }
@@ -212,6 +247,7 @@ impl InternalIterator for MergingIterator {
             return Ok(());
         };
         self.guard(|s| {
+            s.forward = false;
             if s.direction != Direction::Reverse {
                 s.switch_to_reverse(cur)?;
             }

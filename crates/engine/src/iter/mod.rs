@@ -31,6 +31,18 @@ pub trait InternalIterator: Send {
     fn seek_to_last(&mut self) -> Result<()>;
     /// Positions on the first entry whose key is `>= target` in internal order.
     fn seek(&mut self, target: &[u8]) -> Result<()>;
+    /// Positions as [`InternalIterator::seek`] does, for a `target` at or after where the
+    /// iterator is: not below its current key (when valid) nor below the target of its last
+    /// seek (when it was positioned forward since by seeks and `next` only). Iterators that
+    /// can, move forward from where they are (staying on an entry already `>= target`, seeking
+    /// inside the current block) instead of searching afresh: a probe cursor whose targets
+    /// ascend. A target below that position gives an unspecified position (callers that
+    /// cannot promise the order use `seek`); a target equal to the current key stays on the
+    /// current entry (one internal key in several children of a merge, which the engine
+    /// never writes, is not gone back over). The default is `seek`.
+    fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
+        self.seek(target)
+    }
     /// Positions on the last entry whose key is `<= target` in internal order.
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()>;
     /// Moves to the next entry (may become invalid).

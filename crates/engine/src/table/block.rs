@@ -372,7 +372,13 @@ impl Block {
     /// The last restart point whose key is `< target` (0 when none is): where a forward
     /// search for `target` starts.
     fn restart_before(&self, target: &[u8]) -> usize {
-        let (mut lo, mut hi) = (0usize, self.num_restarts.saturating_sub(1));
+        self.restart_before_from(0, target)
+    }
+
+    /// As [`Block::restart_before`], searching restart points `from..` only (`from` when
+    /// none of them is below `target`).
+    fn restart_before_from(&self, from: usize, target: &[u8]) -> usize {
+        let (mut lo, mut hi) = (from, self.num_restarts.saturating_sub(1).max(from));
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             if compare_internal(self.restart_key(mid), target) == Ordering::Less {
@@ -564,6 +570,29 @@ impl BlockIter {
         }
     }
 
+    /// Positions on the first entry with key `>= target`, as [`BlockIter::seek`], searching
+    /// forward from the current entry when the cursor is on one below `target` (the entries
+    /// before it are not looked at: a probe cursor moving forward decodes only the entries
+    /// between its targets, or jumps over whole restart intervals that lie below). Stays
+    /// put when the current entry is already `>= target`; an invalid cursor seeks afresh.
+    pub fn seek_forward(&mut self, target: &[u8]) {
+        if !self.valid() {
+            return self.seek(target);
+        }
+        if compare_internal(&self.key, target) != Ordering::Less {
+            return;
+        }
+        let next = self.restart_idx + 1;
+        if next < self.block.num_restarts && compare_internal(self.block.restart_key(next), target) == Ordering::Less {
+            self.seek_to_restart(self.block.restart_before_from(next, target));
+        }
+        while self.parse_next() {
+            if compare_internal(&self.key, target) != Ordering::Less {
+                return;
+            }
+        }
+    }
+
     /// Positions on the last entry with key `<= target`; invalid if none.
     pub fn seek_for_prev(&mut self, target: &[u8]) {
         self.seek(target);
@@ -699,6 +728,49 @@ mod tests {
         let (b1, _) = build(100, 1);
         let (b16, _) = build(100, 16);
         assert!(b16.size() < b1.size());
+    }
+
+    /// Forward seeks from wherever the cursor is land where a fresh seek does: on the
+    /// current entry, inside its restart interval, or restart intervals on.
+    #[test]
+    fn forward_seeks_agree_with_fresh_seeks() {
+        for interval in [1, 3, 16] {
+            let (block, model) = build(300, interval);
+            for stride in [1usize, 2, 5, 17, 40, 301] {
+                let mut it = block.iter();
+                let mut fresh = block.iter();
+                it.seek_to_first();
+                let mut i = 0;
+                while i < 2 * model.len() {
+                    // Targets on entries and between versions, ascending.
+                    let (k, _) = &model[(i / 2).min(model.len() - 1)];
+                    let target =
+                        if i % 2 == 0 { k.clone() } else { internal_key(crate::key::user_key(k), 50, ValueKind::Put) };
+                    // A forward seek's target is never below the cursor's entry.
+                    if it.valid() && compare_internal(&target, it.key()) == Ordering::Less {
+                        i += stride;
+                        continue;
+                    }
+                    it.seek_forward(&target);
+                    fresh.seek(&target);
+                    assert_eq!(it.valid(), fresh.valid(), "interval {interval} stride {stride} at {i}");
+                    assert_eq!((it.key(), it.value()), (fresh.key(), fresh.value()));
+                    // Stepping on between seeks keeps the cursor's state consistent.
+                    if i % 3 == 0 {
+                        it.next();
+                        fresh.next();
+                        assert_eq!(it.key(), fresh.key());
+                    }
+                    i += stride;
+                }
+                // Past the end: invalid; then a forward seek from invalid seeks afresh.
+                let beyond = internal_key(b"zzz", 1, ValueKind::Put);
+                it.seek_forward(&beyond);
+                assert!(!it.valid());
+                it.seek_forward(&model[3].0);
+                assert_eq!(it.key(), &model[3].0[..]);
+            }
+        }
     }
 
     #[test]

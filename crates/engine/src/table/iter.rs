@@ -1,5 +1,6 @@
 //! The two-level (index → data block) bidirectional table iterator.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::block::BlockIter;
@@ -7,6 +8,7 @@ use super::reader::Table;
 use crate::error::Result;
 use crate::file::RandomAccess;
 use crate::iter::InternalIterator;
+use crate::key::compare_internal;
 
 /// Iterates over every entry of a [`Table`] in internal-key order. Owns the table.
 #[derive(Debug)]
@@ -118,6 +120,26 @@ impl InternalIterator for TableIterator {
             b.seek(target);
         }
         self.check()
+    }
+
+    fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
+        if let Some(b) = self.block.as_mut().filter(|b| b.valid()) {
+            if compare_internal(b.key(), target) != Ordering::Less {
+                return Ok(());
+            }
+            // The target is within the current block (its last key is not below it): move
+            // forward inside it, no index search, no block-cache lookup.
+            if self
+                .table
+                .index
+                .get(self.block_idx)
+                .is_some_and(|e| compare_internal(&e.last_key, target) != Ordering::Less)
+            {
+                b.seek_forward(target);
+                return self.check();
+            }
+        }
+        self.seek(target)
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
