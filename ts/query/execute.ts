@@ -10,7 +10,7 @@ import { readPage, readValues } from '../multiget';
 import { Snapshot } from '../snapshot';
 import { Node, canonical, normalizeQuery } from './ast';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
-import { probedPage } from './fused';
+import { probedCount, probedPage } from './fused';
 import { Built, ExactTerm, PlanNode, build, checkIndexes, exactTerm } from './plan';
 import { Budget, ProbeStream, Source, Stop, TermStream, UnionStream, after, readFirst } from './streams';
 
@@ -356,6 +356,14 @@ export async function countQuery(ctx: Context, q: unknown, opts: { estimate?: bo
     if (o.estimate) {
       await built.stream.close();
       return estimateOf(built.plan);
+    }
+    // An intersection probed beside one exact term: counted in native calls (`fused.ts`).
+    if (built.stream instanceof ProbeStream) {
+      const n = await probedCount(ctx.db, built.stream, snapshot);
+      if (n !== undefined) {
+        await built.stream.close();
+        return n;
+      }
     }
     return drain(built);
   });

@@ -1,11 +1,12 @@
 /**
- * A page of a probed intersection in native calls (`scanProbe`): when a `ProbeStream` is
+ * A page (or the count) of a probed intersection in native calls (`scanProbe`): when a `ProbeStream` is
  * driven by one exact term, the engine scans the driver's postings from the page's start,
  * probes every candidate against the other sides' postings (`prefix · candidate`) and reads
  * the matches' records, all at one view per call, instead of a Buffer per candidate, a
  * packed probe batch and a record read crossing JavaScript. The answer is the one the
  * streams would give (the same candidates, the same probes, in primary-key order); it is
- * used only when no time or posting budget applies (those are kept by the streams).
+ * used only when no time or posting budget applies (those are kept by the streams). A count
+ * (`db.count`, which has no budget) is the same calls at the count's snapshot, keys only.
  */
 import type { KvDb } from '../database';
 import type { Snapshot } from '../snapshot';
@@ -51,6 +52,44 @@ export function fusable(s: ProbeStream): { driver: TermStream; sides: Buffer } |
   return { driver, sides: Buffer.concat(parts) };
 }
 
+/** The counters at the end of a `scanProbe` answer `a` (`t`: where they start). */
+interface Tail {
+  t: number;
+  lastLen: number;
+  n: number;
+  scanned: number;
+  probed: number;
+  /** 0: the driver ended; 1: the matches asked for were found; 2: the postings asked for were scanned. */
+  end: number;
+}
+
+/** A `scanProbe` answer and its counters. */
+type Answer = { a: Buffer; tail: Tail } | undefined;
+
+function answer(a: Buffer | null | undefined): Answer {
+  if (a === undefined || a === null) return undefined;
+  const t = a.length - 20;
+  return { a, tail: { t, lastLen: a.readUInt32LE(t), n: a.readUInt32LE(t + 4), scanned: a.readUInt32LE(t + 8), probed: a.readUInt32LE(t + 12), end: a.readUInt32LE(t + 16) } };
+}
+
+/**
+ * One `scanProbe` call (retried once on the next turn when this turn's budget is spent: then
+ * a promise), or `undefined` when the engine cannot answer from memory.
+ */
+function scanProbe(
+  db: KvDb<unknown, unknown>,
+  driver: TermStream,
+  seek: Buffer | undefined,
+  shape: [number, number, number, number],
+  sides: Buffer,
+  snapshot: Snapshot | undefined,
+): Answer | Promise<Answer> {
+  const lower = driver.range.gte ?? Buffer.alloc(0);
+  const a = db._scanProbeHere(lower, driver.range.lt, seek, shape, sides, snapshot);
+  if (a !== undefined) return answer(a);
+  return nextTurn().then(() => answer(db._scanProbeHere(lower, driver.range.lt, seek, shape, sides, snapshot)));
+}
+
 /**
  * Up to `limit` matches of `s` from `from` (and whether one more follows), or `undefined`
  * when the engine cannot answer from memory (read the streams' way then; nothing of `s` was
@@ -70,8 +109,6 @@ export async function probedPage(
   if (f === undefined) return undefined;
   const { driver, sides } = f;
   const prefix = driver.prefix;
-  const lower = driver.range.gte ?? Buffer.alloc(0);
-  const upper = driver.range.lt;
   const keys: Buffer[] = [];
   const vals: (Buffer | null)[] = [];
   let seek: Buffer | undefined = from.length > 0 ? Buffer.concat([prefix, from]) : undefined;
@@ -79,20 +116,12 @@ export async function probedPage(
   // One match past the page says whether another page follows.
   const want = limit + 1;
   for (;;) {
-    const shape: [number, number, number, number] = [want - keys.length, MAX_SCANNED, prefix.length, values ? 0 : KEYS_ONLY];
-    let a = db._scanProbeHere(lower, upper, seek, shape, sides, snapshot);
-    if (a === undefined) {
-      await nextTurn();
-      a = db._scanProbeHere(lower, upper, seek, shape, sides, snapshot);
-    }
-    if (a === undefined || a === null) return undefined;
+    let r = scanProbe(db, driver, seek, [want - keys.length, MAX_SCANNED, prefix.length, values ? 0 : KEYS_ONLY], sides, snapshot);
+    if (r instanceof Promise) r = await r;
+    if (r === undefined) return undefined;
+    const { a } = r;
+    const { t, lastLen, n, scanned, probed, end } = r.tail;
     if (seek !== undefined) out.seeks++;
-    const t = a.length - 20;
-    const lastLen = a.readUInt32LE(t);
-    const n = a.readUInt32LE(t + 4);
-    const scanned = a.readUInt32LE(t + 8);
-    const probed = a.readUInt32LE(t + 12);
-    const end = a.readUInt32LE(t + 16);
     out.postingsScanned += scanned + probed;
     if (values) out.recordsRead += n;
     let table = t - lastLen - 8 * n;
@@ -119,4 +148,28 @@ export async function probedPage(
   }
   if (values) out.values = vals;
   return out;
+}
+
+/**
+ * The number of matches of `s` from the start, counted by `scanProbe` calls (keys only), or
+ * `undefined` when the engine cannot answer from memory (count the streams' way then; nothing
+ * of `s` was used). Every call reads at `snapshot`, so the count is of one view.
+ */
+export async function probedCount(db: KvDb<unknown, unknown>, s: ProbeStream, snapshot: Snapshot): Promise<number | undefined> {
+  const f = fusable(s);
+  if (f === undefined) return undefined;
+  const { driver, sides } = f;
+  let seek: Buffer | undefined;
+  let count = 0;
+  for (;;) {
+    let r = scanProbe(db, driver, seek, [MAX_SCANNED, MAX_SCANNED, driver.prefix.length, KEYS_ONLY], sides, snapshot);
+    if (r instanceof Promise) r = await r;
+    if (r === undefined) return undefined;
+    const { t, lastLen, n, scanned, probed, end } = r.tail;
+    count += n;
+    charge(Math.ceil((scanned + probed) / 100) - 1);
+    // As many matches as postings scanned (1) or the call's postings scanned (2): more may follow.
+    if (end === 0) return count;
+    seek = Buffer.concat([driver.prefix, after(r.a.subarray(t - lastLen, t))]);
+  }
 }
