@@ -11,7 +11,11 @@
 //
 // PHASE: a query phase of bench/lib/query-gen.js (q-city-rare, q-city-common, q-text-one, ...),
 // `q-page-city` (pages of the most common city, 100 a page, restarting at the end) or
-// `q-update-move` (get, put, then the check query, as the worker does).
+// `q-update-move` (get, put, then the check query, as the worker does), or an ingest phase:
+// `q-ingest-batch` (db.batch of 1000 documents; the count is in documents, a multiple of 1000)
+// or `q-ingest-put` (awaited db.put per document), each on a fresh store (DIR is not read:
+// pass any path), the documents of the query section's stream (seed 301) in order, so the
+// measured ones go into a store that already holds the warm-up's.
 // STRATA_BENCH_STRATADB_ROOT: another build to measure (as in query-stores/stratadb.js).
 // QCG_STORE=sqlite: measure the SQLite peer instead (build its own DIR).
 const { execFileSync } = require('node:child_process');
@@ -78,7 +82,33 @@ function stepper(db, phase) {
   };
 }
 
+/** An ingest phase: `total` documents into a fresh store, as the worker's phase writes them. */
+async function ingest(phase, total) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'qcg-'));
+  const db = await store.open(path.join(work, 'db'));
+  const gen = documents(SEED);
+  if (phase === 'q-ingest-put') {
+    for (let i = 0; i < total; i++) {
+      const d = gen.next();
+      await db.put(d.key, d.doc);
+    }
+  } else {
+    if (total % 1000 !== 0) throw new Error('q-ingest-batch: the count must be a multiple of 1000');
+    for (let i = 0; i < total; i += 1000) {
+      const entries = new Array(1000);
+      for (let j = 0; j < 1000; j++) {
+        const d = gen.next();
+        entries[j] = [d.key, d.doc];
+      }
+      await db.batch(entries);
+    }
+  }
+  await db.close();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
 async function run(dir, phase, total) {
+  if (phase === 'q-ingest-batch' || phase === 'q-ingest-put') return ingest(phase, total);
   // A copy: q-update-move writes, and every run must start from the same state.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'qcg-'));
   fs.cpSync(dir, work, { recursive: true });
@@ -107,8 +137,9 @@ function callgrind(dir, phase, total) {
   if (cmd === 'build') await build(dir);
   else if (cmd === 'run') await run(dir, phase, Number(a));
   else if (cmd === 'measure') {
-    const warm = 300;
-    const count = Number(a || 1000);
+    const ingesting = phase === 'q-ingest-batch' || phase === 'q-ingest-put';
+    const warm = ingesting ? Number(process.env.QCG_WARM || 10000) : 300;
+    const count = Number(a || (ingesting ? 10000 : 1000));
     const base = callgrind(dir, phase, warm);
     const full = callgrind(dir, phase, warm + count);
     console.log(`${phase}: ${((full - base) / count / 1e6).toFixed(3)} M instructions per operation (${count} after ${warm} warm-up; totals ${base} / ${full})`);
