@@ -79,6 +79,12 @@ fn word_of(c: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// `key` as the words a node stores it in (see `word_of`), into `out`.
+fn key_words(key: &[u8], out: &mut Vec<u64>) {
+    out.clear();
+    out.extend(key.chunks(8).map(word_of));
+}
+
 /// A read view of one node: its words (from its first on) and its `meta` word.
 #[derive(Clone, Copy)]
 struct Node<'a> {
@@ -146,6 +152,19 @@ impl<'a> Node<'a> {
         self.cmp_user_key(key).then_with(|| trailer.cmp(&self.trailer()))
     }
 
+    /// `cmp` against a key already split into words (`words` of `key_words`, `len` bytes):
+    /// an insert compares its key with many nodes, and splits it once.
+    fn cmp_words(&self, words: &[u64], len: usize, trailer: u64) -> Ordering {
+        let base = self.key_base();
+        for (i, &t) in words.iter().take(self.key_len().div_ceil(8)).enumerate() {
+            let n = self.word(base + i);
+            if n != t {
+                return n.cmp(&t);
+            }
+        }
+        self.key_len().cmp(&len).then_with(|| trailer.cmp(&self.trailer()))
+    }
+
     fn copy_words(&self, from: usize, len: usize, out: &mut Vec<u8>) {
         let start = out.len();
         out.reserve(len.div_ceil(8) * 8);
@@ -186,6 +205,8 @@ struct Writer {
     /// greater than `last`.
     last: u64,
     finger: [u64; MAX_HEIGHT],
+    /// The key being inserted, as words (`key_words`), kept to reuse its allocation.
+    scratch: Vec<u64>,
 }
 
 /// An in-memory sorted table of internal entries.
@@ -218,6 +239,9 @@ impl Default for MemTable {
 
 /// One operation for [`MemTable::add_batch`]'s sort.
 struct Pending<'a> {
+    /// The key's first 16 bytes as two big-endian words (zero-padded): most comparisons of
+    /// the sort end on them, without comparing slices (system keys share their first 8).
+    head: (u64, u64),
     seq: SeqNo,
     kind: ValueKind,
     key: &'a [u8],
@@ -238,6 +262,7 @@ impl MemTable {
                 rng: 0x9E37_79B9_7F4A_7C15,
                 last: HEAD,
                 finger: [HEAD; MAX_HEIGHT],
+                scratch: Vec::new(),
             }),
             height: AtomicUsize::new(1),
             len: AtomicUsize::new(0),
@@ -325,10 +350,18 @@ impl MemTable {
 
     /// From `x` at `level` down to level 0: the last node before `(key, trailer)` on each
     /// level into `preds`; returns the first node at or after it (0 if none).
-    fn descend(&self, mut x: u64, mut level: usize, key: &[u8], trailer: u64, preds: &mut [u64; MAX_HEIGHT]) -> u64 {
+    /// The key is `words` (its `len` bytes split by `key_words`).
+    fn descend(
+        &self,
+        mut x: u64,
+        mut level: usize,
+        (words, len): (&[u64], usize),
+        trailer: u64,
+        preds: &mut [u64; MAX_HEIGHT],
+    ) -> u64 {
         loop {
             let next = self.node(x).next(level);
-            if next != 0 && self.node(next).cmp(key, trailer) == Ordering::Less {
+            if next != 0 && self.node(next).cmp_words(words, len, trailer) == Ordering::Less {
                 x = next;
                 continue;
             }
@@ -348,16 +381,26 @@ impl MemTable {
             return Err(Error::InvalidArgument("memtable: key, value or sequence number too large".into()));
         }
         let trailer = key::pack_trailer(seq, kind);
+        let mut words = std::mem::take(&mut w.scratch);
+        key_words(user_key, &mut words);
+        let r = self.insert_words(w, seq, trailer, (&words, user_key.len()), value);
+        w.scratch = words;
+        r
+    }
+
+    /// `insert` of a key split into words (`key_words`).
+    fn insert_words(&self, w: &mut Writer, seq: SeqNo, trailer: u64, key: (&[u64], usize), value: &[u8]) -> Result<()> {
+        let (words, key_len) = key;
         let mut preds = [HEAD; MAX_HEIGHT];
         let levels = self.height.load(AtomicOrdering::Relaxed);
-        let succ = if w.last != HEAD && self.node(w.last).cmp(user_key, trailer) == Ordering::Less {
+        let succ = if w.last != HEAD && self.node(w.last).cmp_words(words, key_len, trailer) == Ordering::Less {
             // Finger search: climb while the next node on the finger's level is still before
             // the key; from there on up the fingers are the exact predecessors.
             let mut l = 0;
             while l + 1 < levels {
                 let f = w.finger.get(l).copied().unwrap_or(HEAD);
                 let n = self.node(f).next(l);
-                if n == 0 || self.node(n).cmp(user_key, trailer) != Ordering::Less {
+                if n == 0 || self.node(n).cmp_words(words, key_len, trailer) != Ordering::Less {
                     break;
                 }
                 l += 1;
@@ -367,22 +410,22 @@ impl MemTable {
                     *p = *f;
                 }
             }
-            self.descend(w.finger.get(l).copied().unwrap_or(HEAD), l, user_key, trailer, &mut preds)
+            self.descend(w.finger.get(l).copied().unwrap_or(HEAD), l, key, trailer, &mut preds)
         } else {
-            self.descend(HEAD, levels - 1, user_key, trailer, &mut preds)
+            self.descend(HEAD, levels - 1, key, trailer, &mut preds)
         };
-        let old = (succ != 0).then(|| self.node(succ)).filter(|n| n.cmp(user_key, trailer) == Ordering::Equal);
+        let old =
+            (succ != 0).then(|| self.node(succ)).filter(|n| n.cmp_words(words, key_len, trailer) == Ordering::Equal);
         // A replaced node is unlinked at every level it was on: the new one is at least as tall.
         let height = Self::random_height(w).max(old.map_or(0, |n| n.height()));
-        let key_words = user_key.len().div_ceil(8);
-        let words = HEADER_WORDS + height + key_words + value.len().div_ceil(8);
-        let (addr, nw) = self.alloc(w, words)?;
+        let key_word_count = words.len();
+        let (addr, nw) = self.alloc(w, HEADER_WORDS + height + key_word_count + value.len().div_ceil(8))?;
         let store = |i: usize, v: u64| {
             if let Some(a) = nw.get(i) {
                 a.store(v, AtomicOrdering::Relaxed);
             }
         };
-        store(0, value.len() as u64 | (user_key.len() as u64) << 32 | (height as u64) << 56);
+        store(0, value.len() as u64 | (key_len as u64) << 32 | (height as u64) << 56);
         store(1, trailer);
         for i in 0..height {
             let next = match old {
@@ -392,11 +435,11 @@ impl MemTable {
             store(HEADER_WORDS + i, next);
         }
         let base = HEADER_WORDS + height;
-        for (i, c) in user_key.chunks(8).enumerate() {
-            store(base + i, word_of(c));
+        for (i, &k) in words.iter().enumerate() {
+            store(base + i, k);
         }
         for (i, c) in value.chunks(8).enumerate() {
-            store(base + key_words + i, word_of(c));
+            store(base + key_word_count + i, word_of(c));
         }
         if height > levels {
             self.height.store(height, AtomicOrdering::Relaxed);
@@ -439,7 +482,11 @@ impl MemTable {
         let mut sorted = true;
         for (i, op) in batch.iter().enumerate() {
             let op = op?;
-            let p = Pending { seq: first + i as u64, kind: op.kind, key: op.key, value: op.value };
+            let head = (
+                word_of(op.key.get(..8).unwrap_or(op.key)),
+                word_of(op.key.get(8..16).unwrap_or(op.key.get(8..).unwrap_or(&[]))),
+            );
+            let p = Pending { head, seq: first + i as u64, kind: op.kind, key: op.key, value: op.value };
             if let Some(prev) = ops.last() {
                 sorted &= Self::pending_order(prev, &p) == Ordering::Less;
             }
@@ -456,7 +503,8 @@ impl MemTable {
     }
 
     fn pending_order(a: &Pending<'_>, b: &Pending<'_>) -> Ordering {
-        a.key.cmp(b.key).then_with(|| b.seq.cmp(&a.seq))
+        // Zero-padded words order as the bytes they hold; equal heads fall back to the keys.
+        a.head.cmp(&b.head).then_with(|| a.key.cmp(b.key)).then_with(|| b.seq.cmp(&a.seq))
     }
 
     /// The first node at or after (`strict`: after) `(key, trailer)`; 0 if none.

@@ -266,3 +266,106 @@ fn concurrent_readers_while_one_writer_inserts() {
     assert_eq!(m.len() as u64, N);
     assert_eq!(m.max_seq(), N);
 }
+
+/// A key that meets the traps of comparing keys as zero-padded big-endian words: one of a few
+/// stems ("", "a", "a\0", runs of zeros, 16 bytes that end a second word) and a tail of up to
+/// 10 bytes from {0x00, 0x01, 0x80}, so that keys are prefixes of each other, differ only in
+/// trailing zeros ("a" against "a\0"), share their first 16 bytes and end at every offset
+/// within a word.
+fn tricky_key(rng: &mut Rng) -> Vec<u8> {
+    const STEMS: [&[u8]; 7] =
+        [b"", b"a", b"a\0", &[0; 7], &[0; 8], &[0; 16], b"\x01\x02\x03\x04\x05\x06\x07\x08\0\0\0\0\0\0\0\x80"];
+    let mut k = STEMS[rng.below(STEMS.len())].to_vec();
+    for _ in 0..rng.below(11) {
+        k.push([0u8, 0, 1, 0x80][rng.below(4)]);
+    }
+    k
+}
+
+/// (user key, Reverse(seq)) -> (kind, value): the internal-key order, by byte-wise comparison.
+type OrderModel = std::collections::BTreeMap<(Vec<u8>, std::cmp::Reverse<u64>), (ValueKind, Vec<u8>)>;
+
+/// The memtable holds exactly the model's entries, in the model's order (both directions),
+/// and seeks and gets land where the model says.
+fn check_against(m: &Arc<MemTable>, model: &OrderModel, rng: &mut Rng, last_seq: u64) {
+    let entries: Vec<(Vec<u8>, Vec<u8>)> =
+        model.iter().map(|((k, s), (kind, v))| (internal_key(k, s.0, *kind), v.clone())).collect();
+    assert_eq!(m.len(), entries.len());
+    let mut it = m.iter();
+    it.seek_to_first().unwrap();
+    for i in 0..entries.len() {
+        check_at(&it, &entries, Some(i));
+        it.next().unwrap();
+    }
+    assert!(!it.valid());
+    it.seek_to_last().unwrap();
+    for i in (0..entries.len()).rev() {
+        check_at(&it, &entries, Some(i));
+        it.prev().unwrap();
+    }
+    assert!(!it.valid());
+    for _ in 0..400 {
+        let k = tricky_key(rng);
+        let snap = rng.next() % (last_seq + 2);
+        let target = seek_key(&k, snap);
+        let i = entries.partition_point(|e| compare_internal(&e.0, &target) == Ordering::Less);
+        it.seek(&target).unwrap();
+        check_at(&it, &entries, (i < entries.len()).then_some(i));
+        let want = model
+            .range((k.clone(), std::cmp::Reverse(snap))..)
+            .next()
+            .filter(|((uk, _), _)| *uk == k)
+            .map(|(_, (kind, v))| (*kind, Bytes::from(v.clone())));
+        assert_eq!(m.get(&k, snap), want, "get {k:?} at {snap}");
+    }
+}
+
+#[test]
+fn keys_order_byte_wise_through_add_and_add_batch() {
+    use strata_engine::{WriteBatch, SYSTEM_PREFIX};
+    let mut rng = Rng(0x5eed_0bad_cafe_f00d);
+
+    // One at a time, in random order.
+    let m = Arc::new(MemTable::new());
+    let mut model = OrderModel::new();
+    for seq in 1..=3000u64 {
+        let k = tricky_key(&mut rng);
+        let kind = if rng.below(5) == 0 { ValueKind::Delete } else { ValueKind::Put };
+        let v = if kind == ValueKind::Put { format!("v{seq}").into_bytes() } else { Vec::new() };
+        m.add(seq, kind, &k, &v).unwrap();
+        model.insert((k, std::cmp::Reverse(seq)), (kind, v));
+    }
+    check_against(&m, &model, &mut rng, 3000);
+
+    // In batches (sorted before inserting): random order with repeated keys, ascending
+    // batches, and system keys, which all share their first 8 bytes.
+    let m = Arc::new(MemTable::new());
+    let mut model = OrderModel::new();
+    let mut seq = 1u64;
+    for round in 0..120 {
+        let mut keys: Vec<(bool, Vec<u8>)> =
+            (0..1 + rng.below(60)).map(|_| (rng.below(4) == 0, tricky_key(&mut rng))).collect();
+        if round % 3 == 0 {
+            keys.sort();
+            keys.dedup();
+        }
+        let mut b = WriteBatch::new();
+        for (i, (system, k)) in keys.into_iter().enumerate() {
+            let s = seq + i as u64;
+            let put = rng.below(5) != 0;
+            let v = if put { format!("v{s}").into_bytes() } else { Vec::new() };
+            match (system, put) {
+                (false, true) => b.put(&k, &v).unwrap(),
+                (false, false) => b.delete(&k).unwrap(),
+                (true, true) => b.put_system(&k, &v).unwrap(),
+                (true, false) => b.delete_system(&k).unwrap(),
+            }
+            let stored = if system { [&SYSTEM_PREFIX[..], &k].concat() } else { k };
+            let kind = if put { ValueKind::Put } else { ValueKind::Delete };
+            model.insert((stored, std::cmp::Reverse(s)), (kind, v));
+        }
+        m.add_batch(seq, &b).unwrap();
+        seq += u64::from(b.count());
+    }
+    check_against(&m, &model, &mut rng, seq - 1);
+}
