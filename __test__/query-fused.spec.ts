@@ -10,7 +10,7 @@
 import test from 'ava';
 
 import { Db, IndexDefinition, Query, open } from '../ts/index';
-import { fresh, mulberry32 } from './helpers';
+import { expectCode, fresh, mulberry32 } from './helpers';
 
 interface Doc {
   city: string;
@@ -331,4 +331,35 @@ test('pages of a natively probed intersection at a snapshot ignore later writes'
     await snapshot.close();
   }
   await db.close();
+});
+
+test('a count refused by several spent turns in a row still runs natively, and one whose database closes meanwhile fails STRATA_CLOSED', async (t) => {
+  const docs = new Map<string, Doc>();
+  for (let i = 0; i < 3000; i++) docs.set(key(i), { city: 'A', age: 30, tags: [], active: i % 3 !== 0, bio: 'rho' });
+  for (let i = 0; i < 6000; i++) docs.set(`w:${String(i).padStart(5, '0')}`, { city: 'C', age: 30, tags: [], active: true, bio: 'rho' });
+  const db = await load(docs);
+  const q: Query = { and: [{ index: 'city', eq: 'A' }, { not: { index: 'active', eq: true } }] };
+  t.is((await db.explain(q, { analyze: false })).plan.strategy, 'probe');
+  // Other work spending every turn's budget: the first calls are refused (`undefined`).
+  const real = db._scanProbeHere.bind(db);
+  let refuse = 4;
+  let answered = 0;
+  db._scanProbeHere = (...args: Parameters<typeof real>) => {
+    if (refuse > 0) {
+      refuse--;
+      return undefined;
+    }
+    const r = real(...args);
+    if (r !== null && r !== undefined) answered++;
+    return r;
+  };
+  t.is(await db.count(q), 1000);
+  t.is(refuse, 0);
+  t.true(answered >= 1, 'counted natively after the refusals, not the streams way');
+  // Refused until the database closes: the count ends with the close's error, it does not hang.
+  refuse = Infinity;
+  const counting = db.count(q);
+  await new Promise((r) => setImmediate(r));
+  await db.close();
+  await expectCode(() => counting, 'STRATA_CLOSED');
 });

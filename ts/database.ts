@@ -226,7 +226,8 @@ export class KvDb<K = string, V = string> {
     if (s === undefined) return undefined;
     if (!(s instanceof Snapshot)) throw invalidArgument(`snapshot must be a Snapshot from db.snapshot(), got ${describe(s)}`);
     const n = s._native();
-    if (n === undefined) throw invalidArgument('snapshot is closed');
+    // A snapshot closed by the database's close is the close's error, not a bad argument.
+    if (n === undefined) throw this.#status === 'open' ? invalidArgument('snapshot is closed') : this.#closedError();
     return n;
   }
 

@@ -73,8 +73,11 @@ function answer(a: Buffer | null | undefined): Answer {
 }
 
 /**
- * One `scanProbe` call (retried once on the next turn when this turn's budget is spent: then
- * a promise), or `undefined` when the engine cannot answer from memory.
+ * One `scanProbe` call (retried on the next turns while this turn's budget is spent and the
+ * database is open: then a promise), or `undefined` when the engine cannot answer from memory
+ * (or the database closed: the streams then fail as every read does). Retried until it runs,
+ * not once: beside other work spending each turn's budget a second refusal is common, and
+ * giving up would read the whole page or count again the streams' way.
  */
 function scanProbe(
   db: KvDb<unknown, unknown>,
@@ -87,7 +90,14 @@ function scanProbe(
   const lower = driver.range.gte ?? Buffer.alloc(0);
   const a = db._scanProbeHere(lower, driver.range.lt, seek, shape, sides, snapshot);
   if (a !== undefined) return answer(a);
-  return nextTurn().then(() => answer(db._scanProbeHere(lower, driver.range.lt, seek, shape, sides, snapshot)));
+  return (async () => {
+    let r: Buffer | null | undefined;
+    do {
+      await nextTurn();
+      r = db._scanProbeHere(lower, driver.range.lt, seek, shape, sides, snapshot);
+    } while (r === undefined && db.status === 'open');
+    return answer(r);
+  })();
 }
 
 /**
