@@ -6,8 +6,8 @@
  * (whichever touches fewer postings) or, when it is not made of exact terms, leapfrogged
  * (or, when every side is made of exact terms and that costs less, driven by one term with
  * every other side probed: read by the engine); unions merge; `explain` shows the chosen
- * plan with estimated and actual counts. A predicate that no index can answer is `STRATA_NO_INDEX`: nothing here reads
- * records to filter them.
+ * plan with estimated and actual counts. A predicate that no index can answer is
+ * `STRATA_NO_INDEX`: nothing here reads records to filter them.
  */
 import type { BindingRange } from '../../binding';
 import { successor } from '../codec';
@@ -334,15 +334,11 @@ function nativeDriver(sorted: Built[], neg: Built[], driver: Built, ways: ('read
   // of small terms are coarse: the other may be the smaller); driven by the engine there,
   // q-text-two counted 4% more instructions (callgrind), so those keep the streams' plan.
   if (totalTerms === all.length) return undefined;
-  let best: Built | undefined;
-  let bestCost = Infinity;
-  for (const b of sorted) {
-    if (!(b.stream instanceof TermStream)) continue;
-    // Its own term is scanned, every other term probed per candidate.
-    const c = Math.max(1, b.plan.estimate) * totalTerms * NATIVE_COST;
-    if (c < bestCost) [best, bestCost] = [b, c];
-  }
+  // The cheapest driver is the single-term side with the smallest estimate (`sorted` is in
+  // estimate order): its own term is scanned, every other term probed per candidate.
+  const best = sorted.find((b) => b.stream instanceof TermStream);
   if (best === undefined) return undefined;
+  const bestCost = Math.max(1, best.plan.estimate) * totalTerms * NATIVE_COST;
   // The streams' plan: the driver's postings and every side read beside it, or probed per
   // candidate, or leapfrogged (at most its postings read).
   const others = [...sorted.filter((b) => b !== driver), ...neg];
