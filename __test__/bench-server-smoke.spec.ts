@@ -40,4 +40,47 @@ test('bench smoke: the server section loads every route with no failed request',
     t.is(r.errors, 0, r.route);
   }
   t.regex(fs.readFileSync(path.join(out, 'server-latest.md'), 'utf8'), /\| route \| requests\/s \| vs empty route/);
+  // The server process ran with the young generation the README recommends, and says so.
+  const config = (JSON.parse(fs.readFileSync(path.join(out, 'server-latest.json'), 'utf8')) as { config: { serverNodeFlags: string[] } }).config;
+  t.deepEqual(config.serverNodeFlags, ['--max-semi-space-size=32']);
+  t.regex(fs.readFileSync(path.join(out, 'server-latest.md'), 'utf8'), /server process flags: `--max-semi-space-size=32`/);
+});
+
+test.serial('bench: SERVER_NODE_FLAGS sets the server process flags; `none` is Node\'s defaults', (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS bench module
+  const { serverFlags } = require('../bench/server-bench.js') as { serverFlags: () => string[] };
+  const saved = process.env.STRATA_BENCH_SERVER_NODE_FLAGS;
+  try {
+    delete process.env.STRATA_BENCH_SERVER_NODE_FLAGS;
+    t.deepEqual(serverFlags(), ['--max-semi-space-size=32']);
+    process.env.STRATA_BENCH_SERVER_NODE_FLAGS = 'none';
+    t.deepEqual(serverFlags(), []);
+    process.env.STRATA_BENCH_SERVER_NODE_FLAGS = ' --max-semi-space-size=64   --max-old-space-size=512 ';
+    t.deepEqual(serverFlags(), ['--max-semi-space-size=64', '--max-old-space-size=512']);
+  } finally {
+    if (saved === undefined) delete process.env.STRATA_BENCH_SERVER_NODE_FLAGS;
+    else process.env.STRATA_BENCH_SERVER_NODE_FLAGS = saved;
+  }
+});
+
+test('bench: server-overhead.js measures every fastify variant', async (t) => {
+  t.timeout(120_000);
+  if (process.platform !== 'linux') return t.pass();
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));
+  Object.assign(env, { STRATA_BENCH_OVERHEAD_SECONDS: '1', STRATA_BENCH_OVERHEAD_ROUNDS: '1', STRATA_BENCH_SERVER_CONNECTIONS: '4' });
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'bench', 'server-overhead.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let o = '';
+    let e = '';
+    child.stdout.on('data', (d: Buffer) => (o += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (e += d.toString()));
+    child.on('close', (c) => {
+      if (c !== 0) t.log(e);
+      resolve({ code: c, stdout: o });
+    });
+  });
+  t.is(code, 0);
+  for (const name of ['bare', 'pino logger (warn)', 'StrataDB request logging', 'onResponse hook', 'response schema']) {
+    t.regex(stdout, new RegExp(`^  ${name.replace(/[()]/g, '\\$&')} +[0-9.]+ µs`, 'm'), name);
+  }
 });

@@ -5,7 +5,8 @@
 // GET /health (the StrataDB app's hooks without a database call), GET /db/app/keys/{key} (random preloaded keys), POST /keys (new keys, bson
 // values with one index), POST /db/log/keys (raw values, no index), each at CONNECTIONS connections for SECONDS seconds.
 // Settings (STRATA_BENCH_ prefix optional): SERVER_SECONDS (10), SERVER_CONNECTIONS (100),
-// SERVER_N (10000 preloaded keys), SERVER_ROUNDS (5): the routes take turns, each round giving
+// SERVER_N (10000 preloaded keys), SERVER_NODE_FLAGS (the server process's Node flags;
+// default --max-semi-space-size=32, `none` for Node's defaults), SERVER_ROUNDS (5): the routes take turns, each round giving
 // every route SECONDS / ROUNDS seconds, so a change in the machine's load (other processes)
 // falls on every route alike; a route's figures are the medians of its rounds. Writes results/server-<stamp>.{json,md} and server-latest.
 // The load generator runs in this process, on the same machine as the server: on few cores the
@@ -25,6 +26,18 @@ function num(name, fallback) {
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`bench: ${name} must be a positive number, got ${raw}`);
   return n;
+}
+
+/**
+ * The server process's Node flags: SERVER_NODE_FLAGS (space-separated; `none` for Node's
+ * defaults), by default the young generation the README recommends for `strata serve` under
+ * load (`--max-semi-space-size=32`: a third of the scavenges of Node 20's 16 MiB). The bare
+ * fastify app runs in the same process, so it has the same flags.
+ */
+const DEFAULT_SERVER_FLAGS = '--max-semi-space-size=32';
+function serverFlags() {
+  const raw = env('SERVER_NODE_FLAGS', DEFAULT_SERVER_FLAGS).trim();
+  return raw === 'none' ? [] : raw.split(/\s+/).filter(Boolean);
 }
 
 function run(opts) {
@@ -70,6 +83,8 @@ function merge(name, rounds) {
   };
 }
 
+const flagsText = (flags) => (flags === undefined || flags.length === 0 ? "Node's defaults" : flags.map((f) => `\`${f}\``).join(' '));
+
 function renderMarkdown(report) {
   const empty = report.routes.find((x) => x.route === 'GET /empty (bare fastify)');
   const emptyPost = report.routes.find((x) => x.route === 'POST /empty (bare fastify)');
@@ -77,7 +92,7 @@ function renderMarkdown(report) {
   const lines = [
     `### HTTP server (autocannon, ${report.config.connections} connections, ${report.config.seconds} s per route in ${report.config.rounds ?? 1} interleaved rounds; medians of the rounds)`,
     '',
-    `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}; ${report.config.n} keys preloaded; the load generator shares the machine.`,
+    `${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}; ${report.config.n} keys preloaded; the load generator shares the machine; server process flags: ${flagsText(report.config.serverNodeFlags)}.`,
     '',
     '| route | requests/s | vs empty route | vs empty route, same method | p50 ms | p99 ms | non-2xx | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -149,7 +164,8 @@ async function serverSection(cfg) {
   const started = new Date();
   const dir = path.join(cfg.dir, 'server');
   process.stderr.write(`bench server: ${connections} connections, ${rounds} rounds of ${perRound} s per route, ${n} keys preloaded\n`);
-  const child = fork(path.join(__dirname, 'server-target.js'), [dir, String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = serverFlags();
+  const child = fork(path.join(__dirname, 'server-target.js'), [dir, String(n)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const urls = await new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`bench server: the server exited with ${code} before listening`)));
@@ -175,7 +191,7 @@ async function serverSection(cfg) {
     section: 'server',
     date: started.toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
-    config: { seconds: perRound * rounds, rounds, connections, n },
+    config: { seconds: perRound * rounds, rounds, connections, n, serverNodeFlags: execArgv },
     routes,
   };
   const md = renderMarkdown(report);
@@ -193,4 +209,4 @@ async function serverSection(cfg) {
   }
 }
 
-module.exports = { serverSection, renderMarkdown, benchCases, num, run };
+module.exports = { serverSection, renderMarkdown, benchCases, num, run, serverFlags };

@@ -26,7 +26,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const { env } = require('./lib/common');
-const { benchCases, num, run } = require('./server-bench');
+const { benchCases, num, run, serverFlags } = require('./server-bench');
 
 /** Package (node_modules/<pkg>), file of ours (dist/...), node module, or V8's own entries. */
 function category(frame) {
@@ -108,7 +108,7 @@ async function main() {
     const childEnv = { ...process.env };
     if (target.dist === undefined) delete childEnv.STRATA_BENCH_SERVER_DIST;
     else childEnv.STRATA_BENCH_SERVER_DIST = target.dist;
-    const child = fork(path.join(__dirname, 'server-target.js'), [path.join(dir, `db${t}`), String(n)], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(__dirname, 'server-target.js'), [path.join(dir, `db${t}`), String(n)], { env: childEnv, execArgv: serverFlags(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(child);
     const urls = await new Promise((resolve, reject) => {
       child.once('message', resolve);
