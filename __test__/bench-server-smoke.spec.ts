@@ -8,6 +8,18 @@ import test from 'ava';
 
 import { tmpPath } from './helpers';
 
+/** Runs a script of bench/ with `env`; its exit code and output. */
+function runBench(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'bench', script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 test('bench smoke: the server section loads every route with no failed request', async (t) => {
   t.timeout(120_000);
   const out = tmpPath('bench-results');
@@ -20,15 +32,8 @@ test('bench smoke: the server section loads every route with no failed request',
     STRATA_BENCH_OUT: out,
     STRATA_BENCH_DIR: tmpPath('bench-data'),
   });
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'bench', 'run.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (c) => {
-      if (c !== 0) t.log(err);
-      resolve(c);
-    });
-  });
+  const { code, stderr } = await runBench('run.js', env);
+  if (code !== 0) t.log(stderr);
   t.is(code, 0);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'server-latest.json'), 'utf8')) as {
     routes: { route: string; requests: number; non2xx: number; errors: number }[];
@@ -68,17 +73,8 @@ test('bench: server-overhead.js measures every fastify variant', async (t) => {
   if (process.platform !== 'linux') return t.pass();
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('STRATA_')));
   Object.assign(env, { STRATA_BENCH_OVERHEAD_SECONDS: '1', STRATA_BENCH_OVERHEAD_ROUNDS: '1', STRATA_BENCH_SERVER_CONNECTIONS: '4' });
-  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'bench', 'server-overhead.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let o = '';
-    let e = '';
-    child.stdout.on('data', (d: Buffer) => (o += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (e += d.toString()));
-    child.on('close', (c) => {
-      if (c !== 0) t.log(e);
-      resolve({ code: c, stdout: o });
-    });
-  });
+  const { code, stdout, stderr } = await runBench('server-overhead.js', env);
+  if (code !== 0) t.log(stderr);
   t.is(code, 0);
   for (const name of ['bare', 'pino logger (warn)', 'StrataDB request logging', 'onResponse hook', 'response schema']) {
     t.regex(stdout, new RegExp(`^  ${name.replace(/[()]/g, '\\$&')} +[0-9.]+ µs`, 'm'), name);

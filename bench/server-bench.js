@@ -209,4 +209,4 @@ async function serverSection(cfg) {
   }
 }
 
-module.exports = { serverSection, renderMarkdown, benchCases, num, run, serverFlags };
+module.exports = { serverSection, renderMarkdown, benchCases, num, run, serverFlags, median };

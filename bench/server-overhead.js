@@ -15,7 +15,7 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { num, run, serverFlags } = require('./server-bench');
+const { median, num, run, serverFlags } = require('./server-bench');
 
 const reply = async (req) => ({ key: req.params.key, value: { n: 1 } });
 const paramsSchema = { type: 'object', required: ['key'], properties: { key: { type: 'string', minLength: 1 } } };
@@ -77,7 +77,6 @@ async function main() {
   } finally {
     c.kill('SIGTERM');
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = median(acc.get('bare').map((x) => x.us));
   process.stdout.write(`fastify per-request costs (main-thread CPU µs per request, median of ${rounds} rounds; server flags: ${serverFlags().join(' ') || "Node's defaults"})\n`);
   for (const [name, xs] of acc) {
