@@ -48,6 +48,17 @@ function makeDocs(seed: number, n = 4000): Map<string, Doc> {
   return docs;
 }
 
+/**
+ * `inA` documents in city A (`u:` keys), a third of them inactive, and `activeC` active ones in
+ * city C (`w:` keys): a `city A AND NOT active` whose `active` side is dense enough to be probed.
+ */
+function probedDocs(inA: number, activeC: number): Map<string, Doc> {
+  const docs = new Map<string, Doc>();
+  for (let i = 0; i < inA; i++) docs.set(key(i), { city: 'A', age: 30, tags: [], active: i % 3 !== 0, bio: 'rho' });
+  for (let i = 0; i < activeC; i++) docs.set(`w:${String(i).padStart(5, '0')}`, { city: 'C', age: 30, tags: [], active: true, bio: 'rho' });
+  return docs;
+}
+
 async function load(docs: Map<string, Doc>, extra: object = {}): Promise<Db<string, Doc>> {
   const db = await fresh<string, Doc>({ valueEncoding: 'json', indexes: INDEXES, ...extra });
   const entries = [...docs];
@@ -178,9 +189,7 @@ test('counts of probed intersections are counted natively and agree with a brute
 test('a count of a probed intersection at a snapshot is of that view, across native calls', async (t) => {
   // 9000 documents in city A, a third of them inactive (a count scans more than one call's
   // 4096 postings), and 20,000 active ones in city C (so that active is probed).
-  const docs = new Map<string, Doc>();
-  for (let i = 0; i < 9000; i++) docs.set(key(i), { city: 'A', age: 30, tags: [], active: i % 3 !== 0, bio: 'rho' });
-  for (let i = 0; i < 20_000; i++) docs.set(`w:${String(i).padStart(5, '0')}`, { city: 'C', age: 30, tags: [], active: true, bio: 'rho' });
+  const docs = probedDocs(9000, 20_000);
   const db = await load(docs);
   const q: Query = { and: [{ index: 'city', eq: 'A' }, { not: { index: 'active', eq: true } }] };
   const snapshot = db.snapshot();
@@ -334,9 +343,7 @@ test('pages of a natively probed intersection at a snapshot ignore later writes'
 });
 
 test('a count refused by several spent turns in a row still runs natively, and one whose database closes meanwhile fails STRATA_CLOSED', async (t) => {
-  const docs = new Map<string, Doc>();
-  for (let i = 0; i < 3000; i++) docs.set(key(i), { city: 'A', age: 30, tags: [], active: i % 3 !== 0, bio: 'rho' });
-  for (let i = 0; i < 6000; i++) docs.set(`w:${String(i).padStart(5, '0')}`, { city: 'C', age: 30, tags: [], active: true, bio: 'rho' });
+  const docs = probedDocs(3000, 6000);
   const db = await load(docs);
   const q: Query = { and: [{ index: 'city', eq: 'A' }, { not: { index: 'active', eq: true } }] };
   t.is((await db.explain(q, { analyze: false })).plan.strategy, 'probe');

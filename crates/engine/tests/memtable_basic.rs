@@ -102,6 +102,22 @@ fn check_at(it: &dyn InternalIterator, model: &[(Vec<u8>, Vec<u8>)], pos: Option
     }
 }
 
+/// A full forward scan, then a full backward one, each landing on `model`'s entries in order.
+fn check_scans(it: &mut dyn InternalIterator, model: &[(Vec<u8>, Vec<u8>)]) {
+    it.seek_to_first().unwrap();
+    for i in 0..model.len() {
+        check_at(&*it, model, Some(i));
+        it.next().unwrap();
+    }
+    assert!(!it.valid());
+    it.seek_to_last().unwrap();
+    for i in (0..model.len()).rev() {
+        check_at(&*it, model, Some(i));
+        it.prev().unwrap();
+    }
+    assert!(!it.valid());
+}
+
 #[test]
 fn iterator_walks_and_seeks_like_the_model() {
     let m = Arc::new(MemTable::new());
@@ -118,18 +134,7 @@ fn iterator_walks_and_seeks_like_the_model() {
     let mut it = m.iter();
 
     // Full forward and backward scans.
-    it.seek_to_first().unwrap();
-    for i in 0..model.len() {
-        check_at(&it, &model, Some(i));
-        it.next().unwrap();
-    }
-    assert!(!it.valid());
-    it.seek_to_last().unwrap();
-    for i in (0..model.len()).rev() {
-        check_at(&it, &model, Some(i));
-        it.prev().unwrap();
-    }
-    assert!(!it.valid());
+    check_scans(&mut it, &model);
 
     // Random walk mixing seeks and steps in both directions.
     let mut pos: Option<usize> = None;
@@ -292,18 +297,7 @@ fn check_against(m: &Arc<MemTable>, model: &OrderModel, rng: &mut Rng, last_seq:
         model.iter().map(|((k, s), (kind, v))| (internal_key(k, s.0, *kind), v.clone())).collect();
     assert_eq!(m.len(), entries.len());
     let mut it = m.iter();
-    it.seek_to_first().unwrap();
-    for i in 0..entries.len() {
-        check_at(&it, &entries, Some(i));
-        it.next().unwrap();
-    }
-    assert!(!it.valid());
-    it.seek_to_last().unwrap();
-    for i in (0..entries.len()).rev() {
-        check_at(&it, &entries, Some(i));
-        it.prev().unwrap();
-    }
-    assert!(!it.valid());
+    check_scans(&mut it, &entries);
     for _ in 0..400 {
         let k = tricky_key(rng);
         let snap = rng.next() % (last_seq + 2);
